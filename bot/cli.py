@@ -1,0 +1,141 @@
+"""Command line: `python -m bot [run|check|facts export FILE|facts import FILE|demo]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import discord
+import yarl
+from dotenv import load_dotenv
+
+from bot.log import setup_logging
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("rumormill")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rumormill", description="Rumor Mill Discord bot")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="connect to Discord and serve (the default)")
+    sub.add_parser("check", help="validate settings and the database without connecting")
+    facts = sub.add_parser("facts", help="export or import the fact store as JSON")
+    facts_sub = facts.add_subparsers(dest="facts_command", required=True)
+    facts_sub.add_parser("export", help="write the fact store to FILE").add_argument("file", type=Path)
+    facts_sub.add_parser("import", help="load FILE into an empty database").add_argument("file", type=Path)
+    return parser
+
+
+def apply_endpoints(settings: Settings) -> None:
+    """Point discord.py at a REST proxy or a local Discord-protocol server when configured."""
+    if settings.api_base:
+        discord.http.Route.BASE = settings.api_base
+    if settings.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+async def _run(settings: Settings) -> int:
+    from bot.client import RumorBot
+
+    apply_endpoints(settings)
+    loop = asyncio.get_running_loop()
+    async with RumorBot(settings) as bot:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        runner = asyncio.create_task(bot.start(settings.token))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("shutting down")
+            await bot.close()
+            await runner
+        else:
+            stopper.cancel()
+            runner.result()
+    return 0
+
+
+async def _check(settings: Settings) -> int:
+    from db import Database
+    from db.facts import FactStore
+
+    db = await Database.open(settings.database_path)
+    try:
+        version = await db.schema_version()
+        stories = await FactStore(db).list_stories()
+        claims = await db.fetchval("SELECT count(*) FROM claims", (), 0)
+        integrity = await db.fetchval("PRAGMA integrity_check")
+    finally:
+        await db.close()
+    if integrity != "ok":
+        print(f"database {settings.database_path}: integrity check failed: {integrity}", file=sys.stderr)
+        return 1
+    print(
+        f"settings ok; database {settings.database_path} at schema {version}, "
+        f"{len(stories)} story(ies), {claims} claim(s)"
+    )
+    return 0
+
+
+async def _facts(settings: Settings, action: str, file: Path) -> int:
+    from db import Database
+    from db.facts import FactStore
+    from db.seed import load_seed
+
+    db = await Database.open(settings.database_path)
+    try:
+        store = FactStore(db)
+        if action == "export":
+            await load_seed(db)
+            data = await store.export()
+            text = json.dumps(data, ensure_ascii=False, indent=1)
+            await asyncio.to_thread(file.write_text, text, encoding="utf-8")
+            print(f"wrote {sum(len(v) for v in data['tables'].values())} rows to {file}")
+        else:
+            data = json.loads(await asyncio.to_thread(file.read_text, encoding="utf-8"))
+            count = await store.import_(data)
+            await db.set_meta("seed:netflix-spotify", "imported")
+            print(f"imported {count} rows from {file}")
+    finally:
+        await db.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    load_dotenv(override=False)
+    try:
+        settings = load_settings(os.environ, require_token=command == "run")
+    except SettingsError as error:
+        print(f"rumormill: {error}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, [settings.token])
+    try:
+        if command == "check":
+            return asyncio.run(_check(settings))
+        if command == "facts":
+            return asyncio.run(_facts(settings, args.facts_command, args.file))
+        return asyncio.run(_run(settings))
+    except discord.LoginFailure:
+        print(
+            "rumormill: DISCORD_TOKEN was rejected by Discord: reset it on the Bot page and update .env",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as error:  # noqa: BLE001 - one clear line for known start-up failures
+        from db.connection import DatabaseTooNew
+        from db.errors import StoreError
+
+        if isinstance(error, DatabaseTooNew | StoreError | OSError | json.JSONDecodeError):
+            print(f"rumormill: {error}", file=sys.stderr)
+            return 1
+        raise

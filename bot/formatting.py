@@ -1,0 +1,202 @@
+"""Turn fact-store records into Discord embeds. Only stored text is shown: nothing is composed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+
+from bot.limits import clip, fit_embed
+from db.facts import RELIABILITY, Claim, HistoryEntry, SearchHit, Source, Story
+
+STATUS_EMOJI = {
+    "rumored": "💬",
+    "reported": "📰",
+    "corroborated": "🔁",
+    "confirmed": "✅",
+    "denied": "❌",
+    "launched": "🚀",
+    "cancelled": "🛑",
+    "retracted": "↩️",
+}
+STATUS_COLOR = {
+    "rumored": 0x99AAB5,
+    "reported": 0x5865F2,
+    "corroborated": 0x3BA55C,
+    "confirmed": 0x2ECC71,
+    "denied": 0xED4245,
+    "launched": 0xF1C40F,
+    "cancelled": 0x992D22,
+    "retracted": 0x4F545C,
+}
+BRAND = 0xE67E22
+
+
+def status_label(status: str) -> str:
+    return f"{STATUS_EMOJI.get(status, '•')} {status}"
+
+
+def when(iso: str | None) -> str:
+    """A Discord timestamp tag, so every reader sees their own local time."""
+    if not iso:
+        return "date unknown"
+    try:
+        at = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if len(iso) == 10:  # a bare date
+        return iso
+    return discord.utils.format_dt(at, "f")
+
+
+def escape(text: str) -> str:
+    return discord.utils.escape_markdown(text or "")
+
+
+def claim_line(claim: Claim, *, width: int = 160) -> str:
+    text = escape(clip(claim.text, width))
+    if claim.status == "retracted":
+        text = f"~~{text}~~"
+    return f"`#{claim.id}` {STATUS_EMOJI.get(claim.status, '•')} **{claim.status}** · {text}"
+
+
+def source_line(source: Source) -> str:
+    outlet = escape(source.outlet)
+    label = f"[{outlet}]({source.url})" if source.url else outlet
+    parts = [label]
+    if source.cites:
+        parts.append(f"citing {escape(source.cites)}")
+    parts.append(source.published or "date unknown")
+    parts.append(f"reliability {source.reliability}")
+    return " · ".join(parts)
+
+
+def history_line(entry: HistoryEntry) -> str:
+    who = escape(entry.actor_name)
+    if entry.action == "created":
+        what = f"created as **{entry.new_value}**"
+    elif entry.action in ("status", "retract"):
+        what = f"**{entry.old_value}** → **{entry.new_value}**"
+    elif entry.action == "edit":
+        what = f"reworded (was: “{escape(clip(entry.old_value, 120))}”)"
+    else:
+        what = f"source added: {escape(clip(entry.new_value, 120))}"
+    line = f"{when(entry.at)} · {who}: {what} — {escape(clip(entry.reason, 200))}"
+    if entry.evidence_url:
+        line += f" ([evidence]({entry.evidence_url}))"
+    return line
+
+
+def story_embed(
+    story: Story,
+    claims: list[Claim],
+    counts: dict[str, int],
+    last: tuple[HistoryEntry, Claim] | None,
+) -> discord.Embed:
+    embed = discord.Embed(title=story.title, description=escape(story.summary), color=BRAND)
+    tally = " · ".join(f"{status_label(s)} {n}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    embed.add_field(name="Claims by status", value=tally or "No claims yet.", inline=False)
+    lines = [claim_line(c, width=110) for c in claims]
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > 1000:
+            embed.add_field(
+                name="What is claimed" if len(embed.fields) == 1 else "\u200b",
+                value="\n".join(chunk),
+                inline=False,
+            )
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        embed.add_field(
+            name="What is claimed" if len(embed.fields) == 1 else "\u200b", value="\n".join(chunk), inline=False
+        )
+    if last:
+        entry, claim = last
+        embed.add_field(
+            name="Last change",
+            value=f"`#{claim.id}` {history_line(entry)}",
+            inline=False,
+        )
+    embed.add_field(
+        name="Where next",
+        value="`/facts` to browse · `/fact show` for sources and history · `/ask` a question · "
+        "`/timeline` for the picture",
+        inline=False,
+    )
+    embed.set_footer(text=f"Story: {story.slug} · only curated claims are shown")
+    return fit_embed(embed)
+
+
+def claim_embed(claim: Claim, sources: list[Source], history: list[HistoryEntry], story: Story) -> discord.Embed:
+    text = escape(claim.text)
+    if claim.status == "retracted":
+        text = f"~~{text}~~\n*This claim was retracted; its history is kept below.*"
+    embed = discord.Embed(
+        title=f"Claim #{claim.id} · {status_label(claim.status)}",
+        description=text,
+        color=STATUS_COLOR.get(claim.status, BRAND),
+    )
+    if claim.tags:
+        embed.add_field(name="Tags", value=", ".join(escape(t) for t in claim.tags), inline=True)
+    if claim.entities:
+        embed.add_field(name="Entities", value=", ".join(escape(e) for e in claim.entities), inline=True)
+    embed.add_field(name="First reported", value=claim.first_reported or "date unknown", inline=True)
+    src_lines = [source_line(s) for s in sources] or ["No source recorded."]
+    embed.add_field(name=f"Sources ({len(sources)})", value="\n".join(src_lines), inline=False)
+    # Newest history first so that truncation drops the oldest entries, and say how many are hidden.
+    shown: list[str] = []
+    budget = 1000
+    for entry in reversed(history):
+        line = history_line(entry)
+        if sum(len(x) + 1 for x in shown) + len(line) > budget:
+            break
+        shown.append(line)
+    hidden = len(history) - len(shown)
+    value = "\n".join(shown) + (f"\n… and {hidden} earlier change(s)" if hidden else "")
+    embed.add_field(name=f"History ({len(history)}, newest first)", value=value, inline=False)
+    embed.set_footer(
+        text=f"Story: {story.title} · reliability: "
+        + ", ".join(f"{k} {v.split(':')[0]}" for k, v in RELIABILITY.items())
+    )
+    return fit_embed(embed)
+
+
+def facts_embed(
+    story: Story, claims: list[Claim], total: int, page: int, pages: int, filters: str
+) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Claims · {story.title}",
+        description="\n".join(claim_line(c) for c in claims) or "No claim matches these filters.",
+        color=BRAND,
+    )
+    embed.set_footer(text=f"Page {page + 1} of {max(pages, 1)} · {total} claim(s){filters}")
+    return fit_embed(embed)
+
+
+def ask_embed(question: str, hits: list[SearchHit], sources: dict[int, list[Source]]) -> discord.Embed:
+    embed = discord.Embed(title=clip(f"Q: {question}", 256), color=BRAND)
+    if not hits:
+        embed.description = (
+            "Nothing in the fact store answers that. Rumor Mill only repeats curated claims, "
+            "so it has no answer to give. Try `/facts` to browse what is tracked."
+        )
+        return fit_embed(embed)
+    full = [h for h in hits if not h.missing]
+    embed.description = (
+        "These stored claims match your question, most relevant first. Each is shown with its status "
+        "and sources; nothing here is the bot's own wording."
+        if full
+        else "No stored claim covers your whole question. These are the closest ones; they do not "
+        f"mention: {', '.join(escape(w) for w in hits[0].missing)}."
+    )
+    for hit in hits:
+        c = hit.claim
+        srcs = sources.get(c.id, [])
+        src = "; ".join(source_line(s) for s in srcs[:3]) or "no source recorded"
+        embed.add_field(
+            name=clip(f"#{c.id} · {STATUS_EMOJI.get(c.status, '')} {c.status}", 256),
+            value=f"{escape(clip(c.text, 600))}\n*Sources:* {src}",
+            inline=False,
+        )
+    return fit_embed(embed)

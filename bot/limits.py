@@ -1,0 +1,97 @@
+"""Discord's message and embed limits, enforced in one place by truncating with an ellipsis."""
+
+from __future__ import annotations
+
+import discord
+
+CONTENT = 2000
+TITLE = 256
+DESCRIPTION = 4096
+FIELDS = 25
+FIELD_NAME = 256
+FIELD_VALUE = 1024
+FOOTER = 2048
+AUTHOR = 256
+EMBED_TOTAL = 6000
+EMBEDS_PER_MESSAGE = 10
+CHOICES = 25
+CHOICE_NAME = 100
+CHOICE_VALUE = 100
+ELLIPSIS = "…"
+
+
+def clip(text: str | None, limit: int) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + ELLIPSIS
+
+
+def embed_length(embed: discord.Embed) -> int:
+    return len(embed)
+
+
+def fit_embed(embed: discord.Embed, *, budget: int = EMBED_TOTAL) -> discord.Embed:
+    """Clip every part of an embed to Discord's limits, then drop or shorten fields to fit the total."""
+    if embed.title:
+        embed.title = clip(embed.title, TITLE)
+    if embed.description:
+        embed.description = clip(embed.description, DESCRIPTION)
+    if embed.author.name:
+        embed.set_author(
+            name=clip(embed.author.name, AUTHOR), url=embed.author.url, icon_url=embed.author.icon_url
+        )
+    if embed.footer.text:
+        embed.set_footer(text=clip(embed.footer.text, FOOTER), icon_url=embed.footer.icon_url)
+    fields = embed.fields[:FIELDS]
+    embed.clear_fields()
+    for f in fields:
+        embed.add_field(
+            name=clip(f.name, FIELD_NAME) or "\u200b",
+            value=clip(f.value, FIELD_VALUE) or "\u200b",
+            inline=f.inline,
+        )
+    overflow = len(embed) - budget
+    if overflow > 0 and embed.description:
+        keep = max(0, len(embed.description) - overflow - 1)
+        embed.description = clip(embed.description, keep + 1) if keep else None
+        overflow = len(embed) - budget
+    while overflow > 0 and embed.fields:
+        last = embed.fields[-1]
+        embed.remove_field(len(embed.fields) - 1)
+        overflow = len(embed) - budget
+        if overflow < 0 and len(last.value) > -overflow + 20:
+            # Put back a shortened version of the field we just dropped.
+            embed.add_field(name=last.name, value=clip(last.value, -overflow - 1), inline=last.inline)
+            overflow = len(embed) - budget
+    return embed
+
+
+def fit_embeds(embeds: list[discord.Embed]) -> list[discord.Embed]:
+    """Keep a message's embeds within the per-message count and shared 6000-character budget."""
+    out: list[discord.Embed] = []
+    remaining = EMBED_TOTAL
+    for embed in embeds[:EMBEDS_PER_MESSAGE]:
+        if remaining <= 50:
+            break
+        fit_embed(embed, budget=remaining)
+        remaining -= len(embed)
+        out.append(embed)
+    return out
+
+
+def split_lines(lines: list[str], limit: int = DESCRIPTION) -> list[str]:
+    """Join lines into chunks no longer than limit, breaking only between lines (long lines are clipped)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        line = clip(line, limit)
+        extra = len(line) + (1 if current else 0)
+        if current and size + extra > limit:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+            extra = len(line)
+        current.append(line)
+        size += extra
+    if current:
+        chunks.append("\n".join(current))
+    return chunks

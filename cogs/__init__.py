@@ -1,0 +1,1 @@
+"""The Discord face of Rumor Mill: one thin module per feature."""

@@ -1,0 +1,213 @@
+"""/fact: show one claim with sources and history; curators add, re-status, edit, source and retract."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.autocomplete import claim_choices, story_choices
+from bot.checks import curator_only
+from bot.formatting import claim_embed
+from bot.validation import check_date, check_url, split_list
+from db.facts import MAX_CLAIM_TEXT, MAX_REASON, SETTABLE_STATUSES, Actor, Claim, NewSource
+
+if TYPE_CHECKING:
+    from bot.client import RumorBot
+
+SETTABLE = [app_commands.Choice(name=s, value=s) for s in SETTABLE_STATUSES]
+GRADES = [
+    app_commands.Choice(name="A · primary (the company, an official filing)", value="A"),
+    app_commands.Choice(name="B · major outlet with its own sourcing", value="B"),
+    app_commands.Choice(name="C · secondary report relaying another outlet", value="C"),
+    app_commands.Choice(name="D · unverified (social media, anonymous)", value="D"),
+]
+Reason = app_commands.Range[str, 1, MAX_REASON]
+
+
+def actor_of(interaction: discord.Interaction) -> Actor:
+    return Actor(interaction.user.id, interaction.user.display_name)
+
+
+class Facts(commands.GroupCog, group_name="fact", group_description="One claim: its sources and history"):
+    def __init__(self, bot: RumorBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def _show(
+        self, interaction: discord.Interaction, claim: Claim, *, note: str | None = None, ephemeral: bool = False
+    ) -> None:
+        story = await self.bot.facts.resolve_story(str(claim.story_id))
+        embed = claim_embed(
+            claim, await self.bot.facts.sources(claim.id), await self.bot.facts.history(claim.id), story
+        )
+        await interaction.response.send_message(content=note, embed=embed, ephemeral=ephemeral)
+
+    @app_commands.command(name="show", description="A claim with its status, sources and full history.")
+    @app_commands.describe(claim="Type words from the claim or its #number")
+    @app_commands.autocomplete(claim=claim_choices)
+    async def show(self, interaction: discord.Interaction, claim: app_commands.Range[str, 1, 100]) -> None:
+        await self._show(interaction, await self.bot.facts.resolve_claim(claim))
+
+    @app_commands.command(name="add", description="Curators: add a claim to the store.")
+    @app_commands.describe(
+        text="The claim, as reported",
+        reason="Why it belongs in the store",
+        status="How established it is (default: rumored)",
+        outlet="Who reported it",
+        url="Link to the report",
+        reliability="How reliable the outlet is",
+        cites="The outlet this report relays, if any",
+        published="When it was published (YYYY-MM-DD)",
+        tags="Comma-separated tags",
+        entities="Comma-separated names (companies, people, shows)",
+        story="Story (default: the main one)",
+    )
+    @app_commands.choices(status=SETTABLE, reliability=GRADES)
+    @app_commands.autocomplete(story=story_choices)
+    @curator_only
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        text: app_commands.Range[str, 1, MAX_CLAIM_TEXT],
+        reason: Reason,
+        outlet: app_commands.Range[str, 1, 100],
+        reliability: app_commands.Choice[str],
+        status: app_commands.Choice[str] | None = None,
+        url: str | None = None,
+        cites: app_commands.Range[str, 1, 100] | None = None,
+        published: str | None = None,
+        tags: app_commands.Range[str, 1, 200] | None = None,
+        entities: app_commands.Range[str, 1, 300] | None = None,
+        story: str | None = None,
+    ) -> None:
+        s = await self.bot.facts.resolve_story(story)
+        source = NewSource(
+            outlet=outlet,
+            reliability=reliability.value,
+            url=check_url(url),
+            published=check_date(published, what="published date"),
+            cites=cites,
+        )
+        claim = await self.bot.facts.add_claim(
+            s.id,
+            text,
+            actor=actor_of(interaction),
+            reason=reason,
+            status=status.value if status else "rumored",
+            tags=split_list(tags),
+            entities=split_list(entities),
+            first_reported=source.published,
+            sources=[source],
+        )
+        await self._show(interaction, claim, note=f"Added claim #{claim.id}.", ephemeral=True)
+
+    @app_commands.command(name="status", description="Curators: move a claim along its lifecycle.")
+    @app_commands.describe(
+        claim="The claim", status="Its new status", reason="Why", evidence="Link to the evidence"
+    )
+    @app_commands.choices(status=SETTABLE)
+    @app_commands.autocomplete(claim=claim_choices)
+    @curator_only
+    async def status(
+        self,
+        interaction: discord.Interaction,
+        claim: app_commands.Range[str, 1, 100],
+        status: app_commands.Choice[str],
+        reason: Reason,
+        evidence: str | None = None,
+    ) -> None:
+        target = await self.bot.facts.resolve_claim(claim)
+        updated = await self.bot.facts.set_status(
+            target.id, status.value, actor=actor_of(interaction), reason=reason, evidence_url=check_url(evidence)
+        )
+        await self._show(
+            interaction, updated, note=f"Claim #{updated.id}: {target.status} → {updated.status}.", ephemeral=True
+        )
+
+    @app_commands.command(name="edit", description="Curators: reword a claim (the old wording stays in history).")
+    @app_commands.describe(
+        claim="The claim", text="The new wording", reason="Why", evidence="Link to the evidence"
+    )
+    @app_commands.autocomplete(claim=claim_choices)
+    @curator_only
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        claim: app_commands.Range[str, 1, 100],
+        text: app_commands.Range[str, 1, MAX_CLAIM_TEXT],
+        reason: Reason,
+        evidence: str | None = None,
+    ) -> None:
+        target = await self.bot.facts.resolve_claim(claim)
+        updated = await self.bot.facts.edit_text(
+            target.id, text, actor=actor_of(interaction), reason=reason, evidence_url=check_url(evidence)
+        )
+        await self._show(interaction, updated, note=f"Claim #{updated.id} reworded.", ephemeral=True)
+
+    @app_commands.command(name="source", description="Curators: add a source to a claim.")
+    @app_commands.describe(
+        claim="The claim",
+        outlet="Who reported it",
+        reliability="How reliable the outlet is",
+        reason="Why",
+        url="Link to the report",
+        cites="The outlet this report relays",
+        published="Published (YYYY-MM-DD)",
+    )
+    @app_commands.choices(reliability=GRADES)
+    @app_commands.autocomplete(claim=claim_choices)
+    @curator_only
+    async def source(
+        self,
+        interaction: discord.Interaction,
+        claim: app_commands.Range[str, 1, 100],
+        outlet: app_commands.Range[str, 1, 100],
+        reliability: app_commands.Choice[str],
+        reason: Reason,
+        url: str | None = None,
+        cites: app_commands.Range[str, 1, 100] | None = None,
+        published: str | None = None,
+    ) -> None:
+        target = await self.bot.facts.resolve_claim(claim)
+        await self.bot.facts.add_source(
+            target.id,
+            NewSource(
+                outlet=outlet,
+                reliability=reliability.value,
+                url=check_url(url),
+                cites=cites,
+                published=check_date(published, what="published date"),
+            ),
+            actor=actor_of(interaction),
+            reason=reason,
+        )
+        await self._show(
+            interaction,
+            await self.bot.facts.get_claim(target.id),
+            note=f"Source added to claim #{target.id}.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="retract", description="Curators: retract a wrong claim (its history stays).")
+    @app_commands.describe(claim="The claim", reason="Why it is wrong", evidence="Link to the evidence")
+    @app_commands.autocomplete(claim=claim_choices)
+    @curator_only
+    async def retract(
+        self,
+        interaction: discord.Interaction,
+        claim: app_commands.Range[str, 1, 100],
+        reason: Reason,
+        evidence: str | None = None,
+    ) -> None:
+        target = await self.bot.facts.resolve_claim(claim)
+        updated = await self.bot.facts.retract(
+            target.id, actor=actor_of(interaction), reason=reason, evidence_url=check_url(evidence)
+        )
+        await self._show(interaction, updated, note=f"Claim #{updated.id} retracted.", ephemeral=True)
+
+
+async def setup(bot: RumorBot) -> None:
+    await bot.add_cog(Facts(bot))

@@ -1,0 +1,171 @@
+"""Read-only commands about a story: /rumor, /facts (paged), /ask and /timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.autocomplete import story_choices, tag_choices
+from bot.charts import TimelineEvent, timeline_png
+from bot.client import report_error
+from bot.formatting import ask_embed, facts_embed, story_embed
+from db.facts import STATUSES, Story
+
+if TYPE_CHECKING:
+    from bot.client import RumorBot
+
+PAGE_SIZE = 8
+STATUS_CHOICES = [app_commands.Choice(name=s, value=s) for s in STATUSES]
+
+
+async def render_facts_page(
+    bot: RumorBot, owner_id: int, story: Story, status: str, tag: str, page: int
+) -> tuple[discord.Embed, discord.ui.View]:
+    _, total = await bot.facts.list_claims(story.id, status=status or None, tag=tag or None, limit=0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    claims, total = await bot.facts.list_claims(
+        story.id, status=status or None, tag=tag or None, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+    )
+    filters = "".join(f" · {k}: {v}" for k, v in (("status", status), ("tag", tag)) if v)
+    embed = facts_embed(story, claims, total, page, pages, filters)
+    view = discord.ui.View(timeout=None)
+    for target, label in ((page - 1, "◀ Previous"), (page + 1, "Next ▶")):
+        button = FactsPageButton(owner_id, story.id, status, tag, target, label)
+        button.item.disabled = not 0 <= target < pages
+        view.add_item(button)
+    return embed, view
+
+
+class FactsPageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"facts:(?P<owner>\d+):(?P<story>\d+):(?P<status>[a-z]*):(?P<page>-?\d+):(?P<tag>.*)",
+):
+    """A page button that works after restarts: everything it needs is in its custom_id."""
+
+    def __init__(self, owner: int, story: int, status: str, tag: str, page: int, label: str = "Page") -> None:
+        self.owner, self.story, self.status, self.tag, self.page = owner, story, status, tag, page
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"facts:{owner}:{story}:{status}:{page}:{tag}"[:100],
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> FactsPageButton:
+        return cls(
+            int(match["owner"]),
+            int(match["story"]),
+            match["status"],
+            match["tag"],
+            int(match["page"]),
+            item.label or "Page",
+        )
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner:
+            await interaction.response.send_message(
+                "These pages belong to whoever ran /facts. Run /facts yourself to browse.", ephemeral=True
+            )
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: RumorBot = interaction.client  # type: ignore[assignment]
+        try:
+            story = await bot.facts.resolve_story(str(self.story))
+            embed, view = await render_facts_page(bot, self.owner, story, self.status, self.tag, self.page)
+            await interaction.response.edit_message(embed=embed, view=view)
+        except Exception as error:  # noqa: BLE001 - reported to the user with an id, and logged
+            await report_error(interaction, error, "facts page button")
+
+
+class Rumors(commands.Cog):
+    def __init__(self, bot: RumorBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="rumor", description="The story at a glance: what is claimed and how sure it is.")
+    @app_commands.describe(story="Which tracked story (default: the main one)")
+    @app_commands.autocomplete(story=story_choices)
+    @app_commands.guild_only()
+    async def rumor(self, interaction: discord.Interaction, story: str | None = None) -> None:
+        s = await self.bot.facts.resolve_story(story)
+        claims, _ = await self.bot.facts.list_claims(s.id, limit=25)
+        counts = await self.bot.facts.status_counts(s.id)
+        last = await self.bot.facts.last_change(s.id)
+        await interaction.response.send_message(embed=story_embed(s, claims, counts, last))
+
+    @app_commands.command(name="facts", description="Browse the claims, filtered by status or tag.")
+    @app_commands.describe(status="Only claims with this status", tag="Only claims with this tag", story="Story")
+    @app_commands.choices(status=STATUS_CHOICES)
+    @app_commands.autocomplete(tag=tag_choices, story=story_choices)
+    @app_commands.guild_only()
+    async def facts(
+        self,
+        interaction: discord.Interaction,
+        status: app_commands.Choice[str] | None = None,
+        tag: app_commands.Range[str, 1, 24] | None = None,
+        story: str | None = None,
+    ) -> None:
+        s = await self.bot.facts.resolve_story(story)
+        embed, view = await render_facts_page(
+            self.bot, interaction.user.id, s, status.value if status else "", (tag or "").strip().lower(), 0
+        )
+        await interaction.response.send_message(embed=embed, view=view)
+
+    @app_commands.command(name="ask", description="Ask about the rumor; answered only from curated claims.")
+    @app_commands.describe(question="Your question, in your own words")
+    @app_commands.guild_only()
+    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 300]) -> None:
+        hits = await self.bot.facts.search(question, limit=5)
+        sources = {h.claim.id: await self.bot.facts.sources(h.claim.id) for h in hits}
+        await interaction.response.send_message(embed=ask_embed(question, hits, sources))
+
+    @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
+    @app_commands.describe(story="Story (default: the main one)")
+    @app_commands.autocomplete(story=story_choices)
+    @app_commands.guild_only()
+    async def timeline(self, interaction: discord.Interaction, story: str | None = None) -> None:
+        s = await self.bot.facts.resolve_story(story)
+        await interaction.response.defer(thinking=True)
+        events = []
+        for entry, claim in await self.bot.facts.story_history(s.id):
+            if entry.action not in ("created", "status", "retract"):
+                continue
+            label = (
+                f"created as {entry.new_value}"
+                if entry.action == "created"
+                else (f"{entry.old_value} → {entry.new_value}")
+            )
+            events.append(
+                TimelineEvent(
+                    datetime.fromisoformat(entry.at), claim.id, claim.text, entry.new_value or claim.status, label
+                )
+            )
+        if not events:
+            await interaction.followup.send("This story has no dated events yet.")
+            return
+        png = await asyncio.to_thread(timeline_png, s.title, events)
+        embed = discord.Embed(
+            title=f"Timeline · {s.title}",
+            description=f"{len(events)} dated event(s): when each claim entered the store and every status change.",
+        )
+        embed.set_image(url="attachment://timeline.png")
+        await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(png), filename="timeline.png"))
+
+
+async def setup(bot: RumorBot) -> None:
+    bot.add_dynamic_items(FactsPageButton)
+    await bot.add_cog(Rumors(bot))

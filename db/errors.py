@@ -1,0 +1,13 @@
+"""Errors a repository raises for something the user can fix; the message is safe to show as is."""
+
+
+class StoreError(Exception):
+    """An expected refusal (unknown claim, invalid change). str(error) is a one-line user message."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class InvalidChange(StoreError):
+    pass

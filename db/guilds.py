@@ -1,0 +1,20 @@
+"""Per-server configuration."""
+
+from __future__ import annotations
+
+from db.connection import Database
+
+
+class GuildConfig:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def curator_role(self, guild_id: int) -> int | None:
+        return await self.db.fetchval("SELECT curator_role_id FROM guild_config WHERE guild_id = ?", (guild_id,))
+
+    async def set_curator_role(self, guild_id: int, role_id: int | None) -> None:
+        await self.db.execute(
+            "INSERT INTO guild_config(guild_id, curator_role_id) VALUES (?, ?) "
+            "ON CONFLICT(guild_id) DO UPDATE SET curator_role_id = excluded.curator_role_id",
+            (guild_id, role_id),
+        )

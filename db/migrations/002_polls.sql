@@ -1,0 +1,2 @@
+-- Reserved for the polls feature (issue 3).
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Reserved for scheduled updates and news feeds (issue 4).
+SELECT 1;

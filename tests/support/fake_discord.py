@@ -1,0 +1,1147 @@
+"""A local stand-in for Discord's REST API v10 and gateway, for end-to-end tests over the wire.
+
+SimCord replaces discord.py's transports; this server does not. A real, unmodified bot process
+points ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` here and talks HTTP and
+websockets exactly as it would to Discord, so start-up, command sync, interaction answers and
+retry logic are exercised for real. It binds 127.0.0.1 only.
+
+Deliberately small: anything it does not implement answers 404 and is recorded in
+:attr:`FakeDiscord.unimplemented`, so a test can assert the bot stayed inside the modelled surface.
+Every request is also checked against Discord's OpenAPI spec (:mod:`tests.support.openapi_check`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import itertools
+import json
+import logging
+import secrets
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import WSMsgType, web
+
+from tests.support.openapi_check import SKIP_REASON, SpecValidator, get_validator, spec_available
+
+__all__ = [
+    "FakeDiscord",
+    "FaultRule",
+    "InteractionCall",
+    "RecordedFile",
+    "RecordedRequest",
+]
+
+_log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v10"
+_DISCORD_EPOCH_MS = 1_420_070_400_000
+_ALL_PERMISSIONS = str((1 << 53) - 1)
+_ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+# discord.py parses a body as JSON only for this exact Content-Type (no charset suffix).
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_EPHEMERAL = 1 << 6
+_LOADING = 1 << 7
+
+
+class _HTTPError(Exception):
+    """A Discord-shaped error response raised from inside a route handler."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    field: str
+    filename: str
+    size: int
+    content_type: str | None
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # concrete and still percent-encoded, without /api/v10, like SimCord's records
+    query: dict[str, str]
+    json: Any  # the JSON body, or the payload_json part of a multipart body
+    multipart: bool = False
+    files: list[RecordedFile] = field(default_factory=list)
+    status: int = 0
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Alias so records can go straight to ``validate_simcord_requests``."""
+        return self.query
+
+
+@dataclass
+class FaultRule:
+    """Answer the next ``count`` requests matching ``method`` and ``path_glob`` with ``status``.
+
+    ``method`` may be ``"*"``; ``path_glob`` is an fnmatch pattern over the path without /api/v10.
+    """
+
+    method: str
+    path_glob: str
+    status: int
+    count: int = 1
+    retry_after: float = 0.05
+    is_global: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.count > 0 and self.method in ("*", method) and fnmatch.fnmatchcase(path, self.path_glob)
+
+
+class InteractionCall:
+    """One dispatched interaction and everything the bot answered to it.
+
+    ``await call`` waits for the callback and returns the call itself; ``call.response`` is the
+    callback body, ``call.followups`` the followup messages, ``call.original_edits`` the PATCHes of
+    ``@original``.
+    """
+
+    def __init__(self, payload: dict[str, Any], timeout: float) -> None:
+        self.payload = payload
+        self.id = int(payload["id"])
+        self.token: str = payload["token"]
+        self.timeout = timeout
+        self.response: dict[str, Any] | None = None
+        self.response_files: list[RecordedFile] = []
+        self.original_message: dict[str, Any] | None = None
+        self.followups: list[dict[str, Any]] = []
+        self.original_edits: list[dict[str, Any]] = []
+        self._answered = asyncio.Event()
+        self._changed = asyncio.Condition()
+
+    def __await__(self) -> Generator[Any, None, InteractionCall]:
+        return self.wait_response().__await__()
+
+    # An explicit timeout keeps a forgotten reply from hanging the test run.
+    async def wait_response(self, timeout: float | None = None) -> InteractionCall:  # noqa: ASYNC109
+        await asyncio.wait_for(self._answered.wait(), timeout or self.timeout)
+        return self
+
+    async def wait_for(
+        self,
+        predicate: Callable[[InteractionCall], bool],
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until e.g. ``lambda c: len(c.followups) >= 2`` holds."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout or self.timeout)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+
+@dataclass
+class _Command:
+    data: dict[str, Any]
+    guild_id: int | None
+
+
+_Handler = Callable[["_Request"], Awaitable[Any]]
+
+
+@dataclass
+class _Request:
+    method: str
+    args: dict[str, str]
+    query: Mapping[str, str]
+    json: Any
+    files: list[RecordedFile]
+
+
+class FakeDiscord:
+    """``async with FakeDiscord() as fd:`` serves one guild with a #general channel."""
+
+    def __init__(
+        self,
+        *,
+        guild_id: int | None = None,
+        guild_name: str = "Rumor Mill Test",
+        bot_name: str = "RumorBot",
+        member_names: tuple[str, ...] = ("alice", "bob"),
+        heartbeat_interval_ms: int = 41_250,
+        interaction_timeout: float = 5.0,
+        echo_events: bool = True,
+        validator: SpecValidator | None = None,
+    ) -> None:
+        self._ids = itertools.count(1)
+        self._echo_events = echo_events
+        self._heartbeat_ms = heartbeat_interval_ms
+        self._interaction_timeout = interaction_timeout
+        self._validator = validator
+        self.guild_id = guild_id or self.snowflake()
+        self.guild_name = guild_name
+        self.bot_user = self._user(self.snowflake(), bot_name, bot=True)
+        self.application_id = int(self.bot_user["id"])
+        self.owner_id = self.snowflake()
+        self.users: dict[int, dict[str, Any]] = {}
+        self.joined_at: dict[int, str] = {}
+        self.add_member(int(self.bot_user["id"]), bot_name, bot=True)
+        self.general_channel_id = self.snowflake()
+        self.channels: dict[int, dict[str, Any]] = {
+            self.general_channel_id: {
+                "id": str(self.general_channel_id),
+                "type": 0,
+                "guild_id": str(self.guild_id),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
+                "rate_limit_per_user": 0,
+                "last_message_id": None,
+                "flags": 0,
+            }
+        }
+        self.member_ids = [self.add_member(self.snowflake(), name) for name in member_names]
+
+        self.requests: list[RecordedRequest] = []
+        self.unimplemented: list[RecordedRequest] = []
+        self.spec_problems: list[str] = []
+        self.faults: list[FaultRule] = []
+        self.commands: dict[int, _Command] = {}
+        self.messages: dict[int, list[dict[str, Any]]] = {cid: [] for cid in self.channels}
+        # (message_id, emoji key) -> reaction type (0 normal, 1 burst) -> user ids in reaction order
+        self.reactions: dict[tuple[int, str], dict[int, list[int]]] = {}
+        self.interactions: dict[str, InteractionCall] = {}
+        self.identify_payloads: list[dict[str, Any]] = []
+        self.gateway_connections = 0
+        self.session_id: str | None = None
+        self.api_base = ""
+        self.gateway_url = ""
+
+        self._ws: web.WebSocketResponse | None = None
+        self._seq = 0
+        self._sent_events: list[dict[str, Any]] = []
+        self._identified = asyncio.Event()
+        self._ws_lock = asyncio.Lock()
+        self._runner: web.AppRunner | None = None
+        self._routes: list[tuple[str, tuple[str, ...], _Handler]] = []
+        self._register_routes()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeDiscord:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self._validator is None:
+            if spec_available():
+                self._validator = get_validator()
+            else:
+                warnings.warn(SKIP_REASON, stacklevel=2)
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        port = server.sockets[0].getsockname()[1]
+        self.api_base = f"http://127.0.0.1:{port}{API_PREFIX}"
+        self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
+
+    async def stop(self) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- ids and payloads -----------------------------------------------------------------------
+
+    def snowflake(self) -> int:
+        """A real-looking, increasing snowflake (timestamp part is wall-clock now)."""
+        now_ms = int(time.time() * 1000) - _DISCORD_EPOCH_MS
+        return (now_ms << 22) | (next(self._ids) & 0x3FFFFF)
+
+    @staticmethod
+    def _user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+        return {
+            "id": str(user_id),
+            "username": name,
+            "global_name": None if bot else name.title(),
+            "discriminator": "0",
+            "avatar": None,
+            "bot": bot,
+            "public_flags": 0,
+            "flags": 0,
+        }
+
+    def add_member(self, user_id: int, name: str, *, bot: bool = False) -> int:
+        """Add a guild member (before the bot connects; later ones are not announced)."""
+        self.users[user_id] = self._user(user_id, name, bot=bot)
+        self.joined_at[user_id] = _iso_now()
+        return user_id
+
+    def member(self, user_id: int) -> dict[str, Any]:
+        return {
+            "user": self.users[user_id],
+            "nick": None,
+            "avatar": None,
+            "roles": [],
+            "joined_at": self.joined_at[user_id],
+            "premium_since": None,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "communication_disabled_until": None,
+        }
+
+    def guild_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.guild_id),
+            "name": self.guild_name,
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "owner_id": str(self.owner_id),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 1,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "premium_tier": 0,
+            "premium_subscription_count": 0,
+            "preferred_locale": "en-US",
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "features": [],
+            "nsfw_level": 0,
+            "large": False,
+            "unavailable": False,
+            "member_count": len(self.users),
+            "roles": [
+                {
+                    "id": str(self.guild_id),
+                    "name": "@everyone",
+                    "color": 0,
+                    "hoist": False,
+                    "icon": None,
+                    "unicode_emoji": None,
+                    "position": 0,
+                    "permissions": _ALL_PERMISSIONS,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "emojis": [],
+            "stickers": [],
+            "members": [self.member(uid) for uid in self.users],
+            "channels": [{k: v for k, v in ch.items() if k != "guild_id"} for ch in self.channels.values()],
+            "threads": [],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "joined_at": self.joined_at[self.application_id],
+        }
+
+    # -- gateway --------------------------------------------------------------------------------
+
+    async def wait_for_identify(self, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """Wait until the bot has IDENTIFYed (and been sent READY); returns the IDENTIFY payload."""
+        await asyncio.wait_for(self._identified.wait(), timeout)
+        return self.identify_payloads[-1]
+
+    async def dispatch(self, event: str, payload: Mapping[str, Any]) -> int:
+        """Send a DISPATCH (op 0) event to the connected bot; returns its sequence number."""
+        async with self._ws_lock:
+            if self._ws is None or self._ws.closed:
+                raise RuntimeError(f"cannot dispatch {event}: no gateway session is connected")
+            self._seq += 1
+            frame = {"op": 0, "t": event, "s": self._seq, "d": payload}
+            self._sent_events.append(frame)
+            await self._ws.send_str(json.dumps(frame))
+            return self._seq
+
+    async def close_gateway(self, code: int = 4000) -> None:
+        """Drop the gateway socket with ``code`` (4000 lets discord.py resume; 4004 is fatal)."""
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=code)
+        self._identified.clear()
+
+    async def _send_op(self, ws: web.WebSocketResponse, op: int, data: Any) -> None:
+        await ws.send_str(json.dumps({"op": op, "d": data, "s": None, "t": None}))
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        # discord.py asks for zlib-stream but parses plain text frames too, so none is sent.
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.gateway_connections += 1
+        await self._send_op(ws, 10, {"heartbeat_interval": self._heartbeat_ms})
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                await self._on_gateway_frame(ws, frame["op"], frame.get("d"))
+        finally:
+            if self._ws is ws:
+                self._ws = None
+        return ws
+
+    async def _on_gateway_frame(self, ws: web.WebSocketResponse, op: int, data: Any) -> None:
+        if op == 1:
+            await self._send_op(ws, 11, None)
+        elif op == 2:
+            await self._identify(ws, data)
+        elif op == 6:
+            await self._resume(ws, data)
+        elif op == 8:
+            await self._request_members(data)
+        elif op == 3:
+            pass  # presence updates change nothing the tests look at
+        else:
+            _log.warning("fake gateway ignored op %s", op)
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        self.identify_payloads.append(data)
+        self._ws = ws
+        self._seq = 0
+        self._sent_events.clear()
+        self.session_id = secrets.token_hex(16)
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": {**self.bot_user, "verified": True, "mfa_enabled": False},
+                "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+                "session_id": self.session_id,
+                "resume_gateway_url": self.gateway_url,
+                "private_channels": [],
+                "relationships": [],
+                "application": {"id": str(self.application_id), "flags": 0},
+            },
+        )
+        await self.dispatch("GUILD_CREATE", self.guild_payload())
+        self._identified.set()
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        if data.get("session_id") != self.session_id:
+            await self._send_op(ws, 9, False)  # not resumable: discord.py re-identifies
+            return
+        missed = [frame for frame in self._sent_events if frame["s"] > (data.get("seq") or 0)]
+        self._ws = ws
+        for frame in missed:
+            await ws.send_str(json.dumps(frame))
+        await self.dispatch("RESUMED", {})
+        self._identified.set()
+
+    async def _request_members(self, data: dict[str, Any]) -> None:
+        await self.dispatch(
+            "GUILD_MEMBERS_CHUNK",
+            {
+                "guild_id": str(self.guild_id),
+                "members": [self.member(uid) for uid in self.users],
+                "chunk_index": 0,
+                "chunk_count": 1,
+                "nonce": data.get("nonce"),
+            },
+        )
+
+    async def _echo(self, event: str, payload: Mapping[str, Any]) -> None:
+        """Tell the bot about its own REST writes, as Discord does, if it is connected."""
+        if self._echo_events and self._ws is not None and not self._ws.closed:
+            await self.dispatch(event, payload)
+
+    # -- interactions ---------------------------------------------------------------------------
+
+    def command(self, name: str) -> dict[str, Any]:
+        """The synced command called ``name`` (a guild command shadows a global one)."""
+        found = [c for c in self.commands.values() if c.data["name"] == name and c.data.get("type", 1) == 1]
+        if not found:
+            synced = sorted(c.data["name"] for c in self.commands.values())
+            raise LookupError(f"no synced slash command {name!r} (synced: {synced})")
+        found.sort(key=lambda c: c.guild_id is None)
+        return found[0].data
+
+    async def slash(
+        self,
+        user_id: int,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        subcommand: str | None = None,
+        *,
+        channel_id: int | None = None,
+    ) -> InteractionCall:
+        """Dispatch INTERACTION_CREATE for ``/name [subcommand] options`` as ``user_id``.
+
+        ``subcommand`` may be ``"group sub"``. Option types come from the synced definition.
+        """
+        command = self.command(name)
+        channel = self.channels[channel_id or self.general_channel_id]
+        data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "guild_id": str(self.guild_id)}
+        resolved: dict[str, dict[str, Any]] = {}
+        definitions = command.get("options", [])
+        wrappers: list[dict[str, Any]] = []
+        for part in (subcommand or "").split():
+            definition = _option(definitions, part)
+            wrappers.append({"type": definition["type"], "name": part, "options": []})
+            definitions = definition.get("options", [])
+        leaf = [self._option_value(_option(definitions, k), v, resolved) for k, v in (options or {}).items()]
+        if wrappers:
+            wrappers[-1]["options"] = leaf
+            for outer, inner in itertools.pairwise(wrappers):
+                outer["options"] = [inner]
+            data["options"] = [wrappers[0]]
+        elif leaf:
+            data["options"] = leaf
+        if resolved:
+            data["resolved"] = resolved
+        interaction_id = self.snowflake()
+        payload = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": 2,
+            "data": data,
+            "guild_id": str(self.guild_id),
+            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+            "channel_id": channel["id"],
+            "channel": channel,
+            "member": {**self.member(user_id), "permissions": _ALL_PERMISSIONS},
+            "token": f"fake_interaction_{interaction_id}_{secrets.token_urlsafe(24)}",
+            "version": 1,
+            "app_permissions": _ALL_PERMISSIONS,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
+            "attachment_size_limit": _ATTACHMENT_SIZE_LIMIT,
+        }
+        call = InteractionCall(payload, self._interaction_timeout)
+        self.interactions[call.token] = call
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return call
+
+    def _option_value(
+        self, definition: Mapping[str, Any], value: Any, resolved: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        kind = definition["type"]
+        if kind == 6:  # USER: Discord sends the id and the objects in `resolved`
+            user_id = int(value)
+            resolved.setdefault("users", {})[str(user_id)] = self.users[user_id]
+            member = {k: v for k, v in self.member(user_id).items() if k not in ("user", "deaf", "mute")}
+            resolved.setdefault("members", {})[str(user_id)] = {**member, "permissions": _ALL_PERMISSIONS}
+            value = str(user_id)
+        elif kind == 7:  # CHANNEL
+            channel = self.channels[int(value)]
+            resolved.setdefault("channels", {})[channel["id"]] = {**channel, "permissions": _ALL_PERMISSIONS}
+            value = channel["id"]
+        return {"type": kind, "name": definition["name"], "value": value}
+
+    # -- REST plumbing --------------------------------------------------------------------------
+
+    def _route(self, method: str, template: str, handler: _Handler) -> None:
+        self._routes.append((method, tuple(template.strip("/").split("/")), handler))
+
+    def _match(self, method: str, path: str) -> tuple[_Handler, dict[str, str]] | None:
+        segments = path.strip("/").split("/")
+        best: tuple[tuple[bool, ...], _Handler, dict[str, str]] | None = None
+        for route_method, template, handler in self._routes:
+            if route_method != method or len(template) != len(segments):
+                continue
+            args: dict[str, str] = {}
+            literal: list[bool] = []
+            for tpl, seg in zip(template, segments, strict=True):
+                if tpl.startswith("{"):
+                    args[tpl[1:-1]] = unquote(seg)
+                    literal.append(False)
+                elif tpl == seg:
+                    literal.append(True)
+                else:
+                    break
+            else:
+                # Literal segments (`@me`, `@original`) win over parameters, as on Discord.
+                if best is None or tuple(literal) > best[0]:
+                    best = (tuple(literal), handler, args)
+        return (best[1], best[2]) if best else None
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = request.raw_path.split("?", 1)[0][len(API_PREFIX) :]
+        method = request.method
+        body, files, multipart = await _read_body(request)
+        record = RecordedRequest(method, path, dict(request.query), body, multipart, files)
+        self.requests.append(record)
+        if self._validator is not None:
+            self.spec_problems += self._validator.validate(
+                method, path, record.query, body, multipart=multipart
+            )
+
+        response = self._fault(method, path)
+        if response is None:
+            matched = self._match(method, path)
+            if matched is None:
+                self.unimplemented.append(record)
+                response = _error(404, 0, f"fake Discord does not implement {method} {path}")
+            else:
+                handler, args = matched
+                try:
+                    result = await handler(_Request(method, args, request.query, body, files))
+                except _HTTPError as exc:
+                    response = _error(exc.status, exc.code, exc.message)
+                else:
+                    response = web.Response(status=204) if result is None else _json(result)
+        record.status = response.status
+        return response
+
+    def _fault(self, method: str, path: str) -> web.Response | None:
+        for rule in self.faults:
+            if not rule.matches(method, path):
+                continue
+            rule.count -= 1
+            if rule.status != 429:
+                return _error(rule.status, 0, f"{rule.status}: injected fault")
+            reset_after = f"{rule.retry_after:.3f}"
+            headers = {
+                "Retry-After": reset_after,
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + rule.retry_after:.3f}",
+                "X-RateLimit-Reset-After": reset_after,
+                "X-RateLimit-Bucket": secrets.token_hex(8),
+                "X-RateLimit-Scope": "global" if rule.is_global else "user",
+                # discord.py treats a 429 without `Via` as a Cloudflare ban and gives up.
+                "Via": "1.1 google",
+            }
+            if rule.is_global:
+                headers["X-RateLimit-Global"] = "true"
+            body = {
+                "message": "You are being rate limited.",
+                "retry_after": rule.retry_after,
+                "global": rule.is_global,
+                "code": 0,
+            }
+            return web.Response(
+                status=429, body=json.dumps(body).encode(), headers={**headers, **_JSON_HEADERS}
+            )
+        return None
+
+    def add_fault(
+        self,
+        method: str,
+        path_glob: str,
+        status: int,
+        count: int = 1,
+        *,
+        retry_after: float = 0.05,
+        is_global: bool = False,
+    ) -> FaultRule:
+        rule = FaultRule(method.upper(), path_glob, status, count, retry_after, is_global)
+        self.faults.append(rule)
+        return rule
+
+    # -- REST routes ----------------------------------------------------------------------------
+
+    def _register_routes(self) -> None:
+        r = self._route
+        r("GET", "/users/@me", self._get_me)
+        r("GET", "/users/{user_id}", self._get_user)
+        r("GET", "/oauth2/applications/@me", self._get_application)
+        r("GET", "/applications/@me", self._get_application)
+        r("GET", "/gateway", self._get_gateway)
+        r("GET", "/gateway/bot", self._get_gateway)
+        r("GET", "/applications/{app_id}/commands", self._list_commands)
+        r("PUT", "/applications/{app_id}/commands", self._overwrite_commands)
+        r("GET", "/applications/{app_id}/guilds/{guild_id}/commands", self._list_commands)
+        r("PUT", "/applications/{app_id}/guilds/{guild_id}/commands", self._overwrite_commands)
+        r("GET", "/guilds/{guild_id}", self._get_guild)
+        r("GET", "/guilds/{guild_id}/members/{user_id}", self._get_member)
+        r("GET", "/channels/{channel_id}", self._get_channel)
+        r("GET", "/channels/{channel_id}/messages", self._list_messages)
+        r("POST", "/channels/{channel_id}/messages", self._create_message)
+        r("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message)
+        r("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message)
+        r("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message)
+        reactions = "/channels/{channel_id}/messages/{message_id}/reactions"
+        r("PUT", reactions + "/{emoji}/@me", self._add_reaction)
+        r("DELETE", reactions + "/{emoji}/@me", self._remove_reaction)
+        r("DELETE", reactions + "/{emoji}/{user_id}", self._remove_reaction)
+        r("GET", reactions + "/{emoji}", self._list_reactions)
+        r("DELETE", reactions + "/{emoji}", self._clear_reactions)
+        r("DELETE", reactions, self._clear_reactions)
+        r("POST", "/interactions/{interaction_id}/{token}/callback", self._interaction_callback)
+        webhook = "/webhooks/{app_id}/{token}"
+        r("POST", webhook, self._create_followup)
+        r("GET", webhook + "/messages/{message_id}", self._get_webhook_message)
+        r("PATCH", webhook + "/messages/{message_id}", self._edit_webhook_message)
+        r("DELETE", webhook + "/messages/{message_id}", self._delete_webhook_message)
+
+    async def _get_me(self, req: _Request) -> Any:
+        return {**self.bot_user, "verified": True, "mfa_enabled": False}
+
+    async def _get_user(self, req: _Request) -> Any:
+        return self.users.get(int(req.args["user_id"])) or _raise(404, 10013, "Unknown User")
+
+    async def _get_application(self, req: _Request) -> Any:
+        return {
+            "id": str(self.application_id),
+            "name": self.bot_user["username"],
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "type": None,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "verify_key": secrets.token_hex(32),
+            "flags": 0,
+            "owner": self._user(self.owner_id, "owner"),
+            "team": None,
+            "bot": self.bot_user,
+            "rpc_origins": [],
+        }
+
+    async def _get_gateway(self, req: _Request) -> Any:
+        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+        return {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+
+    def _guild_scope(self, req: _Request) -> int | None:
+        if "guild_id" not in req.args:
+            return None
+        guild_id = int(req.args["guild_id"])
+        if guild_id != self.guild_id:
+            raise _HTTPError(404, 10004, "Unknown Guild")
+        return guild_id
+
+    async def _list_commands(self, req: _Request) -> Any:
+        scope = self._guild_scope(req)
+        return [c.data for c in self.commands.values() if c.guild_id == scope]
+
+    async def _overwrite_commands(self, req: _Request) -> Any:
+        scope = self._guild_scope(req)
+        existing = {
+            (c.data["name"], c.data.get("type", 1)): c for c in self.commands.values() if c.guild_id == scope
+        }
+        self.commands = {cid: c for cid, c in self.commands.items() if c.guild_id != scope}
+        for body in req.json or []:
+            kind = body.get("type", 1)
+            previous = existing.get((body["name"], kind))
+            # Discord keeps the id of a command that is overwritten with the same name and type.
+            command_id = int(previous.data["id"]) if previous else self.snowflake()
+            data = {
+                "id": str(command_id),
+                "application_id": str(self.application_id),
+                "version": str(self.snowflake()),
+                "default_member_permissions": None,
+                "type": kind,
+                "options": [],
+                **body,
+            }
+            if scope is not None:
+                data["guild_id"] = str(scope)
+            self.commands[command_id] = _Command(data, scope)
+        return [c.data for c in self.commands.values() if c.guild_id == scope]
+
+    async def _get_guild(self, req: _Request) -> Any:
+        self._guild_scope(req)
+        return {k: v for k, v in self.guild_payload().items() if k not in ("members", "channels", "threads")}
+
+    async def _get_member(self, req: _Request) -> Any:
+        self._guild_scope(req)
+        user_id = int(req.args["user_id"])
+        if user_id not in self.users:
+            raise _HTTPError(404, 10007, "Unknown Member")
+        return self.member(user_id)
+
+    def _channel(self, req: _Request) -> int:
+        channel_id = int(req.args["channel_id"])
+        if channel_id not in self.channels:
+            raise _HTTPError(404, 10003, "Unknown Channel")
+        return channel_id
+
+    async def _get_channel(self, req: _Request) -> Any:
+        return self.channels[self._channel(req)]
+
+    def _find_message(self, channel_id: int, message_id: int) -> dict[str, Any]:
+        for message in self.messages[channel_id]:
+            if int(message["id"]) == message_id:
+                return message
+        raise _HTTPError(404, 10008, "Unknown Message")
+
+    def _message_view(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message as Discord returns it, with its reaction summary."""
+        summary = []
+        for (message_id, emoji), by_type in self.reactions.items():
+            if str(message_id) != message["id"] or not any(by_type.values()):
+                continue
+            normal, burst = by_type.get(0, []), by_type.get(1, [])
+            me = self.application_id
+            summary.append(
+                {
+                    "emoji": _emoji_payload(emoji),
+                    "count": len(normal) + len(burst),
+                    "count_details": {"normal": len(normal), "burst": len(burst)},
+                    "me": me in normal,
+                    "me_burst": me in burst,
+                    "burst_colors": [],
+                }
+            )
+        return {**message, "reactions": summary} if summary else dict(message)
+
+    def new_message(
+        self,
+        channel_id: int,
+        author: Mapping[str, Any],
+        body: Mapping[str, Any],
+        files: list[RecordedFile],
+        *,
+        flags: int = 0,
+        message_type: int = 0,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store a message built from a create body; also used to seed messages from users."""
+        message_id = self.snowflake()
+        message = {
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "guild_id": str(self.guild_id),
+            "author": dict(author),
+            "content": body.get("content") or "",
+            "timestamp": _iso_now(),
+            "edited_timestamp": None,
+            "tts": bool(body.get("tts", False)),
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": self._attachments(channel_id, body, files),
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": message_type,
+            "flags": (body.get("flags") or 0) | flags,
+            **(extra or {}),
+        }
+        if author.get("id") != self.bot_user["id"] or message_type != 0:
+            message["member"] = {k: v for k, v in self.member(int(author["id"])).items() if k != "user"}
+        self.messages[channel_id].append(message)
+        self.channels[channel_id]["last_message_id"] = message["id"]
+        return message
+
+    def _attachments(self, channel_id: int, body: Mapping[str, Any], files: list[RecordedFile]) -> list[Any]:
+        uploads = {f.field: f for f in files}
+        result = []
+        for index, attachment in enumerate(body.get("attachments") or []):
+            upload = uploads.get(f"files[{attachment.get('id', index)}]")
+            if upload is None:
+                result.append(attachment)  # an existing attachment kept on edit
+                continue
+            attachment_id = self.snowflake()
+            url = f"https://cdn.discordapp.com/attachments/{channel_id}/{attachment_id}/{upload.filename}"
+            result.append(
+                {
+                    "id": str(attachment_id),
+                    "filename": upload.filename,
+                    "size": upload.size,
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": upload.content_type,
+                    "description": attachment.get("description"),
+                }
+            )
+        return result
+
+    def _apply_edit(
+        self, message: dict[str, Any], body: Mapping[str, Any], files: list[RecordedFile]
+    ) -> None:
+        for key in ("content", "embeds", "components", "flags"):
+            if key in body:
+                message[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
+        if "attachments" in body:
+            message["attachments"] = self._attachments(int(message["channel_id"]), body, files)
+        message["edited_timestamp"] = _iso_now()
+
+    async def _list_messages(self, req: _Request) -> Any:
+        channel_id = self._channel(req)
+        limit = int(req.query.get("limit", 50))
+        newest_first = sorted(self.messages[channel_id], key=lambda m: int(m["id"]), reverse=True)
+        if "before" in req.query:
+            newest_first = [m for m in newest_first if int(m["id"]) < int(req.query["before"])]
+        if "after" in req.query:
+            # Discord returns the `limit` messages right after `after`, still newest first.
+            after = [m for m in newest_first if int(m["id"]) > int(req.query["after"])]
+            newest_first = after[-limit:]
+        if "around" in req.query:
+            pivot = int(req.query["around"])
+            older = [m for m in newest_first if int(m["id"]) <= pivot][: (limit + 1) // 2]
+            newer = [m for m in newest_first if int(m["id"]) > pivot][-(limit // 2) or len(newest_first) :]
+            newest_first = newer + older if limit > 1 else older
+        return [self._message_view(m) for m in newest_first[:limit]]
+
+    async def _create_message(self, req: _Request) -> Any:
+        channel_id = self._channel(req)
+        message = self.new_message(channel_id, self.bot_user, req.json or {}, req.files)
+        await self._echo("MESSAGE_CREATE", message)
+        return message
+
+    async def _get_message(self, req: _Request) -> Any:
+        return self._message_view(self._find_message(self._channel(req), int(req.args["message_id"])))
+
+    async def _edit_message(self, req: _Request) -> Any:
+        message = self._find_message(self._channel(req), int(req.args["message_id"]))
+        if message["author"]["id"] != self.bot_user["id"]:
+            raise _HTTPError(403, 50005, "Cannot edit a message authored by another user")
+        self._apply_edit(message, req.json or {}, req.files)
+        await self._echo("MESSAGE_UPDATE", message)
+        return self._message_view(message)
+
+    async def _delete_message(self, req: _Request) -> None:
+        channel_id = self._channel(req)
+        message = self._find_message(channel_id, int(req.args["message_id"]))
+        self.messages[channel_id].remove(message)
+        await self._echo(
+            "MESSAGE_DELETE",
+            {"id": message["id"], "channel_id": str(channel_id), "guild_id": str(self.guild_id)},
+        )
+
+    # -- reactions ------------------------------------------------------------------------------
+
+    def _reaction_target(self, req: _Request) -> tuple[int, int, str]:
+        channel_id = self._channel(req)
+        message_id = int(req.args["message_id"])
+        self._find_message(channel_id, message_id)
+        return channel_id, message_id, _emoji_key(req.args.get("emoji", ""))
+
+    def react(
+        self, channel_id: int, message_id: int, user_id: int, emoji: str, *, burst: bool = False
+    ) -> bool:
+        """Record a reaction (for seeding state); False if it was already there."""
+        users = self.reactions.setdefault((message_id, _emoji_key(emoji)), {}).setdefault(int(burst), [])
+        if user_id in users:
+            return False
+        users.append(user_id)
+        return True
+
+    def _reaction_event(self, channel_id: int, message_id: int, user_id: int, emoji: str) -> dict[str, Any]:
+        return {
+            "user_id": str(user_id),
+            "channel_id": str(channel_id),
+            "message_id": str(message_id),
+            "guild_id": str(self.guild_id),
+            "emoji": _emoji_payload(emoji),
+            "burst": False,
+            "type": 0,
+        }
+
+    async def _add_reaction(self, req: _Request) -> None:
+        channel_id, message_id, emoji = self._reaction_target(req)
+        if self.react(channel_id, message_id, self.application_id, emoji):
+            event = self._reaction_event(channel_id, message_id, self.application_id, emoji)
+            await self._echo("MESSAGE_REACTION_ADD", {**event, "member": self.member(self.application_id)})
+
+    async def _remove_reaction(self, req: _Request) -> None:
+        channel_id, message_id, emoji = self._reaction_target(req)
+        user_id = int(req.args["user_id"]) if "user_id" in req.args else self.application_id
+        removed = False
+        for users in self.reactions.get((message_id, emoji), {}).values():
+            if user_id in users:
+                users.remove(user_id)
+                removed = True
+        if removed:
+            await self._echo(
+                "MESSAGE_REACTION_REMOVE", self._reaction_event(channel_id, message_id, user_id, emoji)
+            )
+
+    async def _list_reactions(self, req: _Request) -> Any:
+        _, message_id, emoji = self._reaction_target(req)
+        kind = int(req.query.get("type", 0))
+        limit = min(int(req.query.get("limit", 25)), 100)
+        after = int(req.query.get("after", 0))
+        user_ids = sorted(u for u in self.reactions.get((message_id, emoji), {}).get(kind, []) if u > after)
+        return [self.users[u] for u in user_ids[:limit]]
+
+    async def _clear_reactions(self, req: _Request) -> None:
+        _, message_id, emoji = self._reaction_target(req)
+        for key in [k for k in self.reactions if k[0] == message_id and (not emoji or k[1] == emoji)]:
+            del self.reactions[key]
+
+    # -- interaction callbacks and webhooks -----------------------------------------------------
+
+    def _call(self, token: str) -> InteractionCall:
+        call = self.interactions.get(token)
+        if call is None:
+            raise _HTTPError(404, 10015, "Unknown Webhook")
+        return call
+
+    async def _interaction_callback(self, req: _Request) -> Any:
+        call = self._call(req.args["token"])
+        if str(call.id) != req.args["interaction_id"]:
+            raise _HTTPError(404, 10062, "Unknown interaction")
+        if call.response is not None:
+            raise _HTTPError(400, 40060, "Interaction has already been acknowledged.")
+        body = req.json or {}
+        call.response = body
+        call.response_files = list(req.files)
+        kind = body.get("type")
+        data = body.get("data") or {}
+        message = None
+        if kind in (4, 5):
+            flags = _LOADING if kind == 5 else 0
+            message = self.new_message(
+                int(call.payload["channel_id"]),
+                self.bot_user,
+                data,
+                req.files,
+                flags=flags,
+                message_type=20,
+                extra=self._interaction_extras(call),
+            )
+            call.original_message = message
+        call._answered.set()
+        await call._notify()
+        interaction = {
+            "id": str(call.id),
+            "type": 2,
+            "response_message_id": message["id"] if message else None,
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": bool(data.get("flags", 0) & _EPHEMERAL),
+        }
+        resource = {"type": kind, **({"message": message} if message else {})}
+        return {"interaction": interaction, "resource": resource}
+
+    def _interaction_extras(self, call: InteractionCall) -> dict[str, Any]:
+        return {
+            "application_id": str(self.application_id),
+            "webhook_id": str(self.application_id),
+            "interaction_metadata": {
+                "id": str(call.id),
+                "type": 2,
+                "user": call.payload["member"]["user"],
+                "authorizing_integration_owners": call.payload["authorizing_integration_owners"],
+                "name": call.payload["data"]["name"],
+                "command_type": 1,
+            },
+        }
+
+    def _webhook_call(self, req: _Request) -> InteractionCall:
+        if int(req.args["app_id"]) != self.application_id:
+            raise _HTTPError(404, 10015, "Unknown Webhook")
+        return self._call(req.args["token"])
+
+    def _webhook_message(self, call: InteractionCall, message_id: str) -> dict[str, Any]:
+        if message_id == "@original":
+            if call.original_message is None:
+                raise _HTTPError(404, 10008, "Unknown Message")
+            return call.original_message
+        for message in [call.original_message, *call.followups]:
+            if message is not None and message["id"] == message_id:
+                return message
+        raise _HTTPError(404, 10008, "Unknown Message")
+
+    async def _create_followup(self, req: _Request) -> Any:
+        call = self._webhook_call(req)
+        if call.response is None:
+            raise _HTTPError(404, 10015, "Unknown Webhook")
+        message = self.new_message(
+            int(call.payload["channel_id"]),
+            self.bot_user,
+            req.json or {},
+            req.files,
+            message_type=20,
+            extra=self._interaction_extras(call),
+        )
+        call.followups.append(message)
+        await call._notify()
+        wait = req.query.get("wait", "").lower() in ("1", "true")
+        return message if wait else None
+
+    async def _get_webhook_message(self, req: _Request) -> Any:
+        return self._webhook_message(self._webhook_call(req), req.args["message_id"])
+
+    async def _edit_webhook_message(self, req: _Request) -> Any:
+        call = self._webhook_call(req)
+        message = self._webhook_message(call, req.args["message_id"])
+        body = req.json or {}
+        self._apply_edit(message, body, req.files)
+        message["flags"] = message.get("flags", 0) & ~_LOADING
+        if req.args["message_id"] == "@original" or message is call.original_message:
+            call.original_edits.append(body)
+        await call._notify()
+        return message
+
+    async def _delete_webhook_message(self, req: _Request) -> None:
+        call = self._webhook_call(req)
+        message = self._webhook_message(call, req.args["message_id"])
+        self.messages[int(message["channel_id"])].remove(message)
+        if message is call.original_message:
+            call.original_message = None
+        await call._notify()
+
+
+def _option(definitions: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    for definition in definitions:
+        if definition["name"] == name:
+            return definition
+    known = [d["name"] for d in definitions]
+    raise LookupError(f"command has no option or subcommand {name!r} (has {known})")
+
+
+def _emoji_key(raw: str) -> str:
+    """The unicode character, or `name:id` for a custom emoji (as discord.py puts it in the path)."""
+    return unquote(raw)
+
+
+def _emoji_payload(key: str) -> dict[str, Any]:
+    name, _, emoji_id = key.partition(":")
+    return {"id": emoji_id, "name": name} if emoji_id else {"id": None, "name": name}
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(), headers=_JSON_HEADERS)
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"message": message, "code": code}, status)
+
+
+def _raise(status: int, code: int, message: str) -> Any:
+    raise _HTTPError(status, code, message)
+
+
+async def _read_body(request: web.Request) -> tuple[Any, list[RecordedFile], bool]:
+    if not request.body_exists:
+        return None, [], False
+    if request.content_type == "multipart/form-data":
+        payload: Any = None
+        files: list[RecordedFile] = []
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "payload_json":
+                payload = json.loads(await part.text())  # type: ignore[union-attr]
+            elif part.filename is not None:
+                data = await part.read()  # type: ignore[union-attr]
+                files.append(
+                    RecordedFile(part.name or "", part.filename, len(data), part.headers.get("Content-Type"))
+                )
+        return payload, files, True
+    raw = await request.read()
+    return (json.loads(raw) if raw else None), [], False
