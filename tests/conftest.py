@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 import simcord
 
-from bot.client import RumorBot
+from bot.client import RumorBot, expected_error_message
 from bot.settings import load_settings
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
 
@@ -71,9 +71,26 @@ class World:
     carol: object  # a curator (has the curator role)
     admin: object  # has Manage Server
 
+    errors_seen: int = 0
+
     @property
     def bot(self) -> RumorBot:
         return self.env.bot  # type: ignore[return-value]
+
+    def take_errors(self) -> list[BaseException]:
+        """Errors the bot raised since the last call, for tests that provoke one on purpose."""
+        errors = list(self.env.errors_since(self.errors_seen))
+        self.errors_seen = self.env.error_cursor
+        return errors
+
+
+def check_errors(w: World) -> None:
+    """SimCord records every error that reaches the tree's handler. Errors the user can fix are
+    answered there by design; anything else is a bug and fails the test."""
+    errors = w.take_errors()
+    _ = w.env.errors  # acknowledge them for SimCord's own teardown check
+    unexpected = [e for e in errors if expected_error_message(e) is None]
+    assert not unexpected, f"unexpected bot errors: {unexpected!r}"
 
 
 @pytest_asyncio.fixture
@@ -95,6 +112,7 @@ async def world(simcord_env: simcord.Env) -> AsyncIterator[World]:
     )
     await env.settle()
     yield w
+    check_errors(w)
     check_spec(env)
 
 

@@ -1,0 +1,164 @@
+"""The fact store on real SQLite files with migrations applied."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from db import Database, DatabaseTooNew
+from db.connection import migrations
+from db.errors import InvalidChange, NotFound
+from db.facts import Actor, FactStore, NewSource
+from db.seed import load_seed, seed_data
+
+pytestmark = pytest.mark.asyncio
+CURATOR = Actor(42, "carol")
+
+
+@pytest.fixture
+async def store(tmp_path):
+    db = await Database.open(tmp_path / "facts.db")
+    await load_seed(db)
+    yield FactStore(db)
+    await db.close()
+
+
+async def test_migrations_set_user_version_and_refuse_newer(tmp_path):
+    db = await Database.open(tmp_path / "m.db")
+    assert await db.schema_version() == len(migrations())
+    await db.execute(f"PRAGMA user_version = {len(migrations()) + 1}")
+    await db.close()
+    with pytest.raises(DatabaseTooNew):
+        await Database.open(tmp_path / "m.db")
+
+
+async def test_seed_loads_once_with_the_articles_statuses(store):
+    assert not await load_seed(store.db)  # second start: nothing
+    claims, total = await store.list_claims(1, limit=100)
+    assert total == len(seed_data()["claims"]) == 14
+    by_key = {c.key: c for c in claims}
+    assert by_key["talks"].status == "reported"  # reported, not confirmed
+    assert by_key["no-comment"].status == "reported"
+    assert by_key["sarandos-board"].status == "confirmed"
+    assert {by_key[k].status for k in ("format-celebrity-interviews", "format-music-documentaries")} == {"rumored"}
+    assert "Ted Sarandos" in by_key["sarandos-board"].entities
+    sources = await store.sources(by_key["talks"].id)
+    assert sources[0].cites == "The Wall Street Journal" and sources[0].reliability == "C"
+
+
+async def test_seed_survives_a_crash_half_way(tmp_path):
+    db = await Database.open(tmp_path / "half.db")
+    store = FactStore(db)
+    story = await store.add_story("netflix-spotify", "t", "s", default=True)
+    first = seed_data()["claims"][0]
+    await store.add_claim(story.id, first["text"], actor=CURATOR, reason="r", key=first["key"], status="reported")
+    await load_seed(db)
+    _, total = await store.list_claims(story.id, limit=0)
+    assert total == 14
+    await db.close()
+
+
+async def test_history_is_appended_never_overwritten(store):
+    await store.set_status(1, "corroborated", actor=CURATOR, reason="Second outlet", evidence_url="https://e.x/1")
+    await store.edit_text(1, "Netflix and Spotify are in talks.", actor=CURATOR, reason="shorter")
+    await store.retract(1, actor=CURATOR, reason="WSJ corrected the report")
+    history = await store.history(1)
+    assert [(h.action, h.old_value, h.new_value) for h in history] == [
+        ("created", None, "reported"),
+        ("status", "reported", "corroborated"),
+        (
+            "edit",
+            "Netflix and Spotify are in early talks to develop original music-focused programming together.",
+            "Netflix and Spotify are in talks.",
+        ),
+        ("retract", "corroborated", "retracted"),
+    ]
+    assert history[1].actor_name == "carol" and history[1].evidence_url == "https://e.x/1"
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await store.db.execute("UPDATE claim_history SET reason = 'x' WHERE id = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        await store.db.execute("DELETE FROM claims WHERE id = 1")
+    with pytest.raises(InvalidChange, match="retracted"):
+        await store.set_status(1, "confirmed", actor=CURATOR, reason="x")
+
+
+async def test_every_change_writes_one_change_event_in_the_same_transaction(store):
+    before = len(await store.change_events())
+    await store.set_status(2, "confirmed", actor=CURATOR, reason="announced")
+    await store.add_source(2, NewSource("Variety", "B", url="https://v.example/a"), actor=CURATOR, reason="more")
+    with pytest.raises(InvalidChange):
+        await store.add_source(
+            2, NewSource("Variety", "B", url="https://v.example/a"), actor=CURATOR, reason="dup"
+        )
+    with pytest.raises(InvalidChange):
+        await store.add_source(2, NewSource("Variety", "Z"), actor=CURATOR, reason="bad grade")
+    new = (await store.change_events())[before:]
+    assert [e.kind for e in new] == ["status_changed", "source_added"]
+    assert len(await store.history(2)) == 3  # the refused writes left nothing behind
+
+
+async def test_failed_write_leaves_nothing(store, monkeypatch):
+    async def fail(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "_event", fail)
+    before = await store.export()
+    with pytest.raises(RuntimeError):
+        await store.add_claim(1, "A partial claim", actor=CURATOR, reason="r", sources=[NewSource("X", "D")])
+    assert await store.export() == before
+
+
+@pytest.mark.parametrize(
+    ("question", "expected_key"),
+    [
+        ("awards show", "format-awards-show"),
+        ("concert", "format-concert-series"),
+        ("documentar", "format-music-documentaries"),  # partial word
+        ("Sarandso", "sarandos-board"),  # typo
+        ("Building the Band", "building-the-band"),
+        ("Star Serach reboot", "star-search"),
+        ("The Come Up", "spotify-video"),
+    ],
+)
+async def test_search_finds_partial_words_and_typos(store, question, expected_key):
+    hits = await store.search(question)
+    assert hits and hits[0].claim.key == expected_key
+
+
+@pytest.mark.parametrize(
+    "question", ['"', '"unbalanced', "*", "AND", "OR NOT", "(", ")", "-", "a - b", "NEAR(", "^x", ":"]
+)
+async def test_search_treats_fts_syntax_as_data(store, question):
+    await store.search(question)  # must not raise
+    await store.autocomplete(question)
+
+
+async def test_search_ranks_full_coverage_first_and_reports_missing_words(store):
+    hits = await store.search("Ted Sarandos board Disney")
+    assert hits[0].claim.key == "sarandos-board"
+    assert hits[0].missing == ("disney",)
+    assert await store.search("weather forecast Paris") == []
+
+
+async def test_export_then_import_into_empty_db_is_identical(store, tmp_path):
+    await store.set_status(3, "confirmed", actor=CURATOR, reason="x")
+    exported = await store.export()
+    other = await Database.open(tmp_path / "other.db")
+    try:
+        target = FactStore(other)
+        await target.import_(exported)
+        assert await target.export() == exported
+        assert (await target.search("Sarandos"))[0].claim.key == "sarandos-board"
+        with pytest.raises(InvalidChange, match="empty database"):
+            await target.import_(exported)
+    finally:
+        await other.close()
+
+
+async def test_unknown_claim_and_story(store):
+    with pytest.raises(NotFound):
+        await store.get_claim(12345)
+    with pytest.raises(NotFound):
+        await store.resolve_story("nope")
+    assert (await store.resolve_story(None)).slug == "netflix-spotify"
