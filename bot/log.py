@@ -42,3 +42,5 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root.setLevel(level)
     # discord.py's gateway chatter at DEBUG is mostly heartbeats; keep it at INFO unless asked.
     logging.getLogger("discord").setLevel(max(logging.getLevelName(level), logging.INFO))
+    # aiosqlite logs every statement at DEBUG; that drowns everything else.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
