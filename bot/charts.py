@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import textwrap
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import matplotlib
 
@@ -78,7 +78,13 @@ def timeline_png(title: str, events: list[TimelineEvent]) -> bytes:
             ax.plot([min(dates), max(dates)], [y, y], color="#4E5058", zorder=1, linewidth=1.5)
     ax.set_yticks(list(rows.values()))
     ax.set_yticklabels([f"#{cid} " + textwrap.shorten(texts[cid], 60, placeholder="…") for cid in rows])
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d\n%H:%M"))
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    times = [e.at for e in events]
+    if times and max(times) - min(times) < timedelta(hours=12):
+        # Events recorded minutes apart would otherwise spread over the whole axis with identical labels.
+        ax.set_xlim(min(times) - timedelta(hours=12), max(times) + timedelta(hours=12))
     ax.grid(axis="x", color="#3F4147", linewidth=0.6)
     ax.set_title(title, color=FG, fontsize=11, loc="left")
     used = sorted({e.status for e in events}, key=list(STATUS_COLORS).index)

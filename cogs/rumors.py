@@ -6,7 +6,7 @@ import asyncio
 import io
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -141,13 +141,18 @@ class Rumors(commands.Cog):
         s = await self.bot.facts.resolve_story(story)
         await interaction.response.defer(thinking=True)
         events = []
+        reported: set[int] = set()
         for entry, claim in await self.bot.facts.story_history(s.id):
+            if claim.first_reported and claim.id not in reported:
+                reported.add(claim.id)
+                at = datetime.fromisoformat(claim.first_reported).replace(tzinfo=UTC)
+                events.append(TimelineEvent(at, claim.id, claim.text, "reported", "first reported"))
             if entry.action not in ("created", "status", "retract"):
                 continue
             label = (
                 f"created as {entry.new_value}"
                 if entry.action == "created"
-                else (f"{entry.old_value} → {entry.new_value}")
+                else f"{entry.old_value} → {entry.new_value}"
             )
             events.append(
                 TimelineEvent(
