@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     facts_sub = facts.add_subparsers(dest="facts_command", required=True)
     facts_sub.add_parser("export", help="write the fact store to FILE").add_argument("file", type=Path)
     facts_sub.add_parser("import", help="load FILE into an empty database").add_argument("file", type=Path)
+    demo = sub.add_parser("demo", help="try the bot in a simulated Discord in your browser (no token needed)")
+    demo.add_argument("--port", type=int, default=0, help="local port for the page (default: any free port)")
+    demo.add_argument(
+        "--db", type=Path, default=None, help="the demo's own database file, recreated on each start (default data/demo.db)"
+    )
     return parser
 
 
@@ -114,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "run"
     load_dotenv(override=False)
     try:
-        settings = load_settings(os.environ, require_token=command == "run")
+        settings = load_settings(os.environ, require_token=command in ("run", "check"))
     except SettingsError as error:
         print(f"rumormill: {error}", file=sys.stderr)
         return 2
@@ -124,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_check(settings))
         if command == "facts":
             return asyncio.run(_facts(settings, args.facts_command, args.file))
+        if command == "demo":
+            from bot.demo import DEFAULT_DEMO_DB, main_async
+
+            return asyncio.run(main_async(settings, port=args.port, db_path=args.db or DEFAULT_DEMO_DB))
         return asyncio.run(_run(settings))
     except discord.LoginFailure:
         print(

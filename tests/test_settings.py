@@ -72,8 +72,10 @@ def test_cli_malformed_token_is_never_echoed(tmp_path):
 def test_cli_check_and_facts_round_trip(tmp_path):
     env = {"PYTHONPATH": str(ROOT), "DATABASE_PATH": str(tmp_path / "a.db"), "LOG_LEVEL": "WARNING"}
     out = run_cli("check", env=env, cwd=tmp_path)
+    assert out.returncode == 2 and "DISCORD_TOKEN is missing" in out.stderr
+    out = run_cli("check", env={**env, "DISCORD_TOKEN": FAKE_TOKEN}, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "schema" in out.stdout
+    assert "schema" in out.stdout and FAKE_TOKEN not in out.stdout
     out = run_cli("facts", "export", str(tmp_path / "a.json"), env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     env_b = {**env, "DATABASE_PATH": str(tmp_path / "b.db")}
@@ -94,5 +96,6 @@ def test_cli_check_refuses_a_newer_database(tmp_path):
     path = tmp_path / "new.db"
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 999")
-    out = run_cli("check", env={"PYTHONPATH": str(ROOT), "DATABASE_PATH": str(path)}, cwd=tmp_path)
+    env = {"PYTHONPATH": str(ROOT), "DATABASE_PATH": str(path), "DISCORD_TOKEN": FAKE_TOKEN}
+    out = run_cli("check", env=env, cwd=tmp_path)
     assert out.returncode == 1 and "newer than this Rumor Mill" in out.stderr
