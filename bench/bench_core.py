@@ -1,0 +1,305 @@
+"""Bot-side latency of /fact show, /ask and claim autocomplete on a store of synthetic claims.
+
+Run: python -m bench.bench_core [--claims 10000] [--iterations 400] [--seed 7]
+
+A fresh SQLite file gets the real migrations and the seeded story, then the same handlers are timed
+twice in one run: on the seed alone (the baseline) and after filling the store with synthetic,
+media-industry-sounding claims through the real repository (FactStore.add_claim). Only the bot's own
+work is timed (repository calls and building the embed or choices), not Discord's round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+from bot.autocomplete import claim_choices
+from bot.formatting import ask_embed, claim_embed
+from bot.limits import CHOICES
+from db.connection import Database
+from db.facts import SETTABLE_STATUSES, Actor, FactStore, NewSource
+from db.seed import load_seed
+
+TARGETS_MS = {"/fact show": 20.0, "/ask": 50.0, "autocomplete": 20.0}
+
+COMPANIES = [
+    "Netflix", "Spotify", "Disney", "Warner Bros. Discovery", "Paramount", "Amazon", "Apple", "YouTube",
+    "Hulu", "Peacock", "Roku", "Sony Pictures", "Universal Music", "iHeartMedia", "SiriusXM", "TikTok",
+    "Lionsgate", "A24", "Fremantle", "Banijay", "Audible", "Tubi", "Fox", "NBCUniversal", "Live Nation",
+]  # fmt: skip
+PEOPLE = [
+    "Ted Sarandos", "Daniel Ek", "Bob Iger", "Greg Peters", "Bela Bajaria", "David Zaslav", "Shari Redstone",
+    "Neal Mohan", "Tim Cook", "Andy Jassy", "Dawn Ostroff", "Roman Mars", "Joe Rogan", "Alex Cooper",
+]  # fmt: skip
+SHOWS = [
+    "Building the Band", "Star Search", "The Come Up: Center Stage", "Stranger Things", "Squid Game",
+    "Love Is Blind", "The Tonight Show", "Call Her Daddy", "Wednesday", "Tudum Live", "Drive to Survive",
+    "The Masked Singer", "Song Exploder", "Hot Ones", "The Late Late Show",
+]  # fmt: skip
+FORMATS = [
+    "video podcast", "live event", "awards show", "reality competition", "talk show", "docuseries",
+    "music festival", "game show", "limited series", "concert special", "audiobook", "radio hour",
+    "live stream", "stand-up special", "original film",
+]  # fmt: skip
+VERBS = [
+    "is in early talks to license", "plans to launch", "will stream", "is negotiating rights to",
+    "has shelved", "quietly renewed", "is bidding for", "agreed to co-produce", "is reviving",
+    "wants to bundle", "is piloting", "moved the premiere of", "is shopping", "picked up",
+]  # fmt: skip
+LINKS = ["with", "alongside", "for", "ahead of a deal with", "to compete with", "after pressure from"]
+WHEN = ["next spring", "this fall", "in 2027", "before the upfronts", "by year end", "after the strike"]
+TAGS = [
+    "deal", "format", "live", "podcast", "music", "sports", "ads", "bundle", "talent", "board", "licensing",
+    "reboot", "international", "pricing", "merger",
+]  # fmt: skip
+OUTLETS = [
+    ("The Wall Street Journal", "B"), ("Bloomberg", "B"), ("Variety", "B"), ("The Hollywood Reporter", "B"),
+    ("Deadline", "B"), ("Puck", "C"), ("Axios", "C"), ("Reddit", "D"), ("Company blog", "A"),
+]  # fmt: skip
+SYLLABLES = ["kes", "tral", "vor", "mi", "zan", "dor", "quil", "bre", "lon", "fi", "rax", "tho", "pel", "gu"]
+
+ACTOR = Actor(1, "bench curator")
+
+
+def codename(rng: random.Random) -> str:
+    """A rare word: a project codename that appears in only a handful of claims."""
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def synthetic_claim(rng: random.Random, codenames: list[str]) -> dict:
+    company, partner = rng.sample(COMPANIES, 2)
+    show = rng.choice(SHOWS)
+    fmt = rng.choice(FORMATS)
+    subject = f"a {fmt} based on {show}" if rng.random() < 0.5 else f"a new {fmt}"
+    text = f"{company} {rng.choice(VERBS)} {subject} {rng.choice(LINKS)} {partner}"
+    entities = [company, partner]
+    if rng.random() < 0.5:
+        entities.append(show)
+    if rng.random() < 0.4:
+        person = rng.choice(PEOPLE)
+        text += f", according to people close to {person}"
+        entities.append(person)
+    if rng.random() < 0.3:
+        name = rng.choice(codenames)
+        text += f" (internally called Project {name})"
+        entities.append(f"Project {name}")
+    text += f" {rng.choice(WHEN)}."
+    outlets = rng.sample(OUTLETS, rng.randint(1, 2))
+    day = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    sources = [
+        NewSource(
+            outlet=o,
+            reliability=grade,
+            url=f"https://example.com/{o.lower().replace(' ', '-')}/{rng.randrange(10**6)}"
+            if grade != "D"
+            else None,
+            published=day,
+            cites="The Wall Street Journal" if grade == "C" else None,
+        )
+        for o, grade in outlets
+    ]
+    return {
+        "text": text,
+        "status": rng.choice(("rumored", "rumored", "reported", "corroborated", "denied")),
+        "tags": rng.sample(TAGS, rng.randint(1, 3)),
+        "entities": entities,
+        "first_reported": day,
+        "sources": sources,
+    }
+
+
+async def fill(store: FactStore, story_id: int, count: int, rng: random.Random) -> list[str]:
+    codenames = sorted({codename(rng) for _ in range(count // 20 + 10)})
+    for _ in range(count):
+        c = synthetic_claim(rng, codenames)
+        claim = await store.add_claim(
+            story_id,
+            c["text"],
+            actor=ACTOR,
+            reason="synthetic benchmark claim",
+            status=c["status"],
+            tags=c["tags"],
+            entities=c["entities"],
+            first_reported=c["first_reported"],
+            sources=c["sources"],
+        )
+        # Some claims have lived a while, so /fact show has a real history to render.
+        if rng.random() < 0.2:
+            for _ in range(rng.randint(1, 4)):
+                new = rng.choice([s for s in SETTABLE_STATUSES if s != claim.status])
+                claim = await store.set_status(claim.id, new, actor=ACTOR, reason=f"{new} per a follow-up report")
+    return codenames
+
+
+def questions(rng: random.Random, codenames: list[str]) -> list[str]:
+    """What people ask: common words, rare codenames, typos and FTS5 syntax characters."""
+    common = [
+        "Is Netflix doing a video podcast with Spotify?",
+        "what about the live event",
+        "any news on Disney music festival",
+        "Will YouTube stream an awards show?",
+        "Ted Sarandos Spotify board",
+        "Building the Band",
+        "Amazon bundle deal",
+        "is the talk show renewed",
+    ]
+    rare = [f"What is Project {rng.choice(codenames)}?" for _ in range(4)] + [
+        "Song Exploder docuseries",
+        "Lionsgate concert special Roman Mars",
+    ]
+    typos = ["Netflx vidoe podcst", "Spotfy awrds show", "Sarandso board seat", "docuseires Paramont", "kestral"]
+    syntax = [
+        'netflix "video podcast',
+        "spot* AND (live OR event",
+        "NOT netflix -spotify",
+        'NEAR(disney "music") ^title:',
+        "podcast) OR (",
+        '"\'*"',
+        "Netflix AND Spotify AND deal AND talent AND board AND licensing AND live AND music",
+    ]
+    return common + rare + typos + syntax
+
+
+def typed_prefixes(rng: random.Random, qs: list[str], max_id: int) -> list[str]:
+    """What autocomplete receives while someone types: every few keystrokes of a question, or an id."""
+    out = ["", "#", str(rng.randint(1, max_id)), f"#{rng.randint(1, max_id)}", str(rng.randint(1, 9))]
+    for q in qs:
+        out.extend(q[:n] for n in range(2, len(q) + 1, 3))
+    return out
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+async def timed(samples: list[float], op: Callable[[], Awaitable[object]]) -> None:
+    start = time.perf_counter()
+    await op()
+    samples.append((time.perf_counter() - start) * 1000)
+
+
+async def measure(store: FactStore, rng: random.Random, iterations: int, qs: list[str]) -> dict[str, list[float]]:
+    max_id = int(await store.db.fetchval("SELECT max(id) FROM claims", (), 1))
+    prefixes = typed_prefixes(rng, qs, max_id)
+    interaction = SimpleNamespace(client=SimpleNamespace(facts=store))
+
+    async def fact_show() -> None:
+        # What cogs/facts.py does: autocomplete sends an id; a person may type #id instead.
+        ref = str(rng.randint(1, max_id))
+        claim = await store.resolve_claim(ref if rng.random() < 0.9 else f"#{ref}")
+        story = await store.resolve_story(str(claim.story_id))
+        claim_embed(claim, await store.sources(claim.id), await store.history(claim.id), story)
+
+    async def ask() -> None:
+        question = rng.choice(qs)
+        hits = await store.search(question, limit=5)
+        ask_embed(question, hits, {h.claim.id: await store.sources(h.claim.id) for h in hits})
+
+    async def autocomplete() -> None:
+        choices = await claim_choices(interaction, rng.choice(prefixes))  # type: ignore[arg-type]
+        assert len(choices) <= CHOICES
+
+    results: dict[str, list[float]] = {}
+    for name, op in (("/fact show", fact_show), ("/ask", ask), ("autocomplete", autocomplete)):
+        for _ in range(min(20, iterations)):  # warm the page cache and the typo vocabulary
+            await op()
+        samples: list[float] = []
+        for _ in range(iterations):
+            await timed(samples, op)
+        results[name] = samples
+    return results
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def table(rows: list[tuple[str, str, dict[str, list[float]]]]) -> str:
+    lines = [
+        "| store | handler | p50 ms | p99 ms | max ms | target p99 | met |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for label, _, results in rows:
+        for name, samples in results.items():
+            p99 = percentile(samples, 99)
+            target = TARGETS_MS[name]
+            lines.append(
+                f"| {label} | {name} | {statistics.median(samples):.2f} | {p99:.2f} | {max(samples):.2f} "
+                f"| < {target:.0f} | {'yes' if p99 < target else '**no**'} |"
+            )
+    return "\n".join(lines)
+
+
+async def run(claims: int, iterations: int, seed: int) -> tuple[str, bool]:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="rumormill-bench-") as tmp:
+        db = await Database.open(Path(tmp) / "bench.db")
+        try:
+            await load_seed(db)
+            store = FactStore(db)
+            story = await store.default_story()
+            assert story is not None
+            base_qs = questions(rng, ["Kestral"])
+            baseline = await measure(store, random.Random(seed), iterations, base_qs)
+            seeded = int(await db.fetchval("SELECT count(*) FROM claims", (), 0))
+
+            start = time.perf_counter()
+            codenames = await fill(store, story.id, claims, rng)
+            fill_s = time.perf_counter() - start
+            total = int(await db.fetchval("SELECT count(*) FROM claims", (), 0))
+            full = await measure(store, random.Random(seed), iterations, questions(rng, codenames))
+        finally:
+            await db.close()
+
+    rows = [(f"seed only ({seeded} claims, baseline)", "", baseline), (f"{total} claims", "", full)]
+    met = all(percentile(s, 99) < TARGETS_MS[n] for n, s in full.items())
+    command = f"python -m bench.bench_core --claims {claims} --iterations {iterations} --seed {seed}"
+    report = "\n".join(
+        [
+            f"Machine: {cpu_model()}, nproc={os.cpu_count()}, "
+            f"Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}",
+            f"Command: `{command}`",
+            f"Filled {claims} synthetic claims through FactStore.add_claim in {fill_s:.1f} s; "
+            f"{iterations} timed calls per handler after 20 warm-up calls.",
+            "",
+            table(rows),
+            "",
+            "All targets met." if met else "Some targets missed.",
+        ]
+    )
+    return report, met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=10_000, help="synthetic claims to add (default 10000)")
+    parser.add_argument("--iterations", type=int, default=400, help="timed calls per handler (default 400)")
+    parser.add_argument("--seed", type=int, default=7, help="RNG seed for claims and questions (default 7)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    report, met = asyncio.run(run(args.claims, args.iterations, args.seed))
+    print(report)
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
