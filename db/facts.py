@@ -574,7 +574,41 @@ class FactStore:
                 (int(digits[:18]), digits[:18] + "%", int(digits[:18]), limit),
             )
             return await self._with_labels(rows)
-        return [h.claim for h in await self.search(text, limit=limit)]
+        return await self._suggest(text, limit)
+
+    async def _suggest(self, text: str, limit: int) -> list[Claim]:
+        """Autocomplete runs on every keystroke within Discord's 3 s, so it never ranks all matches:
+        claims holding every typed word come first, newest first (FTS5 walks its index in rowid order and
+        stops at the limit), then claims holding any of them. Unknown words are corrected like in search."""
+        terms = []
+        for word in content_words(text)[:8]:
+            term = _fts_term(word, prefix=len(word) >= 3)
+            if not await self._any(term):
+                fixed = await self._closest(word)
+                if not fixed:
+                    continue
+                term = " OR ".join(_fts_term(f, prefix=False) for f in fixed)
+            terms.append(f"({term})")
+        if not terms:
+            return []
+        ids: list[int] = []
+        for query in (" AND ".join(terms), " OR ".join(terms)):
+            rows = await self.db.fetchall(
+                "SELECT rowid FROM claims_fts WHERE claims_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+                (query, limit + len(ids)),
+            )
+            ids.extend(r[0] for r in rows if r[0] not in ids)
+            if len(ids) >= limit or len(terms) == 1:
+                break
+        ids = ids[:limit]
+        by_id = {c.id: c for c in await self._claims_by_ids(ids)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    async def _any(self, term: str) -> bool:
+        return (
+            await self.db.fetchone("SELECT 1 FROM claims_fts WHERE claims_fts MATCH ? LIMIT 1", (term,))
+            is not None
+        )
 
     async def _rowids(self, term: str) -> set[int]:
         return {
