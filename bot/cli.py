@@ -33,7 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="try the bot in a simulated Discord in your browser (no token needed)")
     demo.add_argument("--port", type=int, default=0, help="local port for the page (default: any free port)")
     demo.add_argument(
-        "--db", type=Path, default=None, help="the demo's own database file, recreated on each start (default data/demo.db)"
+        "--db",
+        type=Path,
+        default=None,
+        help="the demo's own database file, recreated on each start (default data/demo.db)",
     )
     return parser
 

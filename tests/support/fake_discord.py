@@ -20,6 +20,7 @@ import logging
 import secrets
 import time
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,20 +87,23 @@ class RecordedRequest:
 
 @dataclass
 class FaultRule:
-    """Answer the next ``count`` requests matching ``method`` and ``path_glob`` with ``status``.
+    """Answer the next ``count`` requests matching ``method`` and ``path_glob`` with ``status``
+    (after ``delay`` seconds), or only late when ``status`` is 0. ``count=None`` never runs out.
 
     ``method`` may be ``"*"``; ``path_glob`` is an fnmatch pattern over the path without /api/v10.
     """
 
     method: str
     path_glob: str
-    status: int
-    count: int = 1
+    status: int  # 0: no error, only the delay (a slow answer)
+    count: int | None = 1
     retry_after: float = 0.05
     is_global: bool = False
+    delay: float = 0.0  # seconds to wait before answering
 
     def matches(self, method: str, path: str) -> bool:
-        return self.count > 0 and self.method in ("*", method) and fnmatch.fnmatchcase(path, self.path_glob)
+        live = self.count is None or self.count > 0
+        return live and self.method in ("*", method) and fnmatch.fnmatchcase(path, self.path_glob)
 
 
 class InteractionCall:
@@ -177,12 +181,16 @@ class FakeDiscord:
         interaction_timeout: float = 5.0,
         echo_events: bool = True,
         validator: SpecValidator | None = None,
+        allow_int_attachment_ids: bool = False,
     ) -> None:
         self._ids = itertools.count(1)
         self._echo_events = echo_events
         self._heartbeat_ms = heartbeat_interval_ms
         self._interaction_timeout = interaction_timeout
         self._validator = validator
+        # discord.py sends attachment placeholders with id 0 where the spec types a string; Discord
+        # accepts both. Scenario tests of the whole bot tolerate exactly that, as tests/conftest.py does.
+        self._allow_int_attachment_ids = allow_int_attachment_ids
         self.guild_id = guild_id or self.snowflake()
         self.guild_name = guild_name
         self.bot_user = self._user(self.snowflake(), bot_name, bot=True)
@@ -214,6 +222,9 @@ class FakeDiscord:
         self.unimplemented: list[RecordedRequest] = []
         self.spec_problems: list[str] = []
         self.faults: list[FaultRule] = []
+        self.faults_fired: list[tuple[str, str, int]] = []
+        self.resumes = 0
+        self.invalidated_sessions = 0
         self.commands: dict[int, _Command] = {}
         self.messages: dict[int, list[dict[str, Any]]] = {cid: [] for cid in self.channels}
         # (message_id, emoji key) -> reaction type (0 normal, 1 burst) -> user ids in reaction order
@@ -226,6 +237,8 @@ class FakeDiscord:
         self.gateway_url = ""
 
         self._ws: web.WebSocketResponse | None = None
+        self._ws_request: web.Request | None = None
+        self._server_closed: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._seq = 0
         self._sent_events: list[dict[str, Any]] = []
         self._identified = asyncio.Event()
@@ -246,7 +259,7 @@ class FakeDiscord:
     async def start(self) -> None:
         if self._validator is None:
             if spec_available():
-                self._validator = get_validator()
+                self._validator = get_validator(allow_int_attachment_ids=self._allow_int_attachment_ids)
             else:
                 warnings.warn(SKIP_REASON, stacklevel=2)
         app = web.Application()
@@ -372,17 +385,54 @@ class FakeDiscord:
     async def dispatch(self, event: str, payload: Mapping[str, Any]) -> int:
         """Send a DISPATCH (op 0) event to the connected bot; returns its sequence number."""
         async with self._ws_lock:
-            if self._ws is None or self._ws.closed:
+            connected = self._ws is not None and not self._ws.closed
+            if not connected and self.session_id is None:
                 raise RuntimeError(f"cannot dispatch {event}: no gateway session is connected")
             self._seq += 1
             frame = {"op": 0, "t": event, "s": self._seq, "d": payload}
             self._sent_events.append(frame)
-            await self._ws.send_str(json.dumps(frame))
+            if connected:
+                assert self._ws is not None
+                await self._ws.send_str(json.dumps(frame))
+            # Otherwise the session is between sockets: the frame is replayed if the bot resumes.
             return self._seq
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._ws.closed
+
+    async def drop_gateway(self) -> None:
+        """Cut the gateway socket without a close frame (as a network failure would).
+
+        The session stays resumable: events dispatched meanwhile are replayed on RESUME.
+        """
+        request = self._ws_request
+        if request is not None and request.transport is not None:
+            request.transport.abort()
+        self._ws = None
+        self._identified.clear()
+
+    async def invalidate_session(self) -> None:
+        """Send op 9 (INVALID_SESSION, not resumable): the bot must IDENTIFY again."""
+        ws = self._ws
+        self.session_id = None
+        self._sent_events.clear()
+        self._identified.clear()
+        self.invalidated_sessions += 1
+        if ws is not None and not ws.closed:
+            await self._send_op(ws, 9, False)
+
+    def forget_session(self) -> None:
+        """The bot process is gone: its session can never be resumed and nothing is buffered for it."""
+        self.session_id = None
+        self._sent_events.clear()
+        self._ws = None
+        self._identified.clear()
 
     async def close_gateway(self, code: int = 4000) -> None:
         """Drop the gateway socket with ``code`` (4000 lets discord.py resume; 4004 is fatal)."""
         if self._ws is not None and not self._ws.closed:
+            self._server_closed.add(self._ws)
             await self._ws.close(code=code)
         self._identified.clear()
 
@@ -393,6 +443,7 @@ class FakeDiscord:
         # discord.py asks for zlib-stream but parses plain text frames too, so none is sent.
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
+        self._ws_request = request
         self.gateway_connections += 1
         await self._send_op(ws, 10, {"heartbeat_interval": self._heartbeat_ms})
         try:
@@ -404,6 +455,9 @@ class FakeDiscord:
         finally:
             if self._ws is ws:
                 self._ws = None
+                # A client closing with 1000/1001 ends its session, as on Discord: no resume.
+                if ws.close_code in (1000, 1001) and ws not in self._server_closed:
+                    self.forget_session()
         return ws
 
     async def _on_gateway_frame(self, ws: web.WebSocketResponse, op: int, data: Any) -> None:
@@ -451,6 +505,7 @@ class FakeDiscord:
         for frame in missed:
             await ws.send_str(json.dumps(frame))
         await self.dispatch("RESUMED", {})
+        self.resumes += 1
         self._identified.set()
 
     async def _request_members(self, data: dict[str, Any]) -> None:
@@ -467,7 +522,7 @@ class FakeDiscord:
 
     async def _echo(self, event: str, payload: Mapping[str, Any]) -> None:
         """Tell the bot about its own REST writes, as Discord does, if it is connected."""
-        if self._echo_events and self._ws is not None and not self._ws.closed:
+        if self._echo_events and self.session_id is not None:
             await self.dispatch(event, payload)
 
     # -- interactions ---------------------------------------------------------------------------
@@ -590,11 +645,9 @@ class FakeDiscord:
         record = RecordedRequest(method, path, dict(request.query), body, multipart, files)
         self.requests.append(record)
         if self._validator is not None:
-            self.spec_problems += self._validator.validate(
-                method, path, record.query, body, multipart=multipart
-            )
+            self.spec_problems += self._validator.validate(method, path, record.query, body, multipart=multipart)
 
-        response = self._fault(method, path)
+        response = await self._fault(method, path)
         if response is None:
             matched = self._match(method, path)
             if matched is None:
@@ -611,11 +664,17 @@ class FakeDiscord:
         record.status = response.status
         return response
 
-    def _fault(self, method: str, path: str) -> web.Response | None:
+    async def _fault(self, method: str, path: str) -> web.Response | None:
         for rule in self.faults:
             if not rule.matches(method, path):
                 continue
-            rule.count -= 1
+            if rule.count is not None:
+                rule.count -= 1
+            self.faults_fired.append((method, path, rule.status))
+            if rule.delay:
+                await asyncio.sleep(rule.delay)
+            if rule.status == 0:
+                return None
             if rule.status != 429:
                 return _error(rule.status, 0, f"{rule.status}: injected fault")
             reset_after = f"{rule.retry_after:.3f}"
@@ -638,9 +697,7 @@ class FakeDiscord:
                 "global": rule.is_global,
                 "code": 0,
             }
-            return web.Response(
-                status=429, body=json.dumps(body).encode(), headers={**headers, **_JSON_HEADERS}
-            )
+            return web.Response(status=429, body=json.dumps(body).encode(), headers={**headers, **_JSON_HEADERS})
         return None
 
     def add_fault(
@@ -648,14 +705,23 @@ class FakeDiscord:
         method: str,
         path_glob: str,
         status: int,
-        count: int = 1,
+        count: int | None = 1,
         *,
         retry_after: float = 0.05,
         is_global: bool = False,
+        delay: float = 0.0,
     ) -> FaultRule:
-        rule = FaultRule(method.upper(), path_glob, status, count, retry_after, is_global)
+        """Inject a 429 (per route, or ``is_global``), a 5xx, or with status 0 a slow answer."""
+        rule = FaultRule(method.upper(), path_glob, status, count, retry_after, is_global, delay)
         self.faults.append(rule)
         return rule
+
+    def add_slow(self, method: str, path_glob: str, delay: float, count: int | None = 1) -> FaultRule:
+        """Answer matching requests normally, but only after ``delay`` seconds."""
+        return self.add_fault(method, path_glob, 0, count, delay=delay)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
 
     # -- REST routes ----------------------------------------------------------------------------
 
@@ -866,9 +932,7 @@ class FakeDiscord:
             )
         return result
 
-    def _apply_edit(
-        self, message: dict[str, Any], body: Mapping[str, Any], files: list[RecordedFile]
-    ) -> None:
+    def _apply_edit(self, message: dict[str, Any], body: Mapping[str, Any], files: list[RecordedFile]) -> None:
         for key in ("content", "embeds", "components", "flags"):
             if key in body:
                 message[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
@@ -927,15 +991,54 @@ class FakeDiscord:
         self._find_message(channel_id, message_id)
         return channel_id, message_id, _emoji_key(req.args.get("emoji", ""))
 
-    def react(
-        self, channel_id: int, message_id: int, user_id: int, emoji: str, *, burst: bool = False
-    ) -> bool:
+    def react(self, channel_id: int, message_id: int, user_id: int, emoji: str, *, burst: bool = False) -> bool:
         """Record a reaction (for seeding state); False if it was already there."""
         users = self.reactions.setdefault((message_id, _emoji_key(emoji)), {}).setdefault(int(burst), [])
         if user_id in users:
             return False
         users.append(user_id)
         return True
+
+    async def member_react(self, user_id: int, channel_id: int, message_id: int, emoji: str) -> None:
+        """A member adds a reaction: stored, and MESSAGE_REACTION_ADD is dispatched (or buffered for a
+        resume while the socket is down; lost, as on Discord, when no session is alive)."""
+        self._find_message(channel_id, message_id)
+        if self.react(channel_id, message_id, user_id, emoji) and self.session_id is not None:
+            event = self._reaction_event(channel_id, message_id, user_id, _emoji_key(emoji))
+            await self.dispatch("MESSAGE_REACTION_ADD", {**event, "member": self.member(user_id)})
+
+    async def member_unreact(self, user_id: int, channel_id: int, message_id: int, emoji: str) -> None:
+        key = (message_id, _emoji_key(emoji))
+        removed = False
+        for users in self.reactions.get(key, {}).values():
+            if user_id in users:
+                users.remove(user_id)
+                removed = True
+        if removed and self.session_id is not None:
+            event = self._reaction_event(channel_id, message_id, user_id, _emoji_key(emoji))
+            await self.dispatch("MESSAGE_REACTION_REMOVE", event)
+
+    def reactors(self, message_id: int, emoji: str) -> list[int]:
+        """Who has a normal reaction ``emoji`` on the message, in reaction order."""
+        return list(self.reactions.get((message_id, _emoji_key(emoji)), {}).get(0, []))
+
+    def add_channel(self, name: str) -> int:
+        """Add a text channel (before the bot connects; later ones are not announced)."""
+        channel_id = self.snowflake()
+        general = self.channels[self.general_channel_id]
+        self.channels[channel_id] = {
+            **general,
+            "id": str(channel_id),
+            "name": name,
+            "position": len(self.channels),
+        }
+        self.channels[channel_id]["last_message_id"] = None
+        self.messages[channel_id] = []
+        return channel_id
+
+    def channel_messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
+        """Messages in a channel (default #general), oldest first, as Discord would return them."""
+        return [self._message_view(m) for m in self.messages[channel_id or self.general_channel_id]]
 
     def _reaction_event(self, channel_id: int, message_id: int, user_id: int, emoji: str) -> dict[str, Any]:
         return {
