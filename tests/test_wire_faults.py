@@ -182,3 +182,67 @@ async def test_poll_votes_survive_a_gateway_drop_and_a_stop(tmp_path):
         assert set(answers_per_interaction(fd).values()) == {1}
         assert "Traceback" not in bot.log(), bot.log()[-3000:]
         assert_clean(fd)
+
+
+# -- a scheduled digest across restarts ------------------------------------------------------------
+
+
+async def test_digest_due_while_down_is_posted_once_across_restarts(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from db import Database
+    from db.updates import UpdateStore
+
+    async with FakeDiscord(member_names=("alice", "carol"), allow_int_attachment_ids=True) as fd:
+        updates = fd.add_channel("updates")
+        bot = BotProcess(fd, tmp_path)
+        await bot.start()
+        if not has_command(fd, "updates"):
+            await bot.stop()
+            pytest.skip("updates (cogs/updates.py: /updates subscribe) are not in the bot yet")
+        carol = fd.member_ids[1]
+        try:
+            options = {"channel": updates, "story": "netflix-spotify", "mode": "daily", "time": "09:00"}
+            sub = await (await fd.slash(carol, "updates", options, "subscribe")).wait_response(10)
+            assert "Subscribed" in sub.response["data"]["content"]
+            change = {"claim": "2", "status": "confirmed", "reason": "Both companies announced it"}
+            await (await fd.slash(carol, "fact", change, "status")).wait_response(10)
+            assert await bot.stop() == 0
+
+            # The bot was down when the digest came due (09:00 passed meanwhile).
+            db = await Database.open(bot.db_path)
+            try:
+                store = UpdateStore(db)
+                s = (await store.active())[0]
+                now = datetime.now(UTC)
+                await store.subscribe(
+                    guild_id=s.guild_id,
+                    channel_id=s.channel_id,
+                    story_id=s.story_id,
+                    mode=s.mode,
+                    local_time=s.local_time,
+                    weekday=s.weekday,
+                    timezone=s.timezone,
+                    next_due=now - timedelta(minutes=5),
+                    origin_channel=s.origin_channel,
+                    created_by=s.created_by,
+                    now=now,
+                )
+            finally:
+                await db.close()
+
+            await bot.start()
+            await bot.wait_until(lambda: fd.messages[updates], 30)
+            # Killed right after the post, then started again: the digest must not come twice.
+            await bot.kill()
+            await bot.start()
+            await asyncio.sleep(7)  # more than one send pass
+        finally:
+            if bot.proc and bot.proc.returncode is None:
+                assert await bot.stop() == 0
+        posts = fd.messages[updates]
+        assert len(posts) == 1, [p["embeds"][0].get("title") for p in posts]
+        text = str(posts[0]["embeds"])
+        assert "confirmed" in text.lower()
+        assert "Traceback" not in bot.log(), bot.log()[-3000:]
+        assert_clean(fd)

@@ -125,6 +125,8 @@ class InteractionCall:
         self.followups: list[dict[str, Any]] = []
         self.original_edits: list[dict[str, Any]] = []
         self._answered = asyncio.Event()
+        self.sent_at = time.perf_counter()  # for latency: dispatch -> callback received
+        self.answered_at: float | None = None
         self._changed = asyncio.Condition()
 
     def __await__(self) -> Generator[Any, None, InteractionCall]:
@@ -182,6 +184,7 @@ class FakeDiscord:
         echo_events: bool = True,
         validator: SpecValidator | None = None,
         allow_int_attachment_ids: bool = False,
+        validate: bool = True,
     ) -> None:
         self._ids = itertools.count(1)
         self._echo_events = echo_events
@@ -191,6 +194,7 @@ class FakeDiscord:
         # discord.py sends attachment placeholders with id 0 where the spec types a string; Discord
         # accepts both. Scenario tests of the whole bot tolerate exactly that, as tests/conftest.py does.
         self._allow_int_attachment_ids = allow_int_attachment_ids
+        self._validate = validate  # benchmarks switch the (slow) spec check off
         self.guild_id = guild_id or self.snowflake()
         self.guild_name = guild_name
         self.bot_user = self._user(self.snowflake(), bot_name, bot=True)
@@ -224,6 +228,8 @@ class FakeDiscord:
         self.faults: list[FaultRule] = []
         self.faults_fired: list[tuple[str, str, int]] = []
         self.resumes = 0
+        self.nonce_hits = 0
+        self._nonces: dict[tuple[int, str], dict[str, Any]] = {}
         self.invalidated_sessions = 0
         self.commands: dict[int, _Command] = {}
         self.messages: dict[int, list[dict[str, Any]]] = {cid: [] for cid in self.channels}
@@ -257,7 +263,7 @@ class FakeDiscord:
         await self.stop()
 
     async def start(self) -> None:
-        if self._validator is None:
+        if self._validator is None and self._validate:
             if spec_available():
                 self._validator = get_validator(allow_int_attachment_ids=self._allow_int_attachment_ids)
             else:
@@ -959,7 +965,18 @@ class FakeDiscord:
 
     async def _create_message(self, req: _Request) -> Any:
         channel_id = self._channel(req)
-        message = self.new_message(channel_id, self.bot_user, req.json or {}, req.files)
+        body = req.json or {}
+        nonce = body.get("nonce")
+        # With enforce_nonce, Discord answers a repeated nonce with the message it already created.
+        if nonce is not None and body.get("enforce_nonce") and (channel_id, str(nonce)) in self._nonces:
+            existing = self._nonces[(channel_id, str(nonce))]
+            if existing in self.messages[channel_id]:
+                self.nonce_hits += 1
+                return self._message_view(existing)
+        message = self.new_message(channel_id, self.bot_user, body, req.files)
+        if nonce is not None:
+            message["nonce"] = nonce
+            self._nonces[(channel_id, str(nonce))] = message
         await self._echo("MESSAGE_CREATE", message)
         return message
 
@@ -1099,6 +1116,7 @@ class FakeDiscord:
             raise _HTTPError(400, 40060, "Interaction has already been acknowledged.")
         body = req.json or {}
         call.response = body
+        call.answered_at = time.perf_counter()
         call.response_files = list(req.files)
         kind = body.get("type")
         data = body.get("data") or {}
