@@ -83,7 +83,7 @@ async def start_process(fd: FakeDiscord, workdir: Path, args: list[str]) -> asyn
         "LOG_LEVEL": "WARNING",
     }
     identified = len(fd.identify_payloads)
-    with (workdir / f"{args[-1].replace('.', '_')}.log").open("ab") as log:
+    with (workdir / f"{Path(args[-1]).stem.strip('_')}.log").open("ab") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
         )
