@@ -6,8 +6,6 @@ import pytest
 
 from db.facts import FactStore
 
-pytestmark = pytest.mark.asyncio
-
 
 async def events(world) -> list:
     return await FactStore(world.bot.db).change_events()

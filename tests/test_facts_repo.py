@@ -12,7 +12,6 @@ from db.errors import InvalidChange, NotFound
 from db.facts import Actor, FactStore, NewSource
 from db.seed import load_seed, seed_data
 
-pytestmark = pytest.mark.asyncio
 CURATOR = Actor(42, "carol")
 
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 
 import discord
-import pytest
 
 from bot import limits
 from bot.log import RedactFilter
 from db.facts import Actor
-
-pytestmark = pytest.mark.asyncio
 
 
 def test_fit_embed_clips_every_part_and_the_total():

@@ -5,13 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from bot.client import EXTENSIONS
 from bot.limits import CHOICES
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.asyncio
 
 
 async def test_every_extension_loads_and_registers_commands(world):

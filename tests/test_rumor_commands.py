@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.asyncio
-
 
 def field_text(embed) -> str:
     return "\n".join(f"{f.name}\n{f.value}" for f in embed.fields)

@@ -11,13 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import FAKE_TOKEN
 from tests.support.fake_discord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.asyncio
 
 
 async def wait_until(predicate, timeout: float, proc) -> None:  # noqa: ASYNC109
