@@ -31,6 +31,7 @@ DEFAULT_DEMO_DB = Path("data/demo.db")
 DEMO_MARKER = "demo:database"
 FEED_PATH = "/newsroom.xml"
 FEED_KEYWORDS = "Netflix, Spotify"
+SETTLE_TIMEOUT = 30.0  # seconds SimCord waits for the bot's work after a page action
 
 
 class DemoError(Exception):
@@ -294,8 +295,9 @@ async def run_demo(
     await feed.start()
     try:
         bot = RumorBot(settings)
-        # The bot's own error handler answers and logs errors; the demo must not end over one.
-        async with simcord.run(bot, check_errors=False) as env:
+        # The bot's own error handler answers and logs errors; the demo must not end over one. A long
+        # settle timeout keeps page actions certain on a slow or busy machine.
+        async with simcord.run(bot, check_errors=False, settle_timeout=SETTLE_TIMEOUT) as env:
             try:
                 world = await build_world(env, feed)
                 log.info("demo world ready: %s", ", ".join(world.steps) or "core commands only")

@@ -111,13 +111,15 @@ async def test_demo_page_runs_rumor_and_votes_in_a_poll(tmp_path):
                 "n => [...document.querySelectorAll('.embed-title')]"
                 ".filter(e => e.textContent.includes('original music programming')).length > n"
             )
+            send = page.get_by_role("button", name="Send")
             for _attempt in range(3):  # a send that lands while virtual time steps is refused as busy
-                await page.get_by_role("button", name="Send").click()
+                if await send.is_enabled():
+                    await send.click()
                 try:
-                    await page.wait_for_function(answered, arg=before, timeout=5_000)
+                    await page.wait_for_function(answered, arg=before, timeout=12_000)
                     break
-                except Exception:  # noqa: BLE001 - checked once more below
-                    pass
+                except Exception:  # noqa: BLE001 - slow or refused: look again, send again if possible
+                    await page.locator("#refresh").click()
             assert await page.evaluate(answered, before), "/rumor from the composer got no answer"
             answer = rumor_answers.last
             assert "Netflix × Spotify" in (await answer.text_content() or "")
@@ -183,26 +185,38 @@ async def _unpressed_chip(page):
 
 
 async def _toggle(page, chip, emoji: str, expected: int) -> None:
-    """Click a reaction chip until the page shows it pressed with the expected count.
+    """Click a reaction chip until the page shows it pressed, then wait for the expected count.
 
     The demo advances virtual time every second; an action that lands during that step is
-    refused ("busy") and the page asks to try again, as a person would.
+    refused ("busy") and the page asks to try again, as a person would. A click is repeated only
+    once the page, refreshed, still shows the chip unpressed (a second click would withdraw the vote).
     """
-    check = (
+    pressed = (
+        "emoji => [...document.querySelectorAll('button.reaction-chip')].some(c => "
+        "c.textContent.includes(emoji) && c.getAttribute('aria-pressed') === 'true')"
+    )
+    counted = (
         "([emoji, n]) => [...document.querySelectorAll('button.reaction-chip')].some(c => "
         "c.textContent.includes(emoji) && c.getAttribute('aria-pressed') === 'true' && "
         "parseInt(c.querySelector('.reaction-count').textContent) === n)"
     )
-    for _attempt in range(4):
+    for _attempt in range(3):
         await chip.scroll_into_view_if_needed()
         await chip.click()
         try:
-            await page.wait_for_function(check, arg=[emoji, expected], timeout=4_000)
-            return
-        except Exception:  # noqa: BLE001 - refused or not yet shown: refresh and try again
+            await page.wait_for_function(pressed, arg=emoji, timeout=15_000)
+            break
+        except Exception:  # noqa: BLE001 - refused or not shown yet: look again after a refresh
             await page.locator("#refresh").click()
-            await page.wait_for_timeout(500)
-            if await page.evaluate(check, [emoji, expected]):
-                return
+            await page.wait_for_timeout(1_000)
+            if await page.evaluate(pressed, emoji):
+                break
             chip = page.locator("button.reaction-chip[aria-pressed='false']", has_text=emoji).last
-    raise AssertionError(f"voting with {emoji} never showed on the page")
+    else:
+        raise AssertionError(f"voting with {emoji} never showed on the page")
+    for _attempt in range(10):
+        if await page.evaluate(counted, [emoji, expected]):
+            return
+        await page.locator("#refresh").click()
+        await page.wait_for_timeout(1_000)
+    raise AssertionError(f"the {emoji} chip never showed {expected} votes")
