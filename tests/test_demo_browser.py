@@ -1,6 +1,8 @@
 """`python -m bot demo` end to end: the real command as a subprocess, its page driven in headless Chromium.
 
-Saves docs/rumor.png (the /rumor answer as the page renders it) and docs/demo.png (a poll after a vote).
+Saves rumor.png (the /rumor answer as the page renders it) and demo.png (a poll after a vote) in the test's
+folder, or in $RUMORMILL_SCREENSHOTS (`RUMORMILL_SCREENSHOTS=docs python -m pytest tests/test_demo_browser.py`
+refreshes the README's pictures).
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ async def test_demo_page_runs_rumor_and_votes_in_a_poll(tmp_path):
         _skip_loudly("playwright is not installed: pip install -e '.[test]'")
 
     proc, url, log_path = await _start_demo(tmp_path)
-    docs = ROOT / "docs"
-    docs.mkdir(exist_ok=True)
+    # Screenshots go to the test's folder; RUMORMILL_SCREENSHOTS=docs refreshes the README's pictures.
+    docs = Path(os.environ["RUMORMILL_SCREENSHOTS"]) if os.environ.get("RUMORMILL_SCREENSHOTS") else tmp_path
+    docs.mkdir(parents=True, exist_ok=True)
     poll_missing = None
     try:
         text = log_path.read_text()
