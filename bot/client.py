@@ -26,6 +26,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.rumors",
     "cogs.facts",
     "cogs.admin",
+    "cogs.updates",
+    "cogs.feeds",
 )
 
 

@@ -1,0 +1,501 @@
+"""/feeds (curators follow RSS/Atom feeds) and /triage (curators turn matching items into facts).
+
+Nothing from a feed reaches a channel by itself: a matching item waits in the triage queue until a
+curator attaches it to a claim as a source or creates a claim from it; that write goes through the
+fact store and so becomes a change event like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+import httpx
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.autocomplete import story_choices
+from bot.checks import curator_only, is_curator
+from bot.client import report_error
+from bot.errors import UserFacingError
+from bot.feeds import FETCH_EVERY, PAUSE_AFTER_FAILURES, FetchResult, backoff, fetch_feed, keyword_match
+from bot.limits import CHOICES, clip, fit_embed, split_lines
+from bot.netguard import UnsafeURL, check_url_shape
+from bot.validation import split_list
+from db.facts import MAX_CLAIM_TEXT, Actor, NewSource, utcnow
+from db.feeds import Feed, FeedStore, TriageItem
+
+if TYPE_CHECKING:
+    from bot.client import RumorBot
+
+log = logging.getLogger(__name__)
+
+FETCH_LOOP_EVERY = 60.0
+TRIAGE_RELIABILITY = "C"  # a feed item relays an outlet's report until a curator says otherwise
+
+
+def outlet_of(feed: Feed) -> str:
+    return clip(feed.title or httpx.URL(feed.url).host or "news feed", 100)
+
+
+async def feed_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    bot: RumorBot = interaction.client  # type: ignore[assignment]
+    if interaction.guild_id is None:
+        return []
+    needle = current.strip().lower()
+    feeds = [f for f in await FeedStore(bot.db).list(interaction.guild_id) if needle in f.label.lower() + f.url]
+    return [app_commands.Choice(name=clip(f"#{f.id} {f.label}", 100), value=str(f.id)) for f in feeds[:CHOICES]]
+
+
+def triage_embed(item: TriageItem, remaining: int) -> discord.Embed:
+    embed = discord.Embed(
+        title=clip(item.title, 256), url=item.link, description=clip(item.summary, 1500) or None, color=0xE67E22
+    )
+    embed.add_field(name="Outlet", value=clip(item.outlet, 1024))
+    if item.published:
+        embed.add_field(name="Published", value=item.published)
+    embed.add_field(name="Matched", value=clip(item.matched or "(no keywords: every new item)", 1024))
+    embed.set_footer(text=f"Triage item {item.id} · {remaining} open")
+    return fit_embed(embed)
+
+
+def triage_view(item_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(TriageButton("attach", item_id))
+    view.add_item(TriageButton("create", item_id))
+    view.add_item(TriageButton("dismiss", item_id))
+    return view
+
+
+async def show_next(interaction: discord.Interaction, *, note: str | None = None, edit: bool = False) -> None:
+    bot: RumorBot = interaction.client  # type: ignore[assignment]
+    assert interaction.guild_id is not None
+    store = FeedStore(bot.db)
+    item = await store.next_open(interaction.guild_id)
+    if item is None:
+        kwargs = {
+            "content": ((note + "\n") if note else "") + "The triage queue is empty.",
+            "embed": None,
+            "view": None,
+        }
+    else:
+        remaining = await store.open_count(interaction.guild_id)
+        kwargs = {"content": note, "embed": triage_embed(item, remaining), "view": triage_view(item.id)}
+    if edit:
+        await interaction.response.edit_message(**kwargs)
+    else:
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        await interaction.response.send_message(ephemeral=True, **kwargs)
+
+
+LABELS = {
+    "attach": ("Attach as source", discord.ButtonStyle.primary),
+    "create": ("New claim", discord.ButtonStyle.success),
+    "dismiss": ("Dismiss", discord.ButtonStyle.secondary),
+}
+
+
+class TriageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"triage:(?P<action>[a-z]+):(?P<item>\d+)"):
+    def __init__(self, action: str, item_id: int) -> None:
+        self.action, self.item_id = action, item_id
+        label, style = LABELS.get(action, ("?", discord.ButtonStyle.secondary))
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"triage:{action}:{item_id}"))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> TriageButton:
+        return cls(match["action"], int(match["item"]))
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        try:
+            return await is_curator(interaction)
+        except app_commands.CheckFailure as error:
+            await interaction.response.send_message(str(error), ephemeral=True)
+            return False
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: RumorBot = interaction.client  # type: ignore[assignment]
+        assert interaction.guild_id is not None
+        try:
+            store = FeedStore(bot.db)
+            item = await store.triage_item(interaction.guild_id, self.item_id)
+            if item.state != "open":
+                await show_next(interaction, note=f"Someone already handled that item ({item.state}).", edit=True)
+                return
+            if self.action == "dismiss":
+                await store.decide(
+                    interaction.guild_id, item.id, "dismissed", by=interaction.user.id, now=utcnow()
+                )
+                await show_next(interaction, note=f"Dismissed “{clip(item.title, 80)}”.", edit=True)
+            elif self.action == "create":
+                await interaction.response.send_modal(NewClaimModal(item))
+            elif self.action == "attach":
+                hits = await bot.facts.search(item.title, story_id=item.story_id, limit=CHOICES)
+                claims = [h.claim for h in hits] or (await bot.facts.list_claims(item.story_id, limit=CHOICES))[0]
+                claims = [c for c in claims if c.status != "retracted"]
+                if not claims:
+                    await interaction.response.send_message(
+                        "This story has no claims to attach to.", ephemeral=True
+                    )
+                    return
+                view = discord.ui.View(timeout=None)
+                view.add_item(ClaimPicker(item.id, claims))
+                await interaction.response.send_message(
+                    f"Attach “{clip(item.title, 100)}” as a source to which claim?", view=view, ephemeral=True
+                )
+        except Exception as error:  # noqa: BLE001 - reported to the user with an id, and logged
+            await report_error(interaction, error, "triage button")
+
+
+class ClaimPicker(discord.ui.DynamicItem[discord.ui.Select], template=r"triage:pick:(?P<item>\d+)"):
+    def __init__(self, item_id: int, claims: list | None = None) -> None:
+        self.item_id = item_id
+        options = [
+            discord.SelectOption(label=clip(f"#{c.id} {c.text}", 100), value=str(c.id))
+            for c in (claims or [])[:25]
+        ] or [discord.SelectOption(label="(choose)", value="0")]
+        super().__init__(
+            discord.ui.Select(custom_id=f"triage:pick:{item_id}", placeholder="Pick the claim", options=options)
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str]
+    ) -> ClaimPicker:
+        return cls(int(match["item"]))
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await TriageButton.interaction_check(self, interaction)  # type: ignore[arg-type]
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: RumorBot = interaction.client  # type: ignore[assignment]
+        assert interaction.guild_id is not None
+        try:
+            values = (interaction.data or {}).get("values") or []
+            claim_id = int(values[0]) if values else 0
+            store = FeedStore(bot.db)
+            item = await store.triage_item(interaction.guild_id, self.item_id)
+            if not await store.decide(
+                interaction.guild_id, item.id, "attached", by=interaction.user.id, now=utcnow(), claim_id=claim_id
+            ):
+                await interaction.response.edit_message(content="Someone already handled that item.", view=None)
+                return
+            try:
+                await bot.facts.add_source(
+                    claim_id,
+                    NewSource(
+                        outlet=item.outlet, reliability=TRIAGE_RELIABILITY, url=item.link, published=item.published
+                    ),
+                    actor=Actor(interaction.user.id, interaction.user.display_name),
+                    reason=clip(f"From feed triage: {item.title}", 300),
+                )
+            except Exception:
+                await store.reopen(interaction.guild_id, item.id)
+                raise
+            await interaction.response.edit_message(
+                content=f"Attached “{clip(item.title, 100)}” to claim #{claim_id} as a source. Run /triage for the next item.",
+                view=None,
+            )
+        except Exception as error:  # noqa: BLE001
+            await report_error(interaction, error, "triage claim picker")
+
+
+class NewClaimModal(discord.ui.Modal, title="New claim from a news item"):
+    def __init__(self, item: TriageItem) -> None:
+        super().__init__(timeout=900)
+        self.item = item
+        self.text = discord.ui.TextInput(
+            label="Claim",
+            custom_id="claim",
+            style=discord.TextStyle.paragraph,
+            default=clip(item.title, MAX_CLAIM_TEXT),
+            max_length=MAX_CLAIM_TEXT,
+        )
+        self.reason = discord.ui.TextInput(
+            label="Why it belongs in the store",
+            custom_id="reason",
+            default=clip(f"Reported by {item.outlet}", 300),
+            max_length=300,
+        )
+        self.grade = discord.ui.TextInput(
+            label="Source reliability (A, B, C or D)", custom_id="grade", default=TRIAGE_RELIABILITY, max_length=1
+        )
+        self.add_item(self.text)
+        self.add_item(self.reason)
+        self.add_item(self.grade)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot: RumorBot = interaction.client  # type: ignore[assignment]
+        assert interaction.guild_id is not None
+        try:
+            await is_curator(interaction)
+        except app_commands.CheckFailure as error:
+            await interaction.response.send_message(str(error), ephemeral=True)
+            return
+        grade = self.grade.value.strip().upper()
+        if grade not in ("A", "B", "C", "D"):
+            await interaction.response.send_message(
+                "Reliability must be A, B, C or D. Nothing was saved.", ephemeral=True
+            )
+            return
+        store = FeedStore(bot.db)
+        item = self.item
+        if not await store.decide(interaction.guild_id, item.id, "created", by=interaction.user.id, now=utcnow()):
+            await interaction.response.send_message("Someone already handled that item.", ephemeral=True)
+            return
+        try:
+            claim = await bot.facts.add_claim(
+                item.story_id,
+                self.text.value,
+                actor=Actor(interaction.user.id, interaction.user.display_name),
+                reason=self.reason.value,
+                first_reported=item.published,
+                sources=[
+                    NewSource(outlet=item.outlet, reliability=grade, url=item.link, published=item.published)
+                ],
+            )
+        except Exception:
+            await store.reopen(interaction.guild_id, item.id)
+            raise
+        await store.set_claim(item.id, claim.id)
+        await interaction.response.send_message(
+            f"Created claim #{claim.id} from “{clip(item.title, 100)}”. Run /triage for the next item.",
+            ephemeral=True,
+        )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await report_error(interaction, error, "new claim modal")
+
+
+class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds that fill the triage queue"):
+    def __init__(self, bot: RumorBot) -> None:
+        self.bot = bot
+        self.store = FeedStore(bot.db)
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(TriageButton, ClaimPicker)
+        self.fetcher.start()
+
+    async def cog_unload(self) -> None:
+        self.fetcher.cancel()
+        self.bot.remove_dynamic_items(TriageButton, ClaimPicker)
+
+    async def fetch(self, url: str, feed: Feed | None = None) -> FetchResult:
+        assert self.bot.web is not None
+        settings = self.bot.settings
+        return await fetch_feed(
+            self.bot.web,
+            url,
+            etag=feed.etag if feed else None,
+            last_modified=feed.last_modified if feed else None,
+            time_limit=settings.feed_timeout,
+            max_bytes=settings.feed_max_bytes,
+            allow_loopback=settings.feeds_allow_loopback,
+        )
+
+    async def refresh(self, feed: Feed) -> tuple[FetchResult, list]:
+        """Fetch one feed and record the outcome (seen items, triage, backoff or pause)."""
+        result = await self.fetch(feed.url, feed)
+        now = utcnow()
+        if not result.ok:
+            failures = feed.failures + 1
+            updated = await self.store.record_failure(
+                feed,
+                result.error or "unknown error",
+                now=now,
+                next_fetch_at=now + backoff(failures),
+                pause_after=PAUSE_AFTER_FAILURES,
+            )
+            if updated.paused_reason and not feed.paused_reason:
+                log.warning("feed %s paused: %s", feed.id, updated.paused_reason)
+            return result, []
+        if result.not_modified:
+            await self.store.record_not_modified(feed, now=now, next_fetch_at=now + FETCH_EVERY)
+            return result, []
+        report = await self.store.record_items(
+            feed,
+            result.items,
+            lambda item: keyword_match(item, list(feed.keywords)),
+            now=now,
+            next_fetch_at=now + FETCH_EVERY,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            title=result.title,
+            outlet=outlet_of(feed) if feed.title else clip(result.title or outlet_of(feed), 100),
+        )
+        return result, report
+
+    @tasks.loop(seconds=FETCH_LOOP_EVERY)
+    async def fetcher(self) -> None:
+        try:
+            for feed in await self.store.due(utcnow()):
+                try:
+                    await self.refresh(feed)
+                except Exception:
+                    log.exception("fetching feed %s failed", feed.id)
+        except Exception:
+            log.exception("feed pass failed; the next pass will retry")
+        finally:
+            await self._reschedule()
+
+    async def _reschedule(self) -> None:
+        """Sleep until the next feed is due (at most FETCH_EVERY), so an idle bot does not poll."""
+        try:
+            due = await self.store.next_fetch_at()
+        except Exception:
+            log.exception("could not compute the next feed pass")
+            due = None
+        # No feed at all: sleep long; /feeds add wakes the loop.
+        wait = FETCH_EVERY.total_seconds() if due is not None else 86400.0
+        if due is not None:
+            wait = min(wait, (datetime.fromisoformat(due) - utcnow()).total_seconds() + 1)
+        wait = max(FETCH_LOOP_EVERY / 2, wait)
+        if abs((self.fetcher.seconds or 0) - wait) > 0.5:
+            self.fetcher.change_interval(seconds=wait)
+
+    @fetcher.before_loop
+    async def _wait_ready(self) -> None:
+        await self.bot.wait_until_ready()
+
+    @app_commands.command(name="add", description="Curators: follow an RSS or Atom feed.")
+    @app_commands.describe(
+        url="The feed's http(s) URL",
+        keywords="Comma-separated words an item must all mention to reach /triage (e.g. Netflix, Spotify)",
+        story="Which story its items are for",
+    )
+    @app_commands.autocomplete(story=story_choices)
+    @app_commands.guild_only()
+    @curator_only
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 8, 500],
+        keywords: app_commands.Range[str, 1, 200] | None = None,
+        story: str | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        try:
+            check_url_shape(url.strip())
+        except UnsafeURL as error:
+            await interaction.response.send_message(f"{error} Nothing was added.", ephemeral=True)
+            return
+        s = await self.bot.facts.resolve_story(story)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.fetch(url.strip())
+        if not result.ok or result.not_modified:
+            await interaction.followup.send(
+                f"Could not add that feed: {result.error}. Nothing was added.", ephemeral=True
+            )
+            return
+        words = split_list(keywords)
+        now = utcnow()
+        feed = await self.store.add(
+            guild_id=interaction.guild_id,
+            story_id=s.id,
+            url=url.strip(),
+            title=clip(result.title, 100) if result.title else None,
+            keywords=words,
+            added_by=interaction.user.id,
+            now=now,
+            next_fetch_at=now + FETCH_EVERY,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            item_keys=[i.key for i in result.items],
+        )
+        self.fetcher.change_interval(seconds=FETCH_LOOP_EVERY)
+        rule = f"items mentioning {' and '.join(words)}" if words else "every new item"
+        await interaction.followup.send(
+            f"Following **{discord.utils.escape_markdown(feed.label)}** (feed #{feed.id}) for {s.title}. "
+            f"Its {len(result.items)} current items were marked as seen (no backlog); from now on {rule} "
+            "go to `/triage`.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="list", description="Curators: the feeds this server follows.")
+    @app_commands.guild_only()
+    @curator_only
+    async def list_(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        feeds = await self.store.list(interaction.guild_id)
+        if not feeds:
+            await interaction.response.send_message("No feeds yet. Add one with `/feeds add`.", ephemeral=True)
+            return
+        lines = []
+        for f in feeds:
+            line = f"**#{f.id} {discord.utils.escape_markdown(clip(f.label, 80))}** · <{f.url}>"
+            line += f"\n  keywords: {', '.join(f.keywords) or '(none: every item)'}"
+            if f.paused_reason:
+                line += f"\n  ⏸️ {f.paused_reason}"
+            elif f.last_result:
+                line += f"\n  last: {f.last_result}"
+            lines.append(line)
+        embeds = [discord.Embed(title="News feeds", description=chunk) for chunk in split_lines(lines)][:10]
+        await interaction.response.send_message(embeds=embeds, ephemeral=True)
+
+    @app_commands.command(name="remove", description="Curators: stop following a feed.")
+    @app_commands.describe(feed="The feed")
+    @app_commands.autocomplete(feed=feed_choices)
+    @app_commands.guild_only()
+    @curator_only
+    async def remove(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 20]) -> None:
+        assert interaction.guild_id is not None
+        removed = await self.store.remove(interaction.guild_id, _feed_id(feed))
+        await interaction.response.send_message(f"Stopped following {removed.label}.", ephemeral=True)
+
+    @app_commands.command(name="check", description="Curators: fetch a feed now and explain what was found.")
+    @app_commands.describe(feed="The feed")
+    @app_commands.autocomplete(feed=feed_choices)
+    @app_commands.guild_only()
+    @curator_only
+    async def check(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 20]) -> None:
+        assert interaction.guild_id is not None
+        f = await self.store.get(interaction.guild_id, _feed_id(feed))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result, report = await self.refresh(f)
+        if not result.ok:
+            await interaction.followup.send(f"Fetching {f.label} failed: {result.error}.", ephemeral=True)
+            return
+        if result.not_modified:
+            await interaction.followup.send(
+                f"{f.label}: not modified since the last fetch (304), nothing new.", ephemeral=True
+            )
+            return
+        lines = []
+        for r in report:
+            if not r.new:
+                why = "skipped: already seen"
+            elif r.matched:
+                why = "**matched** → sent to /triage"
+            else:
+                why = f"skipped: does not mention {', '.join(r.missing)}"
+            lines.append(f"• {discord.utils.escape_markdown(clip(r.title, 120))}: {why}")
+        new = sum(r.new for r in report)
+        matched = sum(r.matched for r in report)
+        head = f"{f.label}: {len(report)} items found, {new} new, {matched} matched."
+        embeds = [discord.Embed(description=chunk) for chunk in split_lines(lines or ["(the feed is empty)"])][:3]
+        await interaction.followup.send(head, embeds=embeds, ephemeral=True)
+
+
+class Triage(commands.Cog):
+    @app_commands.command(name="triage", description="Curators: review news items waiting to become facts.")
+    @app_commands.guild_only()
+    @curator_only
+    async def triage(self, interaction: discord.Interaction) -> None:
+        await show_next(interaction)
+
+
+def _feed_id(ref: str) -> int:
+    digits = ref.strip().lstrip("#")
+    if not digits.isdigit() or len(digits) > 12:
+        raise UserFacingError("Pick a feed from the list as you type.")
+    return int(digits)
+
+
+async def setup(bot: RumorBot) -> None:
+    await bot.add_cog(Feeds(bot))
+    await bot.add_cog(Triage())

@@ -1,0 +1,147 @@
+"""End to end in SimCord: a feed is added (no backlog), a new matching item reaches /triage, a curator
+accepts it, and the subscribed channel gets the change once."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot.client import RumorBot
+from db.feeds import FeedStore
+from tests.conftest import make_settings
+from tests.test_feeds import ITEMS, rss
+from tests.test_updates import bot_posts, post_text
+
+pytestmark = pytest.mark.asyncio
+FEED_URL = "http://127.0.0.1:8999/wire.xml"
+
+
+class Wire:
+    """The feed as served; the bot's httpx client reaches it through a transport (inside SimCord's
+    virtual clock a socket server cannot be awaited; tests/test_feeds.py covers the real server)."""
+
+    def __init__(self) -> None:
+        self.items = list(ITEMS)
+        self.requests: list[httpx.Request] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(200, content=rss(self.items), headers={"Content-Type": "application/rss+xml"})
+
+
+@pytest.fixture
+def wire() -> Wire:
+    return Wire()
+
+
+@pytest.fixture
+def make_bot(db_path, wire):
+    def factory(**overrides: str) -> RumorBot:
+        settings = make_settings(db_path, FEEDS_ALLOW_LOOPBACK="true", **overrides)
+        return RumorBot(
+            settings,
+            http_transport=httpx.MockTransport(wire.handler),
+            extensions=("cogs.facts", "cogs.admin", "cogs.updates", "cogs.feeds"),
+        )
+
+    return factory
+
+
+@pytest.fixture
+def simcord_bot(make_bot):
+    return make_bot()
+
+
+async def test_feed_item_goes_through_triage_to_subscribers_once(curated_world, wire):
+    w = curated_world
+    news = w.guild.create_text_channel("news")
+    await w.carol.slash(w.general, "updates subscribe", channel=news, story="netflix-spotify", mode="instant")
+
+    added = await w.carol.slash(w.general, "feeds add", url=FEED_URL, keywords="Netflix, Spotify")
+    assert "3 current items were marked as seen" in added.response.content
+    empty = await w.carol.slash(w.general, "triage")
+    assert "queue is empty" in empty.response.content
+
+    # Reordered and re-fetched: nothing new.
+    wire.items.reverse()
+    checked = await w.carol.slash(w.general, "feeds check", feed="1")
+    assert "3 items found, 0 new, 0 matched" in checked.response.content
+
+    # Two new items; only the one that mentions both companies is queued.
+    wire.items = [
+        ("g9", "Netflix and Spotify launch a weekly music show"),
+        ("g8", "Spotify raises prices"),
+    ] + wire.items
+    checked = await w.carol.slash(w.general, "feeds check", feed="1")
+    assert "5 items found, 2 new, 1 matched" in checked.response.content
+    report = checked.response.embeds[0].description
+    assert "matched** → sent to /triage" in report and "skipped: does not mention Netflix" in report
+    assert "skipped: already seen" in report
+
+    # Members cannot triage; the curator creates a claim through the modal.
+    denied = await w.alice.slash(w.general, "triage")
+    assert denied.ephemeral and "curator" in denied.response.content.lower()
+    shown = await w.carol.slash(w.general, "triage")
+    assert shown.response.embeds[0].title == "Netflix and Spotify launch a weekly music show"
+    modal = await w.carol.click(shown.response, label="New claim")
+    done = await w.carol.submit_modal(
+        modal,
+        {
+            "claim": "Netflix and Spotify launch a weekly music show",
+            "reason": "Reported by Media Wire",
+            "grade": "B",
+        },
+    )
+    assert "Created claim #" in done.response.content
+    assert await FeedStore(w.bot.db).open_count(w.guild.id) == 0
+
+    await w.env.advance_time(30)
+    posts = bot_posts(news)
+    assert len(posts) == 1
+    text = post_text(posts[0])
+    assert "New claims (1)" in text and "weekly music show" in text and "Media Wire" in text
+
+    # The next fetch (and a restart) brings nothing new: still one post.
+    await w.env.advance_time(20 * 60)
+    assert len(bot_posts(news)) == 1
+    assert len(wire.requests) >= 4  # add, two checks, and the scheduled fetch
+
+
+async def test_attach_as_source_and_dismiss(curated_world, wire):
+    w = curated_world
+    news = w.guild.create_text_channel("news")
+    await w.carol.slash(w.general, "updates subscribe", channel=news, story="netflix-spotify", mode="instant")
+    await w.carol.slash(w.general, "feeds add", url=FEED_URL, keywords="netflix")
+    wire.items = [("n1", "Netflix talks with Spotify advance"), ("n2", "Netflix price rise")] + wire.items
+    await w.carol.slash(w.general, "feeds check", feed="1")
+
+    shown = await w.carol.slash(w.general, "triage")
+    picker = await w.carol.click(shown.response, label="Attach as source")
+    options = picker.response.components[0]["components"][0]["options"]
+    claim_id = options[0]["value"]
+    attached = await w.carol.select(picker.response, [claim_id])
+    assert "as a source" in (attached.response.content or world_last(w))
+
+    shown = await w.carol.slash(w.general, "triage")
+    assert shown.response.embeds[0].title == "Netflix price rise"
+    dismissed = await w.carol.click(shown.response, label="Dismiss")
+    assert "Dismissed" in (dismissed.response.content or "")
+
+    await w.env.advance_time(30)
+    posts = bot_posts(news)
+    assert len(posts) == 1 and "New sources (1)" in post_text(posts[0])
+    assert "Media Wire" in post_text(posts[0])
+
+
+def world_last(w) -> str:
+    return w.general.last_message.content if w.general.last_message else ""
+
+
+async def test_unsafe_feed_url_is_refused_and_nothing_is_added(curated_world):
+    w = curated_world
+    result = await w.carol.slash(w.general, "feeds add", url="ftp://127.0.0.1/feed")
+    assert "Only http and https" in result.response.content
+    result = await w.carol.slash(w.general, "feeds add", url="http://10.0.0.5/feed.xml")
+    assert "private address" in result.response.content and "Nothing was added" in result.response.content
+    listing = await w.carol.slash(w.general, "feeds list")
+    assert "No feeds yet" in listing.response.content
