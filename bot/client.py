@@ -28,6 +28,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
     "cogs.updates",
     "cogs.feeds",
+    "cogs.polls",
 )
 
 

@@ -1,0 +1,519 @@
+"""Polls, votes, forecast scores and resolution proposals. All poll SQL lives here.
+
+Two faces: `PollStore` (async, on the shared Database) for everything but vote ingestion, and the
+synchronous `apply_vote_batch` that the single vote writer (bot/votes.py) runs on its own connection,
+one transaction per batch (group commit).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from db.connection import Database
+from db.errors import InvalidChange, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class PollOption:
+    position: int
+    emoji: str  # unicode, or name:id for a custom emoji
+    label: str
+    probability: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    id: int
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    author_id: int
+    question: str
+    kind: str
+    multi: bool
+    anonymous: bool
+    hide_counts: bool
+    claim_id: int | None
+    project: str | None
+    closes_at: str | None
+    status: str
+    closed_at: str | None
+    close_reason: str | None
+    results_message_id: int | None
+    outcome: str | None
+    evidence: str | None
+    resolved_at: str | None
+    resolved_by: int | None
+    created_at: str
+    options: tuple[PollOption, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def is_forecast(self) -> bool:
+        return self.kind == "forecast"
+
+    def option_at(self, position: int) -> PollOption | None:
+        for option in self.options:
+            if option.position == position:
+                return option
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    id: int
+    poll_id: int
+    event_id: int
+    outcome: str
+    evidence: str
+    message_id: int | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewPoll:
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    author_id: int
+    question: str
+    options: Sequence[PollOption]
+    created_at: str
+    closes_at: str | None = None
+    multi: bool = False
+    anonymous: bool = False
+    hide_counts: bool = False
+    kind: str = "poll"
+    claim_id: int | None = None
+    project: str | None = None
+
+
+ALL_USERS = -1  # in VoteOp.skip_users: skip the whole reconciliation
+
+# -- the vote writer's side (synchronous, its own connection, one thread) --------------------------
+
+
+@dataclass(slots=True)
+class VoteOp:
+    """One vote change. kind: add | remove | clear (position None: every option) | reconcile."""
+
+    kind: str
+    poll_id: int
+    at: str
+    user_id: int = 0
+    position: int | None = None
+    multi: bool = False
+    source: str = "reaction"
+    # reconcile only: who reacts with each option now, whether removals count, users to leave alone
+    actual: dict[int, set[int]] | None = None
+    anonymous: bool = False
+    skip_users: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class OpResult:
+    log_ids: list[int] = field(default_factory=list)
+    # (user_id, position) reactions the bot should now remove (moved votes, duplicates, anonymous)
+    remove_reactions: list[tuple[int, int]] = field(default_factory=list)
+    added: int = 0
+    removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+def open_writer_connection(path: Path | str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True)
+    conn.executescript(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
+    )
+    return conn
+
+
+def _log(conn: sqlite3.Connection, op: VoteOp, user_id: int, position: int, action: str, source: str) -> int:
+    cur = conn.execute(
+        "INSERT INTO vote_log(poll_id, user_id, position, action, source, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (op.poll_id, user_id, position, action, source, op.at),
+    )
+    return cur.lastrowid or 0
+
+
+def _add(conn: sqlite3.Connection, op: VoteOp, user_id: int, position: int, source: str, res: OpResult) -> None:
+    cur = conn.execute(
+        "INSERT INTO votes(poll_id, user_id, position, voted_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (op.poll_id, user_id, position, op.at),
+    )
+    if cur.rowcount:
+        res.added += 1
+        res.log_ids.append(_log(conn, op, user_id, position, "add", source))
+
+
+def _remove(conn: sqlite3.Connection, op: VoteOp, user_id: int, position: int, source: str, res: OpResult) -> None:
+    cur = conn.execute(
+        "DELETE FROM votes WHERE poll_id = ? AND user_id = ? AND position = ?", (op.poll_id, user_id, position)
+    )
+    if cur.rowcount:
+        res.removed += 1
+        res.log_ids.append(_log(conn, op, user_id, position, "remove", source))
+
+
+def _held(conn: sqlite3.Connection, poll_id: int, user_id: int) -> list[int]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT position FROM votes WHERE poll_id = ? AND user_id = ? ORDER BY position", (poll_id, user_id)
+        )
+    ]
+
+
+def _apply(conn: sqlite3.Connection, op: VoteOp) -> OpResult:
+    res = OpResult()
+    if op.kind == "add":
+        assert op.position is not None
+        if not op.multi:
+            for other in _held(conn, op.poll_id, op.user_id):
+                if other != op.position:
+                    _remove(conn, op, op.user_id, other, "move", res)
+                    res.remove_reactions.append((op.user_id, other))
+        _add(conn, op, op.user_id, op.position, op.source, res)
+    elif op.kind == "remove":
+        assert op.position is not None
+        _remove(conn, op, op.user_id, op.position, op.source, res)
+    elif op.kind == "clear":
+        rows = conn.execute(
+            "SELECT user_id, position FROM votes WHERE poll_id = ?1 AND (?2 IS NULL OR position = ?2)",
+            (op.poll_id, op.position),
+        ).fetchall()
+        for user_id, position in rows:
+            _remove(conn, op, user_id, position, "clear", res)
+    elif op.kind == "reconcile":
+        _reconcile(conn, op, res)
+    else:
+        raise ValueError(f"unknown vote op {op.kind}")
+    return res
+
+
+def _reconcile(conn: sqlite3.Connection, op: VoteOp, res: OpResult) -> None:
+    """Make stored votes match the reactions seen on the message, except for users whose votes
+    changed through live events while the reactions were being listed (those are newer)."""
+    if ALL_USERS in op.skip_users:
+        return
+    actual = op.actual or {}
+    seen: dict[int, list[int]] = {}
+    for position in sorted(actual):
+        for user_id in actual[position]:
+            seen.setdefault(user_id, []).append(position)
+    stored: dict[int, list[int]] = {}
+    for user_id, position in conn.execute(
+        "SELECT user_id, position FROM votes WHERE poll_id = ? ORDER BY position", (op.poll_id,)
+    ):
+        stored.setdefault(user_id, []).append(position)
+    for user_id in set(seen) | set(stored):
+        if user_id in op.skip_users:
+            continue
+        reacted = seen.get(user_id, [])
+        held = stored.get(user_id, [])
+        if op.anonymous:
+            # A missing reaction is the normal state: only add what is found, then clear those reactions.
+            keep = reacted if op.multi else _pick_single(reacted, held)[:1]
+            if not op.multi and keep and held and keep[0] not in held:
+                for position in held:
+                    _remove(conn, op, user_id, position, "reconcile", res)
+            for position in keep:
+                _add(conn, op, user_id, position, "reconcile", res)
+            res.remove_reactions.extend((user_id, p) for p in reacted)
+            continue
+        keep = reacted if op.multi else _pick_single(reacted, held)[:1]
+        for position in held:
+            if position not in keep:
+                _remove(conn, op, user_id, position, "reconcile", res)
+        for position in keep:
+            _add(conn, op, user_id, position, "reconcile", res)
+        res.remove_reactions.extend((user_id, p) for p in reacted if p not in keep)
+
+
+def _pick_single(reacted: list[int], held: list[int]) -> list[int]:
+    """For a single-choice poll with several reactions from one member, keep the one added most
+    recently: a reaction we had not recorded yet is newer than the one we had."""
+    fresh = [p for p in reacted if p not in held]
+    return fresh or reacted
+
+
+def apply_vote_batch(conn: sqlite3.Connection, ops: Sequence[VoteOp]) -> list[OpResult]:
+    """Apply every op in one transaction (group commit); all or nothing."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        results = [_apply(conn, op) for op in ops]
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return results
+
+
+# -- the async repository ---------------------------------------------------------------------------
+
+_POLL_COLUMNS = (
+    "id, guild_id, channel_id, message_id, author_id, question, kind, multi, anonymous, hide_counts, "
+    "claim_id, project, closes_at, status, closed_at, close_reason, results_message_id, outcome, evidence, "
+    "resolved_at, resolved_by, created_at"
+)
+
+
+def _poll(row: Any, options: Sequence[PollOption]) -> Poll:
+    data = dict(row)
+    for key in ("multi", "anonymous", "hide_counts"):
+        data[key] = bool(data[key])
+    return Poll(**data, options=tuple(options))
+
+
+class PollStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _with_options(self, rows: Sequence[Any]) -> list[Poll]:
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        marks = ",".join("?" * len(ids))
+        opts = await self.db.fetchall(
+            f"SELECT * FROM poll_options WHERE poll_id IN ({marks}) ORDER BY poll_id, position",  # noqa: S608
+            ids,
+        )
+        by_poll: dict[int, list[PollOption]] = {}
+        for o in opts:
+            by_poll.setdefault(o["poll_id"], []).append(
+                PollOption(o["position"], o["emoji"], o["label"], o["probability"])
+            )
+        return [_poll(r, by_poll.get(r["id"], [])) for r in rows]
+
+    async def _select(self, where: str, params: Sequence[Any] = (), tail: str = "ORDER BY id") -> list[Poll]:
+        rows = await self.db.fetchall(f"SELECT {_POLL_COLUMNS} FROM polls WHERE {where} {tail}", params)  # noqa: S608
+        return await self._with_options(rows)
+
+    # -- creation ---------------------------------------------------------------------------------
+    async def create(self, new: NewPoll) -> Poll:
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "INSERT INTO polls(guild_id, channel_id, message_id, author_id, question, kind, multi, anonymous, "
+                "hide_counts, claim_id, project, closes_at, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    new.guild_id,
+                    new.channel_id,
+                    new.message_id,
+                    new.author_id,
+                    new.question,
+                    new.kind,
+                    int(new.multi),
+                    int(new.anonymous),
+                    int(new.hide_counts),
+                    new.claim_id,
+                    new.project,
+                    new.closes_at,
+                    new.created_at,
+                ),
+            ) as cur:
+                poll_id = (await cur.fetchone())[0]
+            await conn.executemany(
+                "INSERT INTO poll_options(poll_id, position, emoji, label, probability) VALUES (?, ?, ?, ?, ?)",
+                [(poll_id, o.position, o.emoji, o.label, o.probability) for o in new.options],
+            )
+        return await self.get(poll_id)
+
+    async def set_message(self, poll_id: int, message_id: int) -> None:
+        await self.db.execute("UPDATE polls SET message_id = ? WHERE id = ?", (message_id, poll_id))
+
+    async def discard(self, poll_id: int) -> None:
+        """Undo a poll whose message could not be set up; nothing of it stays behind."""
+        async with self.db.transaction() as conn:
+            for table in ("vote_log", "votes", "poll_options"):
+                await conn.execute(f"DELETE FROM {table} WHERE poll_id = ?", (poll_id,))  # noqa: S608
+            await conn.execute("DELETE FROM polls WHERE id = ?", (poll_id,))
+
+    # -- reads ------------------------------------------------------------------------------------
+    async def get(self, poll_id: int) -> Poll:
+        found = await self._select("id = ?", (poll_id,))
+        if not found:
+            raise NotFound(f"There is no poll #{poll_id}. Pick one from the list as you type.")
+        return found[0]
+
+    async def by_message(self, message_id: int) -> Poll | None:
+        found = await self._select("message_id = ?", (message_id,))
+        return found[0] if found else None
+
+    async def open_polls(self) -> list[Poll]:
+        return await self._select("status = 'open'")
+
+    async def open_in_guild(self, guild_id: int, limit: int = 25) -> list[Poll]:
+        return await self._select(
+            "status = 'open' AND guild_id = ?", (guild_id,), f"ORDER BY id DESC LIMIT {int(limit)}"
+        )
+
+    async def due(self, now_iso: str) -> list[Poll]:
+        return await self._select("status = 'open' AND closes_at IS NOT NULL AND closes_at <= ?", (now_iso,))
+
+    async def results_pending(self) -> list[Poll]:
+        return await self._select("status = 'closed' AND results_message_id IS NULL")
+
+    async def search(self, guild_id: int, text: str, limit: int = 25) -> list[Poll]:
+        text = (text or "").strip().lstrip("#")
+        return await self._select(
+            "guild_id = ? AND (CAST(id AS TEXT) LIKE ? || '%' OR question LIKE '%' || ? || '%')",
+            (guild_id, text, text),
+            f"ORDER BY status = 'open' DESC, id DESC LIMIT {int(limit)}",
+        )
+
+    async def unresolved_for_claim(self, claim_id: int) -> list[Poll]:
+        return await self._select("claim_id = ? AND kind = 'forecast' AND outcome IS NULL", (claim_id,))
+
+    async def tally(self, poll_id: int) -> dict[int, int]:
+        rows = await self.db.fetchall(
+            "SELECT position, count(*) FROM votes WHERE poll_id = ? GROUP BY position", (poll_id,)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def voter_count(self, poll_id: int) -> int:
+        return int(
+            await self.db.fetchval("SELECT count(DISTINCT user_id) FROM votes WHERE poll_id = ?", (poll_id,), 0)
+        )
+
+    async def votes_of(self, poll_id: int, user_id: int) -> list[tuple[int, str]]:
+        rows = await self.db.fetchall(
+            "SELECT position, voted_at FROM votes WHERE poll_id = ? AND user_id = ? ORDER BY position",
+            (poll_id, user_id),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def export_rows(self, poll_id: int) -> list[tuple[int, int, str]]:
+        rows = await self.db.fetchall(
+            "SELECT position, user_id, voted_at FROM votes WHERE poll_id = ? ORDER BY position, voted_at, user_id",
+            (poll_id,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def vote_log_ids(self, poll_id: int) -> set[int]:
+        return {r[0] for r in await self.db.fetchall("SELECT id FROM vote_log WHERE poll_id = ?", (poll_id,))}
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def close(self, poll_id: int, reason: str, at: str) -> bool:
+        """Close an open poll; False if it was already closed (so closing happens once)."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE polls SET status = 'closed', closed_at = ?, close_reason = ? WHERE id = ? AND status = 'open'",
+                (at, reason, poll_id),
+            )
+            return cur.rowcount == 1
+
+    async def set_results_message(self, poll_id: int, message_id: int) -> None:
+        await self.db.execute(
+            "UPDATE polls SET results_message_id = ? WHERE id = ? AND results_message_id IS NULL",
+            (message_id, poll_id),
+        )
+
+    async def held_forecasts(self, poll_id: int) -> dict[int, float]:
+        """Each voter's forecast: the probability of the option held (mean if several)."""
+        rows = await self.db.fetchall(
+            "SELECT v.user_id, avg(o.probability) FROM votes v JOIN poll_options o "
+            "ON o.poll_id = v.poll_id AND o.position = v.position "
+            "WHERE v.poll_id = ? AND o.probability IS NOT NULL GROUP BY v.user_id",
+            (poll_id,),
+        )
+        return {r[0]: float(r[1]) for r in rows}
+
+    async def store_resolution(
+        self,
+        poll_id: int,
+        outcome: str,
+        evidence: str,
+        by: int | None,
+        at: str,
+        scores: dict[int, tuple[float, float]],
+    ) -> None:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE polls SET outcome = ?, evidence = ?, resolved_at = ?, resolved_by = ?, "
+                "status = 'closed', closed_at = coalesce(closed_at, ?), close_reason = coalesce(close_reason, 'resolved') "
+                "WHERE id = ? AND kind = 'forecast' AND outcome IS NULL",
+                (outcome, evidence, at, by, at, poll_id),
+            )
+            if cur.rowcount != 1:
+                raise InvalidChange(f"Poll #{poll_id} is already resolved.")
+            await conn.executemany(
+                "INSERT INTO forecast_scores(poll_id, user_id, probability, brier) VALUES (?, ?, ?, ?)",
+                [(poll_id, uid, p, b) for uid, (p, b) in scores.items()],
+            )
+            await conn.execute(
+                "UPDATE poll_proposals SET state = 'superseded' WHERE poll_id = ? AND state = 'pending'",
+                (poll_id,),
+            )
+
+    async def scores(self, poll_id: int) -> dict[int, tuple[float, float]]:
+        rows = await self.db.fetchall(
+            "SELECT user_id, probability, brier FROM forecast_scores WHERE poll_id = ?", (poll_id,)
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def leaderboard_rows(self, guild_id: int) -> list[tuple[int, float]]:
+        """(user, brier) for every scored forecast in public polls of a server (anonymous polls stay out)."""
+        rows = await self.db.fetchall(
+            "SELECT s.user_id, s.brier FROM forecast_scores s JOIN polls p ON p.id = s.poll_id "
+            "WHERE p.guild_id = ? AND p.anonymous = 0",
+            (guild_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # -- proposals --------------------------------------------------------------------------------
+    async def add_proposal(
+        self, poll_id: int, event_id: int, outcome: str, evidence: str, at: str
+    ) -> Proposal | None:
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "INSERT INTO poll_proposals(poll_id, event_id, outcome, evidence, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(poll_id, event_id) DO NOTHING RETURNING *",
+                (poll_id, event_id, outcome, evidence, at),
+            ) as cur:
+                row = await cur.fetchone()
+        return _proposal(row) if row else None
+
+    async def get_proposal(self, proposal_id: int) -> Proposal:
+        row = await self.db.fetchone("SELECT * FROM poll_proposals WHERE id = ?", (proposal_id,))
+        if row is None:
+            raise NotFound("That proposal no longer exists.")
+        return _proposal(row)
+
+    async def unsent_proposals(self) -> list[Proposal]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM poll_proposals WHERE message_id IS NULL AND state = 'pending' ORDER BY id"
+        )
+        return [_proposal(r) for r in rows]
+
+    async def set_proposal_message(self, proposal_id: int, message_id: int) -> None:
+        await self.db.execute("UPDATE poll_proposals SET message_id = ? WHERE id = ?", (message_id, proposal_id))
+
+    async def set_proposal_state(self, proposal_id: int, state: str) -> bool:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE poll_proposals SET state = ? WHERE id = ? AND state = 'pending'", (state, proposal_id)
+            )
+            return cur.rowcount == 1
+
+
+def _proposal(row: Any) -> Proposal:
+    return Proposal(
+        row["id"],
+        row["poll_id"],
+        row["event_id"],
+        row["outcome"],
+        row["evidence"],
+        row["message_id"],
+        row["state"],
+    )

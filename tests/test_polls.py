@@ -1,0 +1,189 @@
+"""Scenario tests of reaction polls through SimCord: what members see and what gets counted."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+pytestmark = pytest.mark.asyncio
+
+
+def poll_message(channel):
+    """The latest message carrying a poll embed."""
+    for message in reversed(channel.history()):
+        if message.embeds and (message.embeds[0].footer.text or "").startswith("Poll #"):
+            return message
+    raise AssertionError("no poll message")
+
+
+def fresh(world, message):
+    return next(m for m in world.general.history() if m.id == message.id)
+
+
+async def advance(world, seconds: int, step: int = 60) -> None:
+    """Move virtual time in steps, so every loop pass settles within SimCord's budget."""
+    for _ in range(seconds // step):
+        await world.env.advance_time(step)
+    if seconds % step:
+        await world.env.advance_time(seconds % step)
+
+
+async def create(world, member=None, **options):
+    result = await (member or world.alice).slash(world.general, "poll create", **options)
+    return result
+
+
+async def test_create_vote_move_withdraw(world):
+    result = await create(world, question="Best format?", options="Awards | Concerts | Interviews")
+    assert result.ephemeral
+    assert "Poll #1 is up" in result.followups[-1].content if result.followups else True
+    msg = poll_message(world.general)
+    assert [str(r.emoji) for r in msg.reactions] == ["1️⃣", "2️⃣", "3️⃣"]
+    await world.alice.react(msg, "1️⃣")
+    await world.bob.react(msg, "1️⃣")
+    await world.env.advance_time(5)
+    embed = fresh(world, msg).embeds[0]
+    assert "**Awards** — 2" in embed.description
+    # Alice moves her vote: the bot removes her old reaction, the move is not a withdrawal.
+    await world.alice.react(msg, "2️⃣")
+    await world.env.advance_time(5)
+    m = fresh(world, msg)
+    counts = {str(r.emoji): r.count for r in m.reactions}
+    assert counts["1️⃣"] == 2  # bob + the bot
+    assert counts["2️⃣"] == 2  # alice + the bot
+    assert "**Awards** — 1" in m.embeds[0].description
+    assert "**Concerts** — 1" in m.embeds[0].description
+    # Bob withdraws by removing his reaction.
+    await world.bob.unreact(msg, "1️⃣")
+    await world.env.advance_time(5)
+    assert "**Awards** — 0" in fresh(world, msg).embeds[0].description
+    assert await world.bot.get_cog("Polls").store.tally(1) == {1: 1}
+
+
+def reply(result):
+    """The message a member saw for a command: the followup after a defer, else the response."""
+    return result.followups[-1] if result.followups else result.response
+
+
+async def test_multi_choice_keeps_both_and_non_option_is_removed(world):
+    await create(world, question="Which formats?", options="🎤 Awards | 🎸 Concerts", multi=True)
+    msg = poll_message(world.general)
+    await world.alice.react(msg, "🎤")
+    await world.alice.react(msg, "🎸")
+    await world.alice.react(msg, "👍")  # not an option: removed, never counted
+    await world.env.advance_time(5)
+    m = fresh(world, msg)
+    assert {str(r.emoji) for r in m.reactions} == {"🎤", "🎸"}
+    assert "**Awards** — 1" in m.embeds[0].description and "**Concerts** — 1" in m.embeds[0].description
+    assert await world.bot.get_cog("Polls").store.tally(1) == {0: 1, 1: 1}
+
+
+async def test_anonymous_poll_receipt_export_and_withdraw(world):
+    result = await create(world, question="Secret?", options="Yes | No", anonymous=True)
+    assert "Poll #1 is up" in reply(result).content
+    msg = poll_message(world.general)
+    await world.bob.react(msg, "2️⃣")
+    await world.env.advance_time(5)
+    m = fresh(world, msg)
+    # The bot took bob's reaction off again (only its own remain), and the vote still counts.
+    assert all(r.count == 1 for r in m.reactions)
+    assert "**No** — 1" in m.embeds[0].description
+    receipt = await world.bob.slash(world.general, "poll myvote", poll="1")
+    assert receipt.ephemeral and "No" in receipt.response.content
+    # The author exports: no voter ids in an anonymous poll.
+    export = reply(await world.alice.slash(world.general, "poll export", poll="1"))
+    rows = list(csv.reader(io.StringIO((await export.attachments[0].read()).decode())))
+    assert rows[0] == ["poll", "option", "voter_id", "voted_at"]
+    assert rows[1][1] == "2️⃣ No" and rows[1][2] == ""
+    assert str(world.bob.id) not in (await export.attachments[0].read()).decode()
+    withdrawn = await world.bob.slash(world.general, "poll myvote", poll="1", withdraw=True)
+    assert "withdrawn" in withdrawn.response.content
+    assert await world.bot.get_cog("Polls").store.tally(1) == {}
+
+
+async def test_hidden_counts_until_close_then_results_chart(world):
+    await create(world, question="Hidden?", options="Yes | No", hide_counts=True)
+    msg = poll_message(world.general)
+    await world.alice.react(msg, "1️⃣")
+    await world.env.advance_time(5)
+    assert "— 1" not in fresh(world, msg).embeds[0].description
+    refused = await world.bob.slash(world.general, "poll results", poll="1")
+    assert refused.ephemeral and "hides its counts" in refused.response.content
+    # Bob is neither the author nor a curator.
+    denied = await world.bob.slash(world.general, "poll close", poll="1")
+    assert denied.ephemeral and "Only the poll's author and curators" in denied.response.content
+    await world.alice.slash(world.general, "poll close", poll="1")
+    assert "**Yes** — 1" in fresh(world, msg).embeds[0].description
+    results = reply(await world.bob.slash(world.general, "poll results", poll="1"))
+    assert "Yes: **1**" in results.embeds[0].description
+    png = await results.attachments[0].read()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_deadline_closes_once_with_results_posted(world):
+    await create(world, question="Quick?", options="Yes | No", closes_in="10m")
+    msg = poll_message(world.general)
+    await world.alice.react(msg, "2️⃣")
+    await advance(world, 11 * 60)
+    posted = [m for m in world.general.history() if m.embeds and "Results · poll #1" in (m.embeds[0].title or "")]
+    assert len(posted) == 1 and "No: **1**" in posted[0].embeds[0].description
+    await advance(world, 120)
+    posted = [m for m in world.general.history() if m.embeds and "Results · poll #1" in (m.embeds[0].title or "")]
+    assert len(posted) == 1
+    # Reactions after the close do not count.
+    await world.bob.react(msg, "1️⃣")
+    await world.env.advance_time(5)
+    assert await world.bot.get_cog("Polls").store.tally(1) == {1: 1}
+    listing = await world.alice.slash(world.general, "poll list")
+    assert "No poll is open" in listing.response.content
+
+
+@pytest.mark.parametrize(
+    ("options", "extra", "expected"),
+    [
+        ("", {}, "at least two options"),
+        ("Only one", {}, "at least two options"),
+        (" | ".join(f"o{i}" for i in range(21)), {}, "at most 20"),
+        ("🍕 Pizza | 🍕 Pie", {}, "used for two options"),
+        ("Yes | No", {"closes_at": "2025-12-31 10:00"}, "in the past"),
+        ("Yes | No", {"closes_in": "soon"}, "duration like"),
+        ("Yes | No", {"question": "x" * 300}, "keep it within 256"),
+    ],
+)
+async def test_bad_input_creates_nothing(world, options, expected, extra):
+    params = {"question": "Valid?", "options": options, **extra}
+    result = await world.alice.slash(world.general, "poll create", **params)
+    assert result.ephemeral
+    assert expected in reply(result).content
+    assert world.general.history() == [] or all(not m.embeds for m in world.general.history())
+    assert await world.bot.db.fetchval("SELECT count(*) FROM polls") == 0
+
+
+async def test_launch_resolve_and_leaderboard(curated_world):
+    w = curated_world
+    denied = await w.alice.slash(w.general, "poll resolve", poll="1", outcome="yes", evidence="x")
+    assert "Only curators" in denied.response.content
+    result = await w.carol.slash(w.general, "poll launch", project="awards-show")
+    assert "linked to claim" in reply(result).content
+    msg = poll_message(w.general)
+    assert "Will the Netflix × Spotify music awards show be officially announced by" in msg.embeds[0].title
+    assert [str(r.emoji) for r in msg.reactions] == ["🟢", "🟡", "⚪", "🟠", "🔴"]
+    await w.alice.react(msg, "🟢")  # 90 %
+    await w.bob.react(msg, "🔴")  # 10 %
+    await w.env.advance_time(5)
+    assert "community forecast 50 %" in fresh(w, msg).embeds[0].description
+    done = reply(
+        await w.carol.slash(w.general, "poll resolve", poll="1", outcome="yes", evidence="Netflix press release")
+    )
+    assert "resolved **YES**" in done.content and "community forecast was 50 %" in done.content
+    results = reply(await w.bob.slash(w.general, "poll results", poll="1"))
+    assert "Community forecast: **50 %**" in results.embeds[0].description
+    assert "It happened: **YES**" in results.embeds[0].description
+    board = (await w.bob.slash(w.general, "leaderboard")).response.embeds[0]
+    first, second = board.description.splitlines()[:2]
+    assert f"<@{w.alice.id}>" in first and "Brier 0.010 over 1 forecast(s)" in first
+    assert f"<@{w.bob.id}>" in second and "Brier 0.810" in second
+    again = await w.carol.slash(w.general, "poll resolve", poll="1", outcome="no", evidence="x")
+    assert "already resolved" in reply(again).content
