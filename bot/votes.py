@@ -30,7 +30,7 @@ class VoteWriter:
         self.path = path
         self.on_commit = on_commit
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[VoteOp | None, asyncio.Future]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[VoteOp | None, asyncio.Future | None]] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vote-writer")
         self._conn = None
         self._task: asyncio.Task | None = None
@@ -56,6 +56,13 @@ class VoteWriter:
         self._queue.put_nowait((op, future))
         self._wake()
         return future
+
+    def enqueue(self, op: VoteOp) -> None:
+        """Queue a vote change without a future (the hot path for reaction events: the commit hook
+        reports its effect)."""
+        self._queue.put_nowait((op, None))
+        if self._task is None or self._task.done():
+            self._wake()
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is committed."""
@@ -93,10 +100,11 @@ class VoteWriter:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             ops: list[VoteOp] = []
-            futures: list[asyncio.Future] = []
+            futures: list[asyncio.Future | None] = []
             markers: list[asyncio.Future] = []
             for op, future in batch:
                 if op is None:
+                    assert future is not None
                     markers.append(future)
                     continue
                 self._note(op)
@@ -108,7 +116,7 @@ class VoteWriter:
                     self.batches += 1
                     self.committed += len(ops)
                     for future, result in zip(futures, results, strict=True):
-                        if not future.done():
+                        if future is not None and not future.done():
                             future.set_result(result)
                     if self.on_commit is not None:
                         try:
@@ -132,7 +140,7 @@ class VoteWriter:
             watched.add(op.user_id)
 
     async def _commit(
-        self, loop: asyncio.AbstractEventLoop, ops: list[VoteOp], futures: list[asyncio.Future]
+        self, loop: asyncio.AbstractEventLoop, ops: list[VoteOp], futures: list[asyncio.Future | None]
     ) -> list[OpResult] | None:
         for attempt in range(1, RETRIES + 1):
             try:
@@ -141,7 +149,7 @@ class VoteWriter:
                 if attempt == RETRIES:
                     log.exception("vote batch of %d failed; not acknowledged", len(ops))
                     for future in futures:
-                        if not future.done():
+                        if future is not None and not future.done():
                             future.set_exception(error)
                     return None
                 log.warning("vote batch failed (attempt %d), retrying: %s", attempt, error)

@@ -379,7 +379,7 @@ class Polls(commands.Cog):
             # Not an option: take it off so the poll stays readable; it never counts.
             self._spawn(self._remove_reaction(live, payload.user_id, str(payload.emoji), None))
             return
-        self.writer.submit(
+        self.writer.enqueue(
             VoteOp("add", live.poll_id, iso(now()), payload.user_id, position, live.multi, "reaction")
         )
 
@@ -399,7 +399,7 @@ class Polls(commands.Cog):
             return
         if live.anonymous:
             return  # in an anonymous poll reactions are removed by design; withdrawing is /poll myvote
-        self.writer.submit(
+        self.writer.enqueue(
             VoteOp("remove", live.poll_id, iso(now()), payload.user_id, position, source="reaction")
         )
 
@@ -479,13 +479,18 @@ class Polls(commands.Cog):
             poll = await self.store.get(poll_id)
             if poll.message_id is None:
                 return
-            embed = poll_embed(poll, await self.store.tally(poll_id), await self.store.voter_count(poll_id))
+            counts = await self.store.tally(poll_id)
+            embed = poll_embed(poll, counts, await self._voters(poll, counts))
             message = self.bot.get_partial_messageable(poll.channel_id).get_partial_message(poll.message_id)
             await message.edit(embed=embed)
         except discord.NotFound:
             log.info("poll %s message is gone; reconciliation will close it", poll_id)
         except Exception:
             log.exception("could not refresh poll %s", poll_id)
+
+    async def _voters(self, poll: Poll, counts: dict[int, int]) -> int:
+        # In a single-choice poll every voter holds exactly one vote: no scan needed for big polls.
+        return sum(counts.values()) if not poll.multi else await self.store.voter_count(poll.id)
 
     # -- reconciliation ---------------------------------------------------------------------------
     @commands.Cog.listener()
@@ -591,7 +596,7 @@ class Polls(commands.Cog):
 
     async def results_message(self, poll: Poll) -> tuple[discord.Embed, discord.File | None]:
         counts = await self.store.tally(poll.id)
-        voters = await self.store.voter_count(poll.id)
+        voters = await self._voters(poll, counts)
         hidden = poll.hide_counts and poll.is_open
         lines = []
         if hidden:

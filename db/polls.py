@@ -248,14 +248,96 @@ def _pick_single(reacted: list[int], held: list[int]) -> list[int]:
 
 
 def apply_vote_batch(conn: sqlite3.Connection, ops: Sequence[VoteOp]) -> list[OpResult]:
-    """Apply every op in one transaction (group commit); all or nothing."""
+    """Apply every op in one transaction (group commit); all or nothing. Runs of plain adds and
+    removals are applied in bulk; clears and reconciliations one by one, in order."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        results = [_apply(conn, op) for op in ops]
+        results: list[OpResult] = []
+        run: list[VoteOp] = []
+        for op in ops:
+            if op.kind in ("add", "remove"):
+                run.append(op)
+                continue
+            if run:
+                results.extend(_apply_run(conn, run))
+                run = []
+            results.append(_apply(conn, op))
+        if run:
+            results.extend(_apply_run(conn, run))
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    return results
+
+
+_PAIRS_PER_QUERY = 4000
+
+
+def _apply_run(conn: sqlite3.Connection, ops: Sequence[VoteOp]) -> list[OpResult]:
+    """Adds and removals in bulk: read the touched members' votes once, play the ops in order in
+    memory, then write the net change and the log with executemany. Same effect as _apply per op."""
+    pairs = list({(op.poll_id, op.user_id) for op in ops})
+    held: dict[tuple[int, int], set[int]] = {pair: set() for pair in pairs}
+    for start in range(0, len(pairs), _PAIRS_PER_QUERY):
+        chunk = pairs[start : start + _PAIRS_PER_QUERY]
+        marks = ",".join("(?, ?)" for _ in chunk)
+        flat = [x for pair in chunk for x in pair]
+        for poll_id, user_id, position in conn.execute(
+            f"SELECT poll_id, user_id, position FROM votes WHERE (poll_id, user_id) IN (VALUES {marks})",  # noqa: S608
+            flat,
+        ):
+            held[(poll_id, user_id)].add(position)
+    initial = {pair: set(positions) for pair, positions in held.items()}
+    added_at: dict[tuple[int, int, int], str] = {}
+    logs: list[tuple[int, int, int, str, str, str]] = []
+    results: list[OpResult] = []
+    for op in ops:
+        res = OpResult()
+        key = (op.poll_id, op.user_id)
+        state = held[key]
+        position = op.position
+        assert position is not None
+        if op.kind == "add":
+            if not op.multi:
+                for other in sorted(state - {position}):
+                    state.discard(other)
+                    res.removed += 1
+                    res.remove_reactions.append((op.user_id, other))
+                    logs.append((op.poll_id, op.user_id, other, "remove", "move", op.at))
+            if position not in state:
+                state.add(position)
+                added_at[(op.poll_id, op.user_id, position)] = op.at
+                res.added += 1
+                logs.append((op.poll_id, op.user_id, position, "add", op.source, op.at))
+        elif position in state:
+            state.discard(position)
+            res.removed += 1
+            logs.append((op.poll_id, op.user_id, position, "remove", op.source, op.at))
+        res.log_ids = [len(logs) - res.added - res.removed + i for i in range(res.added + res.removed)]
+        results.append(res)
+    deletes = []
+    inserts = []
+    for (poll_id, user_id), before in initial.items():
+        after = held[(poll_id, user_id)]
+        deletes.extend((poll_id, user_id, p) for p in before - after)
+        for p in after:
+            at = added_at.get((poll_id, user_id, p))
+            if at is not None:  # new, or removed and added again within this batch
+                inserts.append((poll_id, user_id, p, at))
+    conn.executemany("DELETE FROM votes WHERE poll_id = ? AND user_id = ? AND position = ?", deletes)
+    conn.executemany(
+        "INSERT INTO votes(poll_id, user_id, position, voted_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO UPDATE SET voted_at = excluded.voted_at",
+        inserts,
+    )
+    # Log ids are assigned in order inside this exclusive transaction: the next ids after the max.
+    base = conn.execute("SELECT coalesce(max(id), 0) FROM vote_log").fetchone()[0]
+    conn.executemany(
+        "INSERT INTO vote_log(poll_id, user_id, position, action, source, at) VALUES (?, ?, ?, ?, ?, ?)", logs
+    )
+    for res in results:
+        res.log_ids = [base + 1 + i for i in res.log_ids]
     return results
 
 

@@ -187,3 +187,37 @@ async def test_launch_resolve_and_leaderboard(curated_world):
     assert f"<@{w.bob.id}>" in second and "Brier 0.810" in second
     again = await w.carol.slash(w.general, "poll resolve", poll="1", outcome="no", evidence="x")
     assert "already resolved" in reply(again).content
+
+
+async def test_claim_change_proposes_resolution_only_curators_accept(curated_world):
+    from db.facts import Actor
+
+    w = curated_world
+    await w.carol.slash(w.general, "poll launch", project="concert-series")
+    msg = poll_message(w.general)
+    await w.alice.react(msg, "🟡")  # 70 %
+    await w.env.advance_time(5)
+    claim_id = await w.bot.db.fetchval("SELECT claim_id FROM polls WHERE id = 1")
+    await w.bot.facts.set_status(
+        claim_id,
+        "confirmed",
+        actor=Actor(w.carol.id, "carol"),
+        reason="Netflix announced the concert series",
+        evidence_url="https://example.com/press",
+    )
+    await advance(w, 120)
+    proposal = next(
+        m for m in w.general.history() if m.embeds and "Proposed resolution" in (m.embeds[0].title or "")
+    )
+    assert "YES" in proposal.embeds[0].title and "https://example.com/press" in proposal.embeds[0].description
+    refused = await w.bob.click(proposal, label="Accept resolution")
+    assert refused.ephemeral and "Only curators" in refused.response.content
+    assert await w.bot.db.fetchval("SELECT outcome FROM polls WHERE id = 1") is None
+    await w.carol.click(proposal, label="Accept resolution")
+    assert await w.bot.db.fetchval("SELECT outcome FROM polls WHERE id = 1") == "yes"
+    score = await w.bot.db.fetchval("SELECT brier FROM forecast_scores WHERE poll_id = 1")
+    assert score == pytest.approx(0.09)
+    # The same change is never proposed twice.
+    await advance(w, 120)
+    proposals = [m for m in w.general.history() if m.embeds and "Proposed resolution" in (m.embeds[0].title or "")]
+    assert len(proposals) == 1

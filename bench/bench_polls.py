@@ -1,0 +1,250 @@
+"""Polls: reaction ingest rate, reconciliation of a 10,000-voter poll, and tally time at 1M votes.
+
+Run: python -m bench.bench_polls [--events 50000] [--voters 10000] [--votes 1000000]
+
+1. Ingest. Raw MESSAGE_REACTION_ADD gateway payloads go through discord.py's real parser
+   (`bot._connection.parsers[...]`, which dispatches on_raw_reaction_add as a task per event) in
+   frames of 500, into (a) a bot whose reaction handler does nothing and (b) a bot running the Polls
+   cog's real handler, which queues each vote for the group-commit writer. (b) is timed until the
+   last vote is committed to SQLite. Same run, same payloads. Lost votes = events - stored votes.
+   (The embed edit is debounced and off the ingest path, so it is not part of this figure.)
+2. Reconciliation of one poll with N voters spread over 5 options, against tests/support/fake_discord.py
+   over real HTTP on 127.0.0.1 (discord.py's HTTP client, pages of 100).
+3. Tally (votes per option) and voter count, the two queries behind every embed refresh, with 1M
+   votes stored in one poll, median of 20 runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import discord
+from discord.ext import commands
+
+from cogs.polls import Polls
+from db.connection import Database
+from db.polls import NewPoll, PollOption, PollStore
+
+AT = "2026-01-01T00:00:00+00:00"
+FRAME = 500
+GUILD, CHANNEL, MESSAGE = 1_100_000_000_000_000_001, 1_100_000_000_000_000_002, 1_100_000_000_000_000_003
+
+
+class BenchBot(commands.Bot):
+    def __init__(self, db_path: Path) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = intents.guild_reactions = True
+        super().__init__(command_prefix="!", intents=intents, help_command=None)
+        self.settings = SimpleNamespace(database_path=db_path)
+        self.db: Database
+
+
+def payloads(n: int, message_id: int = MESSAGE) -> list[dict]:
+    rng = random.Random(7)
+    emojis = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"]
+    return [
+        {
+            "user_id": str(2_000_000_000_000_000_000 + i),
+            "channel_id": str(CHANNEL),
+            "message_id": str(message_id),
+            "guild_id": str(GUILD),
+            "emoji": {"id": None, "name": rng.choice(emojis)},
+            "burst": False,
+            "type": 0,
+        }
+        for i in range(n)
+    ]
+
+
+async def drain_tasks() -> None:
+    me = asyncio.current_task()
+    while True:
+        pending = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        if not pending:
+            return
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def feed(bot: commands.Bot, events: list[dict]) -> None:
+    parse = bot._connection.parsers["MESSAGE_REACTION_ADD"]
+    for start in range(0, len(events), FRAME):
+        for payload in events[start : start + FRAME]:
+            parse(payload)
+        await asyncio.sleep(0)  # the next gateway frame arrives after the loop had a turn
+
+
+async def new_poll(store: PollStore, message_id: int, *, multi: bool) -> object:
+    options = [PollOption(i, e, f"option {i + 1}") for i, e in enumerate(["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"])]
+    return await store.create(NewPoll(GUILD, CHANNEL, message_id, 9, "bench?", options, AT, multi=multi))
+
+
+async def bench_ingest(tmp: Path, n: int) -> dict:
+    events = payloads(n)
+    # (a) the do-nothing handler
+    idle = BenchBot(tmp / "idle.db")
+
+    async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
+        return None
+
+    idle.add_listener(on_raw_reaction_add)
+    await idle._async_setup_hook()  # what login() does first: binds the client to this loop
+    t = time.perf_counter()
+    await feed(idle, events)
+    await drain_tasks()
+    idle_s = time.perf_counter() - t
+
+    # (b) the real handler: Polls.on_raw_reaction_add -> VoteWriter group commit
+    bot = BenchBot(tmp / "polls.db")
+    bot.db = await Database.open(tmp / "polls.db")
+    await bot._async_setup_hook()
+    cog = Polls(bot)  # type: ignore[arg-type]
+    cog._schedule_edit = lambda poll_id: None  # type: ignore[method-assign]  # debounced, off this path
+    await cog.writer.start()
+    poll = await new_poll(cog.store, MESSAGE, multi=False)
+    cog._track(poll)  # type: ignore[arg-type]
+    bot.add_listener(cog.on_raw_reaction_add)
+    t = time.perf_counter()
+    await feed(bot, events)
+    await drain_tasks()
+    await cog.writer.flush()
+    real_s = time.perf_counter() - t
+    stored = await bot.db.fetchval("SELECT count(*) FROM votes")
+    batches = cog.writer.batches
+    await cog.writer.close()
+    await bot.db.close()
+    return {
+        "events": n,
+        "idle_eps": n / idle_s,
+        "real_eps": n / real_s,
+        "ratio": idle_s / real_s,
+        "lost": n - stored,
+        "batches": batches,
+    }
+
+
+async def bench_reconcile(tmp: Path, voters: int) -> dict:
+    from tests.support.fake_discord import FakeDiscord
+
+    saved = discord.http.Route.BASE
+    async with FakeDiscord(member_names=(), validator=None) as fd:
+        discord.http.Route.BASE = fd.api_base
+        try:
+            message = fd.new_message(fd.general_channel_id, fd.bot_user, {"content": "poll"}, [])
+            message_id = int(message["id"])
+            emojis = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"]
+            for emoji in emojis:
+                fd.react(fd.general_channel_id, message_id, fd.application_id, emoji)
+            for i in range(voters):
+                uid = fd.add_member(fd.snowflake(), f"voter{i}")
+                fd.react(fd.general_channel_id, message_id, uid, emojis[i % 5])
+            bot = BenchBot(tmp / "reconcile.db")
+            bot.db = await Database.open(tmp / "reconcile.db")
+            await bot.login("bench.fake.token1234.abcdefghij")
+            cog = Polls(bot)  # type: ignore[arg-type]
+            cog._schedule_edit = lambda poll_id: None  # type: ignore[method-assign]
+            cog.refresh_embed = _noop  # type: ignore[method-assign]
+            await cog.writer.start()
+            store = cog.store
+            poll = await store.create(
+                NewPoll(
+                    fd.guild_id,
+                    fd.general_channel_id,
+                    message_id,
+                    9,
+                    "bench?",
+                    [PollOption(i, e, f"o{i}") for i, e in enumerate(emojis)],
+                    AT,
+                )
+            )
+            before = len(fd.requests)
+            t = time.perf_counter()
+            result = await cog.reconcile_poll(poll)
+            seconds = time.perf_counter() - t
+            requests = len(fd.requests) - before
+            stored = await bot.db.fetchval("SELECT count(*) FROM votes WHERE poll_id = ?", (poll.id,))
+            await cog.writer.close()
+            await bot.close()
+            await bot.db.close()
+        finally:
+            discord.http.Route.BASE = saved
+    assert result is not None
+    return {"voters": voters, "requests": requests, "seconds": seconds, "stored": stored}
+
+
+async def _noop(*_args: object) -> None:
+    return None
+
+
+async def bench_tally(tmp: Path, votes: int) -> dict:
+    path = tmp / "tally.db"
+    db = await Database.open(path)
+    store = PollStore(db)
+    poll = await new_poll(store, MESSAGE, multi=False)
+    conn = sqlite3.connect(path)
+    rng = random.Random(3)
+    with conn:
+        conn.executemany(
+            "INSERT INTO votes(poll_id, user_id, position, voted_at) VALUES (?, ?, ?, ?)",
+            ((poll.id, 10_000_000 + i, rng.randrange(5), AT) for i in range(votes)),  # type: ignore[attr-defined]
+        )
+    conn.close()
+    tally_ms, count_ms = [], []
+    for _ in range(20):
+        t = time.perf_counter()
+        counts = await store.tally(poll.id)  # type: ignore[attr-defined]
+        tally_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        await store.voter_count(poll.id)  # type: ignore[attr-defined]
+        count_ms.append((time.perf_counter() - t) * 1000)
+    await db.close()
+    assert sum(counts.values()) == votes
+    return {"votes": votes, "tally_ms": statistics.median(tally_ms), "voters_ms": statistics.median(count_ms)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--voters", type=int, default=10_000)
+    parser.add_argument("--votes", type=int, default=1_000_000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as raw:
+        tmp = Path(raw)
+        ingest = await bench_ingest(tmp, args.events)
+        reconcile = await bench_reconcile(tmp, args.voters)
+        tally = await bench_tally(tmp, args.votes)
+    print(
+        f"python {platform.python_version()} · discord.py {discord.__version__} · sqlite {sqlite3.sqlite_version}"
+    )
+    print(f"{os.cpu_count()} CPU(s) · {sys.platform}")
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| reaction events parsed, do-nothing handler | {ingest['idle_eps']:,.0f} events/s |")
+    print(
+        f"| reaction events parsed + stored (Polls handler, group commit) | {ingest['real_eps']:,.0f} events/s |"
+    )
+    print(f"| ratio to the do-nothing bot | {ingest['ratio']:.2f} |")
+    print(f"| lost votes of {ingest['events']:,} | {ingest['lost']} |")
+    print(f"| commits (batches) for {ingest['events']:,} events | {ingest['batches']} |")
+    print(
+        f"| reconcile {reconcile['voters']:,} voters (5 emoji) | {reconcile['requests']} requests, {reconcile['seconds']:.2f} s, {reconcile['stored']:,} votes stored |"
+    )
+    print(f"| tally at {tally['votes']:,} stored votes (median) | {tally['tally_ms']:.1f} ms |")
+    print(f"| distinct voters at {tally['votes']:,} stored votes (median) | {tally['voters_ms']:.1f} ms |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
