@@ -14,7 +14,6 @@ from db.facts import Actor
 from tests.conftest import make_settings
 from tests.test_updates import bot_posts, post_text
 
-
 CURATOR = Actor(3, "carol")
 DAY = 86400
 # Months of virtual time: only the extensions these scenarios use, so other features' frequent loops

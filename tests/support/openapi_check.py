@@ -136,9 +136,7 @@ def _short(text: str) -> str:
 class SpecValidator:
     """Validates (method, path, query, JSON body) against the operation the path resolves to."""
 
-    def __init__(
-        self, spec: Mapping[str, Any] | None = None, *, allow_int_attachment_ids: bool = False
-    ) -> None:
+    def __init__(self, spec: Mapping[str, Any] | None = None, *, allow_int_attachment_ids: bool = False) -> None:
         """``allow_int_attachment_ids`` tolerates one known discord.py/spec disagreement, opt-in.
 
         discord.py (``File.to_dict``) numbers new uploads ``{"id": 0, ...}`` with an int, while the
@@ -253,9 +251,7 @@ class SpecValidator:
                 body = self._schema_validator(schema_pointer)
         return _Operation(method, route.template, pointer, params, body, required)
 
-    def _body_schema_pointer(
-        self, op_pointer: str, content: Mapping[str, Any], multipart: bool
-    ) -> str | None:
+    def _body_schema_pointer(self, op_pointer: str, content: Mapping[str, Any], multipart: bool) -> str | None:
         base = f"{op_pointer}/requestBody/content"
         json_ptr = f"{base}/{_escape('application/json')}/schema" if "application/json" in content else None
         form = content.get("multipart/form-data")
