@@ -3,7 +3,10 @@ accepts it, and the subscribed channel gets the change once."""
 
 from __future__ import annotations
 
-import httpx
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from bot.client import RumorBot
@@ -13,36 +16,52 @@ from tests.test_feeds import ITEMS, rss
 from tests.test_updates import bot_posts, post_text
 
 pytestmark = pytest.mark.asyncio
-FEED_URL = "http://127.0.0.1:8999/wire.xml"
 
 
 class Wire:
-    """The feed as served; the bot's httpx client reaches it through a transport (inside SimCord's
-    virtual clock a socket server cannot be awaited; tests/test_feeds.py covers the real server)."""
+    """The feed, served by a real HTTP server on 127.0.0.1 in a thread of its own (so it answers while
+    SimCord holds the event loop's virtual clock)."""
 
     def __init__(self) -> None:
         self.items = list(ITEMS)
-        self.requests: list[httpx.Request] = []
+        self.requests: list[str] = []
+        wire = self
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return httpx.Response(200, content=rss(self.items), headers={"Content-Type": "application/rss+xml"})
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                wire.requests.append(self.path)
+                body = rss(wire.items)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wire.xml"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture
-def wire() -> Wire:
-    return Wire()
+def wire() -> Iterator[Wire]:
+    served = Wire()
+    yield served
+    served.close()
 
 
 @pytest.fixture
 def make_bot(db_path, wire):
     def factory(**overrides: str) -> RumorBot:
         settings = make_settings(db_path, FEEDS_ALLOW_LOOPBACK="true", **overrides)
-        return RumorBot(
-            settings,
-            http_transport=httpx.MockTransport(wire.handler),
-            extensions=("cogs.facts", "cogs.admin", "cogs.updates", "cogs.feeds"),
-        )
+        return RumorBot(settings, extensions=("cogs.facts", "cogs.admin", "cogs.updates", "cogs.feeds"))
 
     return factory
 
@@ -57,7 +76,7 @@ async def test_feed_item_goes_through_triage_to_subscribers_once(curated_world, 
     news = w.guild.create_text_channel("news")
     await w.carol.slash(w.general, "updates subscribe", channel=news, story="netflix-spotify", mode="instant")
 
-    added = await w.carol.slash(w.general, "feeds add", url=FEED_URL, keywords="Netflix, Spotify")
+    added = await w.carol.slash(w.general, "feeds add", url=wire.url, keywords="Netflix, Spotify")
     assert "3 current items were marked as seen" in added.response.content
     empty = await w.carol.slash(w.general, "triage")
     assert "queue is empty" in empty.response.content
@@ -111,7 +130,7 @@ async def test_attach_as_source_and_dismiss(curated_world, wire):
     w = curated_world
     news = w.guild.create_text_channel("news")
     await w.carol.slash(w.general, "updates subscribe", channel=news, story="netflix-spotify", mode="instant")
-    await w.carol.slash(w.general, "feeds add", url=FEED_URL, keywords="netflix")
+    await w.carol.slash(w.general, "feeds add", url=wire.url, keywords="netflix")
     wire.items = [("n1", "Netflix talks with Spotify advance"), ("n2", "Netflix price rise")] + wire.items
     await w.carol.slash(w.general, "feeds check", feed="1")
 
