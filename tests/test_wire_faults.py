@@ -127,7 +127,7 @@ def tally_line(message: dict, label: str) -> str:
     return next((line for line in description.splitlines() if f"**{label}**" in line), "")
 
 
-async def test_poll_votes_survive_a_gateway_drop_and_a_stop(tmp_path):
+async def test_poll_votes_survive_a_gateway_drop_a_stop_and_an_invalid_session(tmp_path):
     async with FakeDiscord(member_names=("alice", "bob", "carol", "dave"), allow_int_attachment_ids=True) as fd:
         bot = BotProcess(fd, tmp_path)
         await bot.start()
@@ -170,6 +170,15 @@ async def test_poll_votes_survive_a_gateway_drop_and_a_stop(tmp_path):
             await bot.wait_until(lambda: "— 3" in tally_line(poll_messages(fd)[0], "Awards"), 15)
             await bot.wait_until(lambda: dave not in fd.reactors(poll_id, "2️⃣"), 10)
 
+            # An invalid session: Discord never replays a dead session's events, so Bob's move made
+            # meanwhile reaches the bot only through the reconciliation that follows the new IDENTIFY.
+            identifies = len(fd.identify_payloads)
+            await fd.invalidate_session()
+            await fd.member_react(bob, channel, poll_id, "1️⃣")
+            await bot.wait_until(lambda: len(fd.identify_payloads) > identifies, 20)
+            await bot.wait_until(lambda: "— 4" in tally_line(poll_messages(fd)[0], "Awards"), 20)
+            await bot.wait_until(lambda: bob not in fd.reactors(poll_id, "2️⃣"), 10)
+
             close = await fd.slash(alice, "poll", {"poll": "1"}, "close")
             await close.wait_for(lambda c: c.followups, 15)
         finally:
@@ -178,7 +187,7 @@ async def test_poll_votes_survive_a_gateway_drop_and_a_stop(tmp_path):
         final = poll_messages(fd)
         assert len(final) >= 1
         assert sum(1 for m in final if m["id"] == str(poll_id)) == 1, "the poll was posted twice"
-        assert "— 3" in tally_line(final[0], "Awards") and "— 1" in tally_line(final[0], "Concerts")
+        assert "— 4" in tally_line(final[0], "Awards") and "— 0" in tally_line(final[0], "Concerts")
         assert set(answers_per_interaction(fd).values()) == {1}
         assert "Traceback" not in bot.log(), bot.log()[-3000:]
         assert_clean(fd)
