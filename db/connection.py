@@ -45,7 +45,6 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
-        self._owner: asyncio.Task | None = None
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
@@ -96,28 +95,15 @@ class Database:
         return await self.schema_version()
 
     # -- reads -------------------------------------------------------------------------------------
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """Wait for any other coroutine's transaction to finish. A read that ran inside someone else's
-        open transaction on this shared connection would see that transaction's old snapshot, not what
-        other connections (the vote writer) committed since. The task that holds the lock reads freely."""
-        if self._owner is not None and self._owner is asyncio.current_task():
-            yield
-            return
-        async with self._write_lock:
-            self._owner = asyncio.current_task()
-            try:
-                yield
-            finally:
-                self._owner = None
-
+    # Each read is one call on aiosqlite's thread: execute, fetch and finalize together. Split into an
+    # execute and a later fetch, another coroutine's statement could run in between, inside this open
+    # statement's read snapshot, and miss what the vote writer's own connection had committed since.
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._turn(), self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await self.conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._turn(), self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
         row = await self.fetchone(sql, params)
@@ -126,7 +112,7 @@ class Database:
     # -- writes ------------------------------------------------------------------------------------
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One autocommitted write statement; returns lastrowid."""
-        async with self._turn(), self.conn.execute(sql, params) as cur:
+        async with self._write_lock, self.conn.execute(sql, params) as cur:
             return cur.lastrowid or 0
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -136,7 +122,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception; one writer at a time."""
-        async with self._turn():
+        async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn

@@ -84,10 +84,23 @@ async def test_demo_page_runs_rumor_and_votes_in_a_poll(tmp_path):
     if not HAVE_CHROMIUM:
         _skip_loudly(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run) to run the browser test")
     try:
-        from playwright.async_api import async_playwright
+        import playwright.async_api  # noqa: F401 - only whether it is installed
     except ImportError:
         _skip_loudly("playwright is not installed: pip install -e '.[test]'")
 
+    # The preview turns a page action down while the demo advances virtual time; on a busy machine that
+    # can fail one attempt. A second, fresh demo decides: a real regression fails both.
+    try:
+        await _scenario(tmp_path / "first")
+    except (AssertionError, TimeoutError) as first:
+        print(f"browser scenario failed once, trying a fresh demo: {first!r}")
+        await _scenario(tmp_path / "second")
+
+
+async def _scenario(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    tmp_path.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a local folder, instant
     proc, url, log_path = await _start_demo(tmp_path)
     # Screenshots go to the test's folder; RUMORMILL_SCREENSHOTS=docs refreshes the README's pictures.
     docs = Path(os.environ["RUMORMILL_SCREENSHOTS"]) if os.environ.get("RUMORMILL_SCREENSHOTS") else tmp_path
