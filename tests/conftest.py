@@ -18,6 +18,7 @@ import simcord
 
 from bot.client import RumorBot, expected_error_message
 from bot.settings import load_settings
+from db import Database
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
 
 FAKE_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.GabcDE.fake-token-for-tests-only-000000000"
@@ -27,6 +28,27 @@ def make_settings(db_path: Path, **overrides: str):
     env = {"DISCORD_TOKEN": FAKE_TOKEN, "DATABASE_PATH": str(db_path), "LOG_LEVEL": "WARNING"}
     env.update(overrides)
     return load_settings(env)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_databases(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Close every database a test opened. SimCord does not close the bots it ran, and an aiosqlite
+    connection left open keeps a non-daemon thread alive, which would hang the interpreter at exit."""
+    opened: list[Database] = []
+    original = Database.open.__func__  # type: ignore[attr-defined]
+
+    async def tracking_open(cls: type[Database], *args: object, **kwargs: object) -> Database:
+        db = await original(cls, *args, **kwargs)
+        opened.append(db)
+        return db
+
+    monkeypatch.setattr(Database, "open", classmethod(tracking_open))
+    yield
+    for db in opened:
+        try:
+            await db.close()
+        except Exception:  # noqa: BLE001 - already closed, or its loop is gone: nothing left to release
+            pass
 
 
 @pytest.fixture
@@ -122,3 +144,15 @@ async def curated_world(world: World) -> World:
     result = await world.admin.slash(world.general, "setup curator-role", role=world.curator_role)
     assert "Curators are now" in result.response.content
     return world
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Safety net for the exit: stop any aiosqlite worker thread still running (a connection opened
+    outside Database.open, or one a test kept), so the interpreter never waits on it forever."""
+    import gc
+
+    import aiosqlite
+
+    for obj in gc.get_objects():
+        if isinstance(obj, aiosqlite.Connection) and obj._running:
+            obj.stop()
