@@ -21,7 +21,7 @@ from bot.settings import load_settings
 from db import Database
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
 
-FAKE_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.GabcDE.fake-token-for-tests-only-000000000"
+FAKE_TOKEN = "fake-token-for-tests.only.not-a-real-discord-token"
 
 
 def make_settings(db_path: Path, **overrides: str):

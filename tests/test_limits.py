@@ -57,7 +57,7 @@ async def test_a_claim_with_a_long_history_still_shows(world):
 
 
 def test_token_is_redacted_from_log_records_and_tracebacks():
-    secret = "MTIzNDU2Nzg5MDEyMzQ1Njc4.abcdef.secret-part-of-the-token-xyz"
+    secret = "fake-secret-for-tests.abcdef.secret-part-of-the-token-xyz"
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "login with %s", (secret,), None)
     try:
         raise RuntimeError(f"bad {secret}")
