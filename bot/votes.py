@@ -1,38 +1,73 @@
 """The single vote writer: every vote change goes through one queue and is committed in batches.
 
-Reaction handlers only enqueue (microseconds); one task drains the queue and applies everything that
-has piled up in one SQLite transaction on its own connection and thread (group commit). A vote's
-future resolves only after its batch has committed, so nothing is acknowledged before it is durable.
+Reaction handlers only append three ints to the current run (well under a microsecond); one task
+drains what has piled up and sends it to the worker process (db/vote_worker.py), which applies it in
+one SQLite transaction on its own connection (group commit). Nothing is reported as counted (futures,
+the commit hook and so the embed) before the batch holding it has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import os
+import pickle
+import sys
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from db.polls import ALL_USERS, OpResult, VoteOp, apply_vote_batch, open_writer_connection
+from db.polls import (
+    ALL_USERS,
+    OpResult,
+    ReactionRun,
+    RunResult,
+    VoteOp,
+)
+from db.vote_worker import HEADER
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 5000
 RETRIES = 3
+CLOSE_TIMEOUT = 10.0
 
-CommitHook = Callable[[Sequence[tuple[VoteOp, OpResult]]], None]
+
+class WorkerFailed(RuntimeError):
+    """The worker process answered with an error, or is gone."""
+
+
+# Called after each commit with the polls whose votes changed and the reactions to take off
+# (poll_id, user_id, position): moved votes and anonymous polls.
+CommitHook = Callable[[set[int], list[tuple[int, int, int]]], None]
+
+Entry = tuple[VoteOp | None, asyncio.Future | None] | list[int]
+
+
+def _utc_stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class VoteWriter:
     def __init__(
-        self, path: Path | str, *, on_commit: CommitHook | None = None, max_batch: int = MAX_BATCH
+        self,
+        path: Path | str,
+        *,
+        on_commit: CommitHook | None = None,
+        clock: Callable[[], str] = _utc_stamp,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self.path = path
         self.on_commit = on_commit
+        self.clock = clock
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[VoteOp | None, asyncio.Future | None]] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vote-writer")
-        self._conn = None
+        self._entries: deque[Entry] = deque()  # closed reaction runs and single ops, in arrival order
+        self._reactions: list[int] = []  # the open run: (poll_id, user_id, code) triples
+        self._idle = True
+        self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task | None = None
         # poll id -> users whose votes changed by live events since a reconciliation began listing
         self._watched: dict[int, set[int]] = {}
@@ -40,38 +75,69 @@ class VoteWriter:
         self.committed = 0
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(self._executor, open_writer_connection, self.path)
+        """Start the worker process and wait until it has opened the database."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "db.vote_worker",
+            str(self.path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        status, detail = await self._receive()
+        if status != "ready":
+            await self._stop_worker()
+            raise WorkerFailed(f"vote writer could not start: {detail}")
 
-    def _wake(self) -> None:
-        # The drain task lives only while there is work, so an idle bot has no task parked on the queue.
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="vote-writer")
+    # -- the hot path: one call per reaction event -------------------------------------------------
+    def reaction_added(self, poll_id: int, user_id: int, position: int) -> None:
+        run = self._reactions
+        run.append(poll_id)
+        run.append(user_id)
+        run.append(position << 1)
+        if self._idle:
+            self._wake()
 
+    def reaction_removed(self, poll_id: int, user_id: int, position: int) -> None:
+        run = self._reactions
+        run.append(poll_id)
+        run.append(user_id)
+        run.append(position << 1 | 1)
+        if self._idle:
+            self._wake()
+
+    # -- single ops ----------------------------------------------------------------------------------
     def submit(self, op: VoteOp) -> asyncio.Future[OpResult]:
         """Queue a vote change; the future resolves with its effect once committed."""
         future: asyncio.Future[OpResult] = asyncio.get_running_loop().create_future()
-        # Handlers need not await: mark a failure as seen here (it is logged by the writer).
+        # Callers need not await: mark a failure as seen here (it is logged by the writer).
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._queue.put_nowait((op, future))
-        self._wake()
+        self._push((op, future))
         return future
 
-    def enqueue(self, op: VoteOp) -> None:
-        """Queue a vote change without a future (the hot path for reaction events: the commit hook
-        reports its effect)."""
-        self._queue.put_nowait((op, None))
-        if self._task is None or self._task.done():
-            self._wake()
-
     async def flush(self) -> None:
-        """Wait until everything submitted so far is committed."""
-        if self._task is None or self._task.done():
+        """Wait until everything queued so far is committed."""
+        if self._idle and not self._entries and not self._reactions:
             return
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((None, future))
-        self._wake()
+        self._push((None, future))
         await future
+
+    def _push(self, entry: Entry) -> None:
+        if self._reactions:  # close the open run, so that order is kept
+            self._entries.append(self._reactions)
+            self._reactions = []
+        self._entries.append(entry)
+        if self._idle:
+            self._wake()
+
+    def _wake(self) -> None:
+        # The drain task lives only while there is work, so an idle bot has no task parked anywhere.
+        self._idle = False
+        self._task = asyncio.create_task(self._drain(), name="vote-writer")
 
     def watch(self, poll_id: int) -> None:
         """Start noting which members' votes change live, before listing reactions for a reconciliation."""
@@ -88,44 +154,118 @@ class VoteWriter:
                 log.warning("vote writer did not drain before closing")
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=False)
+        await self._stop_worker()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self._queue.empty():
-            batch = []
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            ops: list[VoteOp] = []
-            futures: list[asyncio.Future | None] = []
-            markers: list[asyncio.Future] = []
-            for op, future in batch:
-                if op is None:
-                    assert future is not None
-                    markers.append(future)
-                    continue
-                self._note(op)
-                ops.append(op)
-                futures.append(future)
-            if ops:
-                results = await self._commit(loop, ops, futures)
-                if results is not None:
-                    self.batches += 1
-                    self.committed += len(ops)
-                    for future, result in zip(futures, results, strict=True):
-                        if future is not None and not future.done():
-                            future.set_result(result)
-                    if self.on_commit is not None:
-                        try:
-                            self.on_commit(list(zip(ops, results, strict=True)))
-                        except Exception:
-                            log.exception("vote commit hook failed")
-            for marker in markers:
-                if not marker.done():
-                    marker.set_result(None)
+    async def _stop_worker(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        assert proc.stdin is not None
+        proc.stdin.close()  # end of input: the worker finishes and exits
+        try:
+            await asyncio.wait_for(proc.wait(), CLOSE_TIMEOUT)
+        except (TimeoutError, asyncio.CancelledError):
+            proc.kill()
+            await proc.wait()
+
+    # -- the drain task ------------------------------------------------------------------------------
+    async def _drain(self) -> None:
+        try:
+            while True:
+                taken = self._take()
+                if not taken:
+                    return
+                await self._commit_entries(taken)
+        finally:
+            self._idle = True
+
+    def _take(self) -> list[Entry]:
+        """Up to max_batch vote changes from the head of the queue (a long run is split)."""
+        if self._reactions:
+            self._entries.append(self._reactions)
+            self._reactions = []
+        taken: list[Entry] = []
+        size = 0
+        while self._entries and size < self.max_batch:
+            entry = self._entries[0]
+            if isinstance(entry, list):
+                room = (self.max_batch - size) * 3
+                if len(entry) > room:
+                    taken.append(entry[:room])
+                    self._entries[0] = entry[room:]
+                    break
+                size += len(entry) // 3
+            elif entry[0] is not None:
+                size += 1
+            taken.append(self._entries.popleft())
+        return taken
+
+    async def _commit_entries(self, taken: list[Entry]) -> None:
+        at = self.clock()
+        batch: list[VoteOp | ReactionRun] = []
+        waiters: list[tuple[int, asyncio.Future]] = []
+        markers: list[asyncio.Future] = []
+        for entry in taken:
+            if isinstance(entry, list):
+                if self._watched:
+                    self._note_run(entry)
+                batch.append(ReactionRun(entry, at))
+                continue
+            op, future = entry
+            if op is None:
+                assert future is not None
+                markers.append(future)
+                continue
+            self._note(op)
+            if future is not None:
+                waiters.append((len(batch), future))
+            batch.append(op)
+        if batch:
+            results = await self._commit(batch, [f for _, f in waiters])
+            if results is not None:
+                self._report(batch, results, waiters)
+        for marker in markers:
+            if not marker.done():
+                marker.set_result(None)
+
+    def _report(
+        self,
+        batch: list[VoteOp | ReactionRun],
+        results: list[OpResult | RunResult],
+        waiters: list[tuple[int, asyncio.Future]],
+    ) -> None:
+        self.batches += 1
+        changed: set[int] = set()
+        removals: list[tuple[int, int, int]] = []
+        for entry, result in zip(batch, results, strict=True):
+            if isinstance(result, RunResult):
+                assert isinstance(entry, ReactionRun)
+                self.committed += len(entry.flat) // 3
+                changed |= result.changed_polls
+                removals.extend(result.remove_reactions)
+            else:
+                assert isinstance(entry, VoteOp)
+                self.committed += 1
+                if result.changed:
+                    changed.add(entry.poll_id)
+                removals.extend(
+                    (entry.poll_id, user_id, position) for user_id, position in result.remove_reactions
+                )
+        for index, future in waiters:
+            if not future.done():
+                future.set_result(results[index])
+        if self.on_commit is not None and (changed or removals):
+            try:
+                self.on_commit(changed, removals)
+            except Exception:
+                log.exception("vote commit hook failed")
+
+    def _note_run(self, run: list[int]) -> None:
+        watched = self._watched
+        for i in range(0, len(run), 3):
+            users = watched.get(run[i])
+            if users is not None:
+                users.add(run[i + 1])
 
     def _note(self, op: VoteOp) -> None:
         watched = self._watched.get(op.poll_id)
@@ -140,18 +280,50 @@ class VoteWriter:
             watched.add(op.user_id)
 
     async def _commit(
-        self, loop: asyncio.AbstractEventLoop, ops: list[VoteOp], futures: list[asyncio.Future | None]
-    ) -> list[OpResult] | None:
+        self, batch: list[VoteOp | ReactionRun], futures: list[asyncio.Future]
+    ) -> list[OpResult | RunResult] | None:
         for attempt in range(1, RETRIES + 1):
             try:
-                return await loop.run_in_executor(self._executor, apply_vote_batch, self._conn, ops)
-            except Exception as error:  # noqa: BLE001 - retried, then reported to every waiter
+                return await self._call(batch)
+            except (WorkerFailed, OSError, asyncio.IncompleteReadError) as error:
                 if attempt == RETRIES:
-                    log.exception("vote batch of %d failed; not acknowledged", len(ops))
+                    log.error("vote batch of %d entries failed; not acknowledged: %s", len(batch), error)
                     for future in futures:
-                        if future is not None and not future.done():
-                            future.set_exception(error)
+                        if not future.done():
+                            future.set_exception(WorkerFailed(str(error)))
                     return None
                 log.warning("vote batch failed (attempt %d), retrying: %s", attempt, error)
                 await asyncio.sleep(0.05 * attempt)
+                if self._proc is None or self._proc.returncode is not None:
+                    # Re-sending is safe: every op sets a state (held or not), so a batch that did
+                    # commit before the worker died changes nothing the second time.
+                    await self._restart()
         return None
+
+    async def _restart(self) -> None:
+        await self._stop_worker()
+        try:
+            await self.start()
+        except (WorkerFailed, OSError) as error:
+            log.error("vote writer worker could not be restarted: %s", error)
+
+    async def _call(self, batch: list[VoteOp | ReactionRun]) -> list[OpResult | RunResult]:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.returncode is not None:
+            raise WorkerFailed("the worker process is not running")
+        body = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        proc.stdin.write(HEADER.pack(len(body)) + body)
+        await proc.stdin.drain()
+        status, detail = await self._receive()
+        if status != "ok":
+            raise WorkerFailed(str(detail))
+        return detail  # type: ignore[return-value]
+
+    async def _receive(self) -> tuple[str, object]:
+        assert self._proc is not None and self._proc.stdout is not None
+        try:
+            (size,) = HEADER.unpack(await self._proc.stdout.readexactly(HEADER.size))
+            message = pickle.loads(await self._proc.stdout.readexactly(size))  # noqa: S301 - our own worker
+        except asyncio.IncompleteReadError as error:
+            raise WorkerFailed("the worker process exited") from error
+        return message

@@ -13,7 +13,7 @@ import io
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -239,11 +239,14 @@ class LivePoll:
     anonymous: bool
     positions: dict[str, int]  # emoji key -> option position
     emojis: dict[int, str]  # option position -> stored emoji
+    # What gateway events carry, looked up as is: unicode name (with and without U+FE0F), custom emoji id.
+    by_name: dict[str, int] = field(default_factory=dict)
+    by_id: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, poll: Poll) -> LivePoll:
         assert poll.message_id is not None
-        return cls(
+        live = cls(
             poll.id,
             poll.channel_id,
             poll.message_id,
@@ -252,6 +255,23 @@ class LivePoll:
             {emoji_key(o.emoji): o.position for o in poll.options},
             {o.position: o.emoji for o in poll.options},
         )
+        for key, position in live.positions.items():
+            name, _, emoji_id = key.partition(":")
+            if emoji_id.isdigit():
+                live.by_id[int(emoji_id)] = position
+            else:
+                live.by_name[key] = position
+                live.by_name[key + "\ufe0f"] = position
+                # A keycap's selector sits before its combining mark: 1, U+FE0F, U+20E3.
+                if key.endswith("\u20e3"):
+                    live.by_name[key[:-1] + "\ufe0f\u20e3"] = position
+        return live
+
+    def position_of(self, emoji: discord.PartialEmoji) -> int | None:
+        position = self.by_id.get(emoji.id) if emoji.id else self.by_name.get(emoji.name)  # type: ignore[arg-type]
+        if position is None and not emoji.id:
+            position = self.positions.get(emoji_key(emoji))  # any other spelling of the same emoji
+        return position
 
 
 class ProposalButton(
@@ -321,7 +341,7 @@ class Polls(commands.Cog):
     def __init__(self, bot: RumorBot) -> None:
         self.bot = bot
         self.store = PollStore(bot.db)
-        self.writer = VoteWriter(bot.settings.database_path, on_commit=self._committed)
+        self.writer = VoteWriter(bot.settings.database_path, on_commit=self._committed, clock=lambda: iso(now()))
         self.live: dict[int, LivePoll] = {}  # message id -> open poll
         self.live_by_id: dict[int, LivePoll] = {}
         # Removals the bot makes itself: (message, user, position) -> pending count; not withdrawals.
@@ -371,37 +391,35 @@ class Polls(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        # The hot path of a reaction burst: a few dict lookups, then three ints appended to the writer's run.
         live = self.live.get(payload.message_id)
         if live is None or self._own(payload.user_id):
             return
-        position = live.positions.get(emoji_key(payload.emoji))
+        position = live.position_of(payload.emoji)
         if position is None:
             # Not an option: take it off so the poll stays readable; it never counts.
             self._spawn(self._remove_reaction(live, payload.user_id, str(payload.emoji), None))
             return
-        self.writer.enqueue(
-            VoteOp("add", live.poll_id, iso(now()), payload.user_id, position, live.multi, "reaction")
-        )
+        self.writer.reaction_added(live.poll_id, payload.user_id, position)
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         live = self.live.get(payload.message_id)
         if live is None or self._own(payload.user_id):
             return
-        position = live.positions.get(emoji_key(payload.emoji))
+        position = live.position_of(payload.emoji)
         if position is None:
             return
-        key = (live.message_id, payload.user_id, position)
-        if self.expected_removals[key] > 0:
-            self.expected_removals[key] -= 1
-            if not self.expected_removals[key]:
-                del self.expected_removals[key]
-            return
+        if self.expected_removals:
+            key = (live.message_id, payload.user_id, position)
+            if self.expected_removals[key] > 0:
+                self.expected_removals[key] -= 1
+                if not self.expected_removals[key]:
+                    del self.expected_removals[key]
+                return
         if live.anonymous:
             return  # in an anonymous poll reactions are removed by design; withdrawing is /poll myvote
-        self.writer.enqueue(
-            VoteOp("remove", live.poll_id, iso(now()), payload.user_id, position, source="reaction")
-        )
+        self.writer.reaction_removed(live.poll_id, payload.user_id, position)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
@@ -417,25 +435,22 @@ class Polls(commands.Cog):
         live = self.live.get(payload.message_id)
         if live is None:
             return
-        position = live.positions.get(emoji_key(payload.emoji))
+        position = live.position_of(payload.emoji)
         if position is None:
             return
         if not live.anonymous:
             self.writer.submit(VoteOp("clear", live.poll_id, iso(now()), position=position, source="clear"))
         self._spawn(self._add_option_reactions(live, [position]))
 
-    def _committed(self, batch: list[tuple[VoteOp, OpResult]]) -> None:
+    def _committed(self, changed: set[int], removals: list[tuple[int, int, int]]) -> None:
         """Runs after each group commit: the votes are durable, so now the embed may show them."""
-        for op, result in batch:
-            live = self.live_by_id.get(op.poll_id)
-            if live is None:
-                continue
-            if result.changed:
-                self._schedule_edit(op.poll_id)
-            for user_id, position in result.remove_reactions:
+        for poll_id in changed:
+            if poll_id in self.live_by_id:
+                self._schedule_edit(poll_id)
+        for poll_id, user_id, position in removals:
+            live = self.live_by_id.get(poll_id)
+            if live is not None:
                 self._spawn(self._remove_reaction(live, user_id, live.emojis[position], position))
-            if live.anonymous and op.kind == "add" and op.source == "reaction" and op.position is not None:
-                self._spawn(self._remove_reaction(live, op.user_id, live.emojis[op.position], op.position))
 
     async def _remove_reaction(self, live: LivePoll, user_id: int, emoji: str, position: int | None) -> None:
         key = (live.message_id, user_id, position) if position is not None else None
@@ -532,7 +547,7 @@ class Polls(commands.Cog):
             present: set[int] = set()
             for reaction in data.get("reactions", []):
                 partial = discord.PartialEmoji.from_dict(reaction["emoji"])
-                position = live.positions.get(emoji_key(partial))
+                position = live.position_of(partial)
                 if position is None:
                     continue
                 present.add(position)

@@ -7,6 +7,7 @@ one transaction per batch (group commit).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,23 @@ class VoteOp:
     actual: dict[int, set[int]] | None = None
     anonymous: bool = False
     skip_users: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class ReactionRun:
+    """Reaction changes in arrival order, packed flat as (poll_id, user_id, code) triples of ints, with
+    code = position << 1, plus 1 for a removal: the hot path builds no object per event. `at` stamps the run."""
+
+    flat: list[int]
+    at: str
+
+
+@dataclass(slots=True)
+class RunResult:
+    changes: int = 0
+    changed_polls: set[int] = field(default_factory=set)
+    # (poll_id, user_id, position) reactions the bot should now remove (moved votes, anonymous polls)
+    remove_reactions: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -247,23 +265,17 @@ def _pick_single(reacted: list[int], held: list[int]) -> list[int]:
     return fresh or reacted
 
 
-def apply_vote_batch(conn: sqlite3.Connection, ops: Sequence[VoteOp]) -> list[OpResult]:
-    """Apply every op in one transaction (group commit); all or nothing. Runs of plain adds and
-    removals are applied in bulk; clears and reconciliations one by one, in order."""
+def apply_vote_batch(
+    conn: sqlite3.Connection, entries: Sequence[VoteOp | ReactionRun]
+) -> list[OpResult | RunResult]:
+    """Apply every entry, in order, in one transaction (group commit); all or nothing. Reaction runs
+    are applied in bulk; single ops (clears, reconciliations, commands) one by one."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        results: list[OpResult] = []
-        run: list[VoteOp] = []
-        for op in ops:
-            if op.kind in ("add", "remove"):
-                run.append(op)
-                continue
-            if run:
-                results.extend(_apply_run(conn, run))
-                run = []
-            results.append(_apply(conn, op))
-        if run:
-            results.extend(_apply_run(conn, run))
+        results: list[OpResult | RunResult] = [
+            _apply_reactions(conn, entry) if isinstance(entry, ReactionRun) else _apply(conn, entry)
+            for entry in entries
+        ]
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -271,74 +283,92 @@ def apply_vote_batch(conn: sqlite3.Connection, ops: Sequence[VoteOp]) -> list[Op
     return results
 
 
-_PAIRS_PER_QUERY = 4000
+_USER_VOTES = "SELECT j.value, v.position FROM json_each(?1) AS j CROSS JOIN votes AS v ON v.poll_id = ?2 AND v.user_id = j.value"
+_INSERT_VOTES = (
+    "INSERT INTO votes(poll_id, user_id, position, voted_at) "
+    "SELECT value->>0, value->>1, value->>2, ?1 FROM json_each(?2) WHERE true "
+    "ON CONFLICT DO UPDATE SET voted_at = excluded.voted_at"
+)
+_INSERT_LOG = (
+    "INSERT INTO vote_log(poll_id, user_id, position, action, source, at) "
+    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, ?1 FROM json_each(?2) ORDER BY key"
+)
 
 
-def _apply_run(conn: sqlite3.Connection, ops: Sequence[VoteOp]) -> list[OpResult]:
-    """Adds and removals in bulk: read the touched members' votes once, play the ops in order in
-    memory, then write the net change and the log with executemany. Same effect as _apply per op."""
-    pairs = list({(op.poll_id, op.user_id) for op in ops})
-    held: dict[tuple[int, int], set[int]] = {pair: set() for pair in pairs}
-    for start in range(0, len(pairs), _PAIRS_PER_QUERY):
-        chunk = pairs[start : start + _PAIRS_PER_QUERY]
-        marks = ",".join("(?, ?)" for _ in chunk)
-        flat = [x for pair in chunk for x in pair]
-        for poll_id, user_id, position in conn.execute(
-            f"SELECT poll_id, user_id, position FROM votes WHERE (poll_id, user_id) IN (VALUES {marks})",  # noqa: S608
-            flat,
-        ):
-            held[(poll_id, user_id)].add(position)
-    initial = {pair: set(positions) for pair, positions in held.items()}
-    added_at: dict[tuple[int, int, int], str] = {}
-    logs: list[tuple[int, int, int, str, str, str]] = []
-    results: list[OpResult] = []
-    for op in ops:
-        res = OpResult()
-        key = (op.poll_id, op.user_id)
-        state = held[key]
-        position = op.position
-        assert position is not None
-        if op.kind == "add":
-            if not op.multi:
-                for other in sorted(state - {position}):
-                    state.discard(other)
-                    res.removed += 1
-                    res.remove_reactions.append((op.user_id, other))
-                    logs.append((op.poll_id, op.user_id, other, "remove", "move", op.at))
-            if position not in state:
-                state.add(position)
-                added_at[(op.poll_id, op.user_id, position)] = op.at
-                res.added += 1
-                logs.append((op.poll_id, op.user_id, position, "add", op.source, op.at))
-        elif position in state:
-            state.discard(position)
-            res.removed += 1
-            logs.append((op.poll_id, op.user_id, position, "remove", op.source, op.at))
-        res.log_ids = [len(logs) - res.added - res.removed + i for i in range(res.added + res.removed)]
-        results.append(res)
-    deletes = []
-    inserts = []
-    for (poll_id, user_id), before in initial.items():
-        after = held[(poll_id, user_id)]
-        deletes.extend((poll_id, user_id, p) for p in before - after)
-        for p in after:
-            at = added_at.get((poll_id, user_id, p))
-            if at is not None:  # new, or removed and added again within this batch
-                inserts.append((poll_id, user_id, p, at))
-    conn.executemany("DELETE FROM votes WHERE poll_id = ? AND user_id = ? AND position = ?", deletes)
-    conn.executemany(
-        "INSERT INTO votes(poll_id, user_id, position, voted_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT DO UPDATE SET voted_at = excluded.voted_at",
-        inserts,
-    )
-    # Log ids are assigned in order inside this exclusive transaction: the next ids after the max.
-    base = conn.execute("SELECT coalesce(max(id), 0) FROM vote_log").fetchone()[0]
-    conn.executemany(
-        "INSERT INTO vote_log(poll_id, user_id, position, action, source, at) VALUES (?, ?, ?, ?, ?, ?)", logs
-    )
-    for res in results:
-        res.log_ids = [base + 1 + i for i in res.log_ids]
-    return results
+def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
+    """Reaction adds and removals in bulk, with the same effect as applying them one by one: read the
+    touched members' current votes once, play the run in memory, then write the net change and the
+    log with one statement each (the rows travel as one JSON array, so SQLite does the row loop).
+    Changes to a poll that is no longer open are ignored."""
+    flat = run.flat
+    polls = set(flat[0::3])
+    marks = ",".join("?" * len(polls))
+    flags: dict[int, tuple[bool, bool]] = {
+        poll_id: (bool(multi), bool(anonymous))
+        for poll_id, multi, anonymous in conn.execute(
+            f"SELECT id, multi, anonymous FROM polls WHERE status = 'open' AND id IN ({marks})",  # noqa: S608
+            list(polls),
+        )
+    }
+    held: dict[tuple[int, int], set[int]] = {}
+    for poll_id in flags:
+        users = (
+            set(flat[1::3])
+            if len(polls) == 1
+            else {flat[i + 1] for i in range(0, len(flat), 3) if flat[i] == poll_id}
+        )
+        for user_id, position in conn.execute(_USER_VOTES, (json.dumps(list(users)), poll_id)):
+            held.setdefault((poll_id, user_id), set()).add(position)
+    stored = {key: frozenset(positions) for key, positions in held.items()}
+    result = RunResult()
+    added: set[tuple[int, int, int]] = set()
+    logs: list[tuple[int, int, int, str, str]] = []
+    for i in range(0, len(flat), 3):
+        poll_id, user_id, code = flat[i], flat[i + 1], flat[i + 2]
+        flag = flags.get(poll_id)
+        if flag is None:
+            continue
+        position = code >> 1
+        key = (poll_id, user_id)
+        state = held.get(key)
+        if state is None:
+            state = held[key] = set()
+        if code & 1:  # removal
+            if position in state:
+                state.discard(position)
+                logs.append((poll_id, user_id, position, "remove", "reaction"))
+                result.changed_polls.add(poll_id)
+            continue
+        multi, anonymous = flag
+        if anonymous:  # recorded, so the reaction comes off again: the receipt is /poll myvote
+            result.remove_reactions.append((poll_id, user_id, position))
+        if not multi and state and state != {position}:
+            for other in sorted(state - {position}):
+                logs.append((poll_id, user_id, other, "remove", "move"))
+                if not anonymous:  # an anonymous poll's older reaction is already gone
+                    result.remove_reactions.append((poll_id, user_id, other))
+            state &= {position}
+            result.changed_polls.add(poll_id)
+        if position not in state:
+            state.add(position)
+            added.add((poll_id, user_id, position))
+            logs.append((poll_id, user_id, position, "add", "reaction"))
+            result.changed_polls.add(poll_id)
+    deletes = [
+        (poll_id, user_id, position)
+        for (poll_id, user_id), before in stored.items()
+        for position in before - held[(poll_id, user_id)]
+    ]
+    # Added in this run and still held: new rows, or (removed and added again) a new voted_at.
+    inserts = [vote for vote in added if vote[2] in held[(vote[0], vote[1])]]
+    if deletes:
+        conn.executemany("DELETE FROM votes WHERE poll_id = ? AND user_id = ? AND position = ?", deletes)
+    if inserts:
+        conn.execute(_INSERT_VOTES, (run.at, json.dumps(inserts)))
+    if logs:
+        conn.execute(_INSERT_LOG, (run.at, json.dumps(logs)))
+    result.changes = len(logs)
+    return result
 
 
 # -- the async repository ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ test; a request outside the spec fails the test.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import simcord
 
 from bot.client import RumorBot, expected_error_message
 from bot.settings import load_settings
+from bot.votes import VoteWriter
 from db import Database
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
 
@@ -32,7 +34,7 @@ def make_settings(db_path: Path, **overrides: str):
 
 @pytest_asyncio.fixture(autouse=True)
 async def _close_databases(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
-    """Close every database a test opened. SimCord does not close the bots it ran, and an aiosqlite
+    """Close every database and vote writer a test opened. SimCord does not close the bots it ran, and an aiosqlite
     connection left open keeps a non-daemon thread alive, which would hang the interpreter at exit."""
     opened: list[Database] = []
     original = Database.open.__func__  # type: ignore[attr-defined]
@@ -43,7 +45,24 @@ async def _close_databases(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Non
         return db
 
     monkeypatch.setattr(Database, "open", classmethod(tracking_open))
+    writers: list[VoteWriter] = []
+    start_writer = VoteWriter.start
+
+    async def tracking_start(writer: VoteWriter) -> None:
+        writers.append(writer)
+        await start_writer(writer)
+
+    monkeypatch.setattr(VoteWriter, "start", tracking_start)
     yield
+    for writer in writers:  # and end their worker processes, which would otherwise wait for the end of pytest
+        proc = writer._proc
+        try:
+            await writer.close()
+        except Exception:  # noqa: BLE001 - its loop is gone: end the process below
+            pass
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
     for db in opened:
         try:
             await db.close()

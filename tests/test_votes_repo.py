@@ -4,13 +4,14 @@ reconciliation rules and scoring."""
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
 from bot.forecast import brier, leaderboard
 from bot.votes import VoteWriter
 from db import Database
-from db.polls import NewPoll, PollOption, PollStore, VoteOp
+from db.polls import NewPoll, PollOption, PollStore, ReactionRun, VoteOp, apply_vote_batch, open_writer_connection
 
 AT = "2026-01-01T00:00:00+00:00"
 
@@ -88,3 +89,74 @@ def test_brier_and_leaderboard_shrinkage():
     board = leaderboard([(1, 0.01)] + [(2, 0.04)] * 6)
     assert [s.user_id for s in board] == [2, 1]
     assert board[1].forecasts == 1 and board[1].mean_brier == pytest.approx(0.01)
+
+
+def _table(conn):
+    votes = sorted(conn.execute("SELECT poll_id, user_id, position FROM votes"))
+    log = [
+        tuple(r)
+        for r in conn.execute("SELECT poll_id, user_id, position, action, source FROM vote_log ORDER BY id")
+    ]
+    return votes, log
+
+
+@pytest.mark.parametrize("multi", [False, True])
+async def test_a_reaction_run_has_the_effect_of_its_events_one_by_one(tmp_path, multi):
+    """The bulk path (one run, a few statements) against the plain path (one op at a time), on the
+    same random mix of adds, moves, re-adds and removals, some by members who already voted."""
+    rng = random.Random(11 + multi)
+    events = [(rng.randrange(40), rng.randrange(4), rng.random() < 0.3) for _ in range(600)]
+    tables = []
+    for bulk in (True, False):
+        db = await Database.open(tmp_path / f"{bulk}-{multi}.db")
+        store = PollStore(db)
+        poll = await make_poll(store, multi=multi)
+        await db.close()
+        conn = open_writer_connection(tmp_path / f"{bulk}-{multi}.db")
+        # Earlier votes, stored before the run.
+        apply_vote_batch(conn, [VoteOp("add", poll.id, AT, u, u % 3, multi) for u in range(0, 40, 3)])
+        if bulk:
+            flat = [x for user, pos, remove in events for x in (poll.id, user, pos << 1 | remove)]
+            (result,) = apply_vote_batch(conn, [ReactionRun(flat, AT)])
+            assert result.changed_polls == {poll.id}
+        else:
+            kinds = [VoteOp("remove" if rm else "add", poll.id, AT, u, p, multi) for u, p, rm in events]
+            apply_vote_batch(conn, kinds)
+        tables.append(_table(conn))
+        conn.close()
+    assert tables[0] == tables[1]
+    held = {}
+    for _, user, position in tables[0][0]:
+        held.setdefault(user, []).append(position)
+    assert multi or all(len(p) == 1 for p in held.values())
+
+
+async def test_a_reaction_run_reports_removals_and_skips_closed_polls(store):
+    single = await make_poll(store)
+    anonymous = await make_poll(store, anonymous=True)
+    closed = await make_poll(store)
+    await store.close(closed.id, "manual", AT)
+    conn = open_writer_connection(store.db.path)
+    flat = [single.id, 5, 0 << 1, single.id, 5, 2 << 1, anonymous.id, 6, 1 << 1, closed.id, 7, 0]
+    (result,) = apply_vote_batch(conn, [ReactionRun(flat, AT)])
+    conn.close()
+    assert result.changed_polls == {single.id, anonymous.id}
+    # The moved vote's old reaction, and the anonymous vote's reaction, come off.
+    assert result.remove_reactions == [(single.id, 5, 0), (anonymous.id, 6, 1)]
+    assert await store.tally(single.id) == {2: 1}
+    assert await store.tally(anonymous.id) == {1: 1}
+    assert await store.tally(closed.id) == {}
+
+
+async def test_the_writer_restarts_a_worker_that_died(store):
+    poll = await make_poll(store, multi=True)
+    writer = VoteWriter(store.db.path)
+    await writer.start()
+    await writer.submit(VoteOp("add", poll.id, AT, 1, 0, True))
+    writer._proc.kill()
+    await writer._proc.wait()
+    writer.reaction_added(poll.id, 2, 1)
+    result = await writer.submit(VoteOp("add", poll.id, AT, 3, 2, True))
+    await writer.close()
+    assert result.added == 1
+    assert await store.tally(poll.id) == {0: 1, 1: 1, 2: 1}

@@ -1,0 +1,73 @@
+"""The vote writer's worker process: `python -m db.vote_worker PATH`.
+
+It owns one SQLite connection and applies each batch it is sent in one transaction (group commit),
+then answers with the results. Running in its own process, the SQL and the batch logic never compete
+with the bot's event loop for the GIL, and a reaction burst uses the machine's second core.
+
+Frames on stdin and stdout: a 4-byte big-endian length, then a pickle. Both pipes are private to the
+bot that started this process, the only party that writes to or reads from them. Requests are lists
+of `VoteOp` / `ReactionRun`; answers are ("ready", pid) once, then ("ok", results) or ("error", text)
+per batch. The process ends at end of input (the bot closed the pipe, or died): a batch in flight is
+committed whole or not at all, and only committed batches were ever acknowledged. SIGINT and SIGTERM
+are ignored so that a signal sent to the whole process group cannot cut off the bot's last batches:
+the bot drains, then closes the pipe.
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import struct
+import sys
+from typing import BinaryIO
+
+from db.polls import apply_vote_batch, open_writer_connection
+
+HEADER = struct.Struct(">I")
+
+
+def read_frame(stream: BinaryIO) -> object | None:
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return pickle.loads(body)  # noqa: S301 - written by the bot that started this process
+
+
+def write_frame(stream: BinaryIO, message: object) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # stdout carries frames only
+    try:
+        conn = open_writer_connection(argv[1])
+    except Exception as error:  # noqa: BLE001 - reported to the bot, which logs it
+        write_frame(answers, ("error", f"cannot open the database: {error}"))
+        return 1
+    write_frame(answers, ("ready", None))
+    try:
+        while (batch := read_frame(requests)) is not None:
+            try:
+                results = apply_vote_batch(conn, batch)  # type: ignore[arg-type]
+            except Exception as error:  # noqa: BLE001 - rolled back; the bot retries or reports it
+                write_frame(answers, ("error", f"{type(error).__name__}: {error}"))
+            else:
+                write_frame(answers, ("ok", results))
+    except BrokenPipeError:
+        pass  # the bot is gone; whatever was committed stays committed
+    finally:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
