@@ -97,7 +97,7 @@ class VoteWriter:
         run = self._reactions
         run.append(poll_id)
         run.append(user_id)
-        run.append(position << 1)
+        run.append(position << 2)
         if self._idle:
             self._wake()
 
@@ -105,7 +105,7 @@ class VoteWriter:
         run = self._reactions
         run.append(poll_id)
         run.append(user_id)
-        run.append(position << 1 | 1)
+        run.append(position << 2 | 1)
         if self._idle:
             self._wake()
 

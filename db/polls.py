@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,8 @@ class VoteOp:
 @dataclass(slots=True)
 class ReactionRun:
     """Reaction changes in arrival order, packed flat as (poll_id, user_id, code) triples of ints, with
-    code = position << 1, plus 1 for a removal: the hot path builds no object per event. `at` stamps the run."""
+    code = position << 2, plus 1 for a removal: the hot path builds no object per event. `at` stamps
+    the run. The same encoding (plus kind 2, a removal because the vote moved) is the vote_runs log."""
 
     flat: list[int]
     at: str
@@ -284,24 +286,28 @@ def apply_vote_batch(
 
 
 _USER_VOTES = "SELECT j.value, v.position FROM json_each(?1) AS j CROSS JOIN votes AS v ON v.poll_id = ?2 AND v.user_id = j.value"
+# One statement per (poll, option): the user ids travel as one flat JSON array, so SQLite does the row
+# loop and reads plain values (no JSON re-parsing per column).
 _INSERT_VOTES = (
-    "INSERT INTO votes(poll_id, user_id, position, voted_at) "
-    "SELECT value->>0, value->>1, value->>2, ?1 FROM json_each(?2) WHERE true "
+    "INSERT INTO votes(poll_id, user_id, position, voted_at) SELECT ?1, value, ?2, ?3 FROM json_each(?4) WHERE true "
     "ON CONFLICT DO UPDATE SET voted_at = excluded.voted_at"
 )
-_INSERT_LOG = (
-    "INSERT INTO vote_log(poll_id, user_id, position, action, source, at) "
-    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, ?1 FROM json_each(?2) ORDER BY key"
-)
+_ADD, _REMOVE, _MOVE = 0, 1, 2  # the low two bits of a change's code
+
+
+def _insert_votes(conn: sqlite3.Connection, at: str, groups: dict[tuple[int, int], list[int]]) -> None:
+    for (poll_id, position), users in groups.items():
+        conn.execute(_INSERT_VOTES, (poll_id, position, at, json.dumps(users)))
 
 
 def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
     """Reaction adds and removals in bulk, with the same effect as applying them one by one: read the
-    touched members' current votes once, play the run in memory, then write the net change and the
-    log with one statement each (the rows travel as one JSON array, so SQLite does the row loop).
-    Changes to a poll that is no longer open are ignored."""
+    touched members' current votes once, play the run in memory, then write the net change (a few
+    statements) and the run's log (one vote_runs row). Changes to a poll that is not open are ignored.
+    A run of first votes, what a burst mostly is, skips the per-event loop altogether."""
     flat = run.flat
-    polls = set(flat[0::3])
+    pids, users, codes = flat[0::3], flat[1::3], flat[2::3]
+    polls = set(pids)
     marks = ",".join("?" * len(polls))
     flags: dict[int, tuple[bool, bool]] = {
         poll_id: (bool(multi), bool(anonymous))
@@ -310,65 +316,92 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
             list(polls),
         )
     }
-    held: dict[tuple[int, int], set[int]] = {}
+    stored: dict[tuple[int, int], set[int]] = {}
     for poll_id in flags:
-        users = (
-            set(flat[1::3])
-            if len(polls) == 1
-            else {flat[i + 1] for i in range(0, len(flat), 3) if flat[i] == poll_id}
-        )
-        for user_id, position in conn.execute(_USER_VOTES, (json.dumps(list(users)), poll_id)):
-            held.setdefault((poll_id, user_id), set()).add(position)
-    stored = {key: frozenset(positions) for key, positions in held.items()}
+        members = set(users) if len(polls) == 1 else {u for p, u in zip(pids, users, strict=True) if p == poll_id}
+        for user_id, position in conn.execute(_USER_VOTES, (json.dumps(list(members)), poll_id)):
+            stored.setdefault((poll_id, user_id), set()).add(position)
     result = RunResult()
-    added: set[tuple[int, int, int]] = set()
-    logs: list[tuple[int, int, int, str, str]] = []
-    for i in range(0, len(flat), 3):
-        poll_id, user_id, code = flat[i], flat[i + 1], flat[i + 2]
+    anonymous_polls = {poll_id for poll_id, (_, anonymous) in flags.items() if anonymous}
+    first_votes = (
+        not stored
+        and len(flags) == len(polls)
+        and not any(code & 3 for code in codes)
+        and len(set(zip(pids, users, strict=True)) if len(polls) > 1 else set(users)) == len(users)
+    )
+    if first_votes:  # every event adds a member's first vote: the log is the run itself
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for poll_id, user_id, code in zip(pids, users, codes, strict=True):
+            groups[(poll_id, code >> 2)].append(user_id)
+        if anonymous_polls:  # recorded, so the reaction comes off again: the receipt is /poll myvote
+            result.remove_reactions = [
+                (p, u, c >> 2) for p, u, c in zip(pids, users, codes, strict=True) if p in anonymous_polls
+            ]
+        _insert_votes(conn, run.at, groups)
+        changes = flat
+    else:
+        changes = _play(conn, run, flags, stored, result)
+    if changes:
+        conn.execute("INSERT INTO vote_runs(at, changes) VALUES (?, ?)", (run.at, json.dumps(changes)))
+        result.changed_polls = set(changes[0::3])
+    result.changes = len(changes) // 3
+    return result
+
+
+def _play(
+    conn: sqlite3.Connection,
+    run: ReactionRun,
+    flags: dict[int, tuple[bool, bool]],
+    stored: dict[tuple[int, int], set[int]],
+    result: RunResult,
+) -> list[int]:
+    """The general case, event by event in memory; returns the effective changes, flat."""
+    held = {key: set(positions) for key, positions in stored.items()}
+    removals = result.remove_reactions
+    readded: set[tuple[int, int, int]] = set()  # stored votes removed and added again: a new voted_at
+    changes: list[int] = []
+    it = iter(run.flat)
+    for poll_id, user_id, code in zip(it, it, it, strict=True):
         flag = flags.get(poll_id)
         if flag is None:
             continue
-        position = code >> 1
+        position = code >> 2
         key = (poll_id, user_id)
-        state = held.get(key)
-        if state is None:
-            state = held[key] = set()
-        if code & 1:  # removal
+        state = held.setdefault(key, set())
+        if code & 1:  # a removal
             if position in state:
                 state.discard(position)
-                logs.append((poll_id, user_id, position, "remove", "reaction"))
-                result.changed_polls.add(poll_id)
+                changes += (poll_id, user_id, position << 2 | _REMOVE)
             continue
         multi, anonymous = flag
         if anonymous:  # recorded, so the reaction comes off again: the receipt is /poll myvote
-            result.remove_reactions.append((poll_id, user_id, position))
+            removals.append((poll_id, user_id, position))
         if not multi and state and state != {position}:
             for other in sorted(state - {position}):
-                logs.append((poll_id, user_id, other, "remove", "move"))
+                changes += (poll_id, user_id, other << 2 | _MOVE)
                 if not anonymous:  # an anonymous poll's older reaction is already gone
-                    result.remove_reactions.append((poll_id, user_id, other))
+                    removals.append((poll_id, user_id, other))
             state &= {position}
-            result.changed_polls.add(poll_id)
         if position not in state:
             state.add(position)
-            added.add((poll_id, user_id, position))
-            logs.append((poll_id, user_id, position, "add", "reaction"))
-            result.changed_polls.add(poll_id)
+            changes += (poll_id, user_id, position << 2 | _ADD)
+            if position in stored.get(key, ()):
+                readded.add((poll_id, user_id, position))
     deletes = [
         (poll_id, user_id, position)
         for (poll_id, user_id), before in stored.items()
         for position in before - held[(poll_id, user_id)]
     ]
-    # Added in this run and still held: new rows, or (removed and added again) a new voted_at.
-    inserts = [vote for vote in added if vote[2] in held[(vote[0], vote[1])]]
     if deletes:
         conn.executemany("DELETE FROM votes WHERE poll_id = ? AND user_id = ? AND position = ?", deletes)
-    if inserts:
-        conn.execute(_INSERT_VOTES, (run.at, json.dumps(inserts)))
-    if logs:
-        conn.execute(_INSERT_LOG, (run.at, json.dumps(logs)))
-    result.changes = len(logs)
-    return result
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for (poll_id, user_id), after in held.items():
+        before = stored.get((poll_id, user_id), set())
+        for position in after:
+            if position not in before or (poll_id, user_id, position) in readded:
+                groups[(poll_id, position)].append(user_id)
+    _insert_votes(conn, run.at, groups)
+    return changes
 
 
 # -- the async repository ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from db import Database
 from db.polls import NewPoll, PollOption, PollStore, ReactionRun, VoteOp, apply_vote_batch, open_writer_connection
 
 AT = "2026-01-01T00:00:00+00:00"
+EARLIER = "2025-12-31T00:00:00+00:00"
 
 
 @pytest.fixture
@@ -92,31 +93,34 @@ def test_brier_and_leaderboard_shrinkage():
 
 
 def _table(conn):
-    votes = sorted(conn.execute("SELECT poll_id, user_id, position FROM votes"))
-    log = [
-        tuple(r)
-        for r in conn.execute("SELECT poll_id, user_id, position, action, source FROM vote_log ORDER BY id")
-    ]
-    return votes, log
+    votes = sorted(conn.execute("SELECT poll_id, user_id, position, voted_at FROM votes"))
+    history = (
+        "SELECT poll_id, user_id, position, action, source FROM vote_history ORDER BY at, log_id, run_id, seq"
+    )
+    return votes, [tuple(r) for r in conn.execute(history)]
 
 
 @pytest.mark.parametrize("multi", [False, True])
-async def test_a_reaction_run_has_the_effect_of_its_events_one_by_one(tmp_path, multi):
-    """The bulk path (one run, a few statements) against the plain path (one op at a time), on the
-    same random mix of adds, moves, re-adds and removals, some by members who already voted."""
+@pytest.mark.parametrize("mix", ["first votes", "mixed"])
+async def test_a_reaction_run_has_the_effect_of_its_events_one_by_one(tmp_path, multi, mix):
+    """The bulk path (one run, a few statements) against the plain path (one op at a time): a burst of
+    first votes, and a random mix of adds, moves, re-adds and removals, some by members who had voted."""
     rng = random.Random(11 + multi)
-    events = [(rng.randrange(40), rng.randrange(4), rng.random() < 0.3) for _ in range(600)]
+    if mix == "first votes":
+        events = [(user, rng.randrange(4), False) for user in range(1000, 1600)]
+    else:
+        events = [(rng.randrange(40), rng.randrange(4), rng.random() < 0.3) for _ in range(600)]
     tables = []
     for bulk in (True, False):
-        db = await Database.open(tmp_path / f"{bulk}-{multi}.db")
-        store = PollStore(db)
-        poll = await make_poll(store, multi=multi)
+        path = tmp_path / f"{bulk}.db"
+        db = await Database.open(path)
+        poll = await make_poll(PollStore(db), multi=multi)
         await db.close()
-        conn = open_writer_connection(tmp_path / f"{bulk}-{multi}.db")
+        conn = open_writer_connection(path)
         # Earlier votes, stored before the run.
-        apply_vote_batch(conn, [VoteOp("add", poll.id, AT, u, u % 3, multi) for u in range(0, 40, 3)])
+        apply_vote_batch(conn, [VoteOp("add", poll.id, EARLIER, u, u % 3, multi) for u in range(0, 40, 3)])
         if bulk:
-            flat = [x for user, pos, remove in events for x in (poll.id, user, pos << 1 | remove)]
+            flat = [x for user, pos, remove in events for x in (poll.id, user, pos << 2 | remove)]
             (result,) = apply_vote_batch(conn, [ReactionRun(flat, AT)])
             assert result.changed_polls == {poll.id}
         else:
@@ -125,8 +129,10 @@ async def test_a_reaction_run_has_the_effect_of_its_events_one_by_one(tmp_path, 
         tables.append(_table(conn))
         conn.close()
     assert tables[0] == tables[1]
+    votes, history = tables[0]
+    assert len(history) >= len(range(0, 40, 3)) + (len(events) if mix == "first votes" else 1)
     held = {}
-    for _, user, position in tables[0][0]:
+    for _, user, position, _ in votes:
         held.setdefault(user, []).append(position)
     assert multi or all(len(p) == 1 for p in held.values())
 
@@ -137,7 +143,7 @@ async def test_a_reaction_run_reports_removals_and_skips_closed_polls(store):
     closed = await make_poll(store)
     await store.close(closed.id, "manual", AT)
     conn = open_writer_connection(store.db.path)
-    flat = [single.id, 5, 0 << 1, single.id, 5, 2 << 1, anonymous.id, 6, 1 << 1, closed.id, 7, 0]
+    flat = [single.id, 5, 0 << 2, single.id, 5, 2 << 2, anonymous.id, 6, 1 << 2, closed.id, 7, 0]
     (result,) = apply_vote_batch(conn, [ReactionRun(flat, AT)])
     conn.close()
     assert result.changed_polls == {single.id, anonymous.id}
