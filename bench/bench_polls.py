@@ -10,6 +10,8 @@ Run: python -m bench.bench_polls [--events 50000] [--rounds 5] [--voters 10000] 
    alternate for --rounds rounds and the ratio reported is the median of the rounds' ratios.
    Lost votes = events - stored votes, summed over the rounds.
    (The embed edit is debounced and off the ingest path, so it is not part of this figure.)
+   Also the worker's side alone (apply_vote_batch), for a burst of first votes and for members who
+   vote twice (every second event moves a vote).
 2. Reconciliation of one poll with N voters spread over 5 options, against tests/support/fake_discord.py
    over real HTTP on 127.0.0.1 (discord.py's HTTP client, pages of 100).
 3. Tally (votes per option) and voter count, the two queries behind every embed refresh, with 1M
@@ -38,7 +40,7 @@ from discord.ext import commands
 
 from cogs.polls import Polls
 from db.connection import Database
-from db.polls import NewPoll, PollOption, PollStore
+from db.polls import NewPoll, PollOption, PollStore, ReactionRun, apply_vote_batch, open_writer_connection
 
 AT = "2026-01-01T00:00:00+00:00"
 FRAME = 500
@@ -159,6 +161,33 @@ async def bench_ingest(tmp: Path, n: int, rounds: int = 5) -> dict:
     }
 
 
+async def bench_apply(tmp: Path, n: int, run: int = 2500) -> dict:
+    """The worker's side alone: apply_vote_batch on runs of `run` events, for a burst of first votes
+    and for the same number of events where every member votes twice (the second one moves the vote).
+    Best of 3, microseconds per event."""
+    out = {}
+    for mix in ("first votes", "changes of mind"):
+        best = float("inf")
+        for attempt in range(3):
+            path = tmp / f"apply-{mix[0]}-{attempt}.db"
+            db = await Database.open(path)
+            poll = await new_poll(PollStore(db), MESSAGE, multi=False)
+            await db.close()
+            rng = random.Random(5)
+            flat = []
+            for i in range(n):
+                user = 3_000_000_000_000_000_000 + (i if mix == "first votes" else i // 2)
+                flat += (poll.id, user, rng.randrange(5) << 2)  # type: ignore[attr-defined]
+            conn = open_writer_connection(path)
+            t = time.perf_counter()
+            for start in range(0, len(flat), run * 3):
+                apply_vote_batch(conn, [ReactionRun(flat[start : start + run * 3], AT)])
+            best = min(best, time.perf_counter() - t)
+            conn.close()
+        out[mix] = best / n * 1e6
+    return out
+
+
 async def bench_reconcile(tmp: Path, voters: int) -> dict:
     from tests.support.fake_discord import FakeDiscord
 
@@ -246,9 +275,11 @@ async def main() -> None:
     parser.add_argument("--votes", type=int, default=1_000_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("discord").setLevel(logging.ERROR)  # no intent and voice notices for bench bots
     with tempfile.TemporaryDirectory() as raw:
         tmp = Path(raw)
         ingest = await bench_ingest(tmp, args.events, args.rounds)
+        applied = await bench_apply(tmp, args.events)
         reconcile = await bench_reconcile(tmp, args.voters)
         tally = await bench_tally(tmp, args.votes)
     print(
@@ -268,6 +299,8 @@ async def main() -> None:
     )
     print(f"| lost votes of {ingest['events'] * ingest['rounds']:,} | {ingest['lost']} |")
     print(f"| commits (batches) for {ingest['events']:,} events, last round | {ingest['batches']} |")
+    for mix, micros in applied.items():
+        print(f"| worker process: apply {args.events:,} events in runs of 2,500, {mix} | {micros:.2f} µs/event |")
     print(
         f"| reconcile {reconcile['voters']:,} voters (5 emoji) | {reconcile['requests']} requests, {reconcile['seconds']:.2f} s, {reconcile['stored']:,} votes stored |"
     )
