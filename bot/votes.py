@@ -76,7 +76,7 @@ class VoteWriter:
 
     async def start(self) -> None:
         """Start the worker process and wait until it has opened the database."""
-        env = dict(os.environ)
+        env = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}  # it needs none
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,

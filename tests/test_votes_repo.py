@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,14 @@ async def test_the_writer_restarts_a_worker_that_died(store):
     await writer.close()
     assert result.added == 1
     assert await store.tally(poll.id) == {0: 1, 1: 1, 2: 1}
+
+
+async def test_the_worker_process_gets_no_token_and_ends_with_the_writer(store, monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token-but-secret")
+    writer = VoteWriter(store.db.path)
+    await writer.start()
+    proc = writer._proc
+    environ = (await asyncio.to_thread(Path(f"/proc/{proc.pid}/environ").read_bytes)).split(b"\0")
+    assert not any(entry.startswith(b"DISCORD_TOKEN=") for entry in environ)
+    await writer.close()
+    assert proc.returncode == 0
