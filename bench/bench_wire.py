@@ -8,8 +8,8 @@ closed loops: each sends /rumor or /ask and waits for the interaction callback, 
 open poll by adding a reaction (then pauses 50 ms, as a person cannot click faster). Measured:
 interactions answered per second, p50/p99 from dispatching INTERACTION_CREATE to receiving the callback,
 votes lost (poll tallies vs. the reactions Discord holds once the bot has settled; must be 0), and the
-bot process's peak RSS (VmHWM). The same load then runs against a do-nothing discord.py client on the
-same wire (bench/_null_bot.py: answers every interaction with "ok") as the baseline, in the same run.
+peak RSS (VmHWM) of the bot process plus its vote worker process. The same load then runs against a
+do-nothing discord.py client on the same wire (bench/_null_bot.py: answers every interaction with "ok") as the baseline, in the same run.
 """
 
 from __future__ import annotations
@@ -63,12 +63,20 @@ class Result:
 
 
 def peak_rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return float("nan")
-    match = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else float("nan")
+    """Peak RSS (VmHWM) of the process plus its child processes (the bot's vote worker)."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid] + ([int(c) for c in children.read_text().split()] if children.exists() else [])
+    for each in pids:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            return float("nan")
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        if match is None:
+            return float("nan")
+        total += int(match.group(1)) / 1024
+    return total
 
 
 async def start_process(fd: FakeDiscord, workdir: Path, args: list[str]) -> asyncio.subprocess.Process:
