@@ -1,8 +1,8 @@
 """Polls, votes, forecast scores and resolution proposals. All poll SQL lives here.
 
 Two faces: `PollStore` (async, on the shared Database) for everything but vote ingestion, and the
-synchronous `apply_vote_batch` that the single vote writer (bot/votes.py) runs on its own connection,
-one transaction per batch (group commit).
+synchronous `apply_vote_batch` that the single vote writer (bot/votes.py) has its worker process
+(db/vote_worker.py) run on its own connection, one transaction per batch (group commit).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class NewPoll:
 
 ALL_USERS = -1  # in VoteOp.skip_users: skip the whole reconciliation
 
-# -- the vote writer's side (synchronous, its own connection, one thread) --------------------------
+# -- the vote writer's side (synchronous: the worker process, db/vote_worker.py) ---------------------
 
 
 @dataclass(slots=True)
