@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -779,8 +779,26 @@ class Polls(commands.Cog):
         except NotCurator:
             raise UserFacingError(f"Only the poll's author and curators can {what} poll #{poll.id}.") from None
 
-    async def _post_poll(self, interaction: discord.Interaction, new: NewPoll) -> Poll:
-        """Store the poll, post its message and add the option reactions; undo everything on failure."""
+    async def _post_poll(
+        self,
+        interaction: discord.Interaction,
+        question: str,
+        options: list[PollOption],
+        at: datetime,
+        **details: Any,
+    ) -> Poll:
+        """Store a poll by this member in this channel, post its message and add the option reactions;
+        undo everything on failure. `details` are NewPoll's optional fields."""
+        new = NewPoll(
+            guild_id=interaction.guild_id or 0,
+            channel_id=interaction.channel_id or 0,
+            message_id=None,
+            author_id=interaction.user.id,
+            question=question,
+            options=options,
+            created_at=iso(at),
+            **details,
+        )
         poll = await self.store.create(new)
         message: discord.Message | None = None
         try:
@@ -839,19 +857,13 @@ class Polls(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         poll = await self._post_poll(
             interaction,
-            NewPoll(
-                guild_id=interaction.guild_id or 0,
-                channel_id=interaction.channel_id or 0,
-                message_id=None,
-                author_id=interaction.user.id,
-                question=question,
-                options=parsed,
-                created_at=iso(at),
-                closes_at=iso(deadline) if deadline else None,
-                multi=multi,
-                anonymous=anonymous,
-                hide_counts=hide_counts,
-            ),
+            question,
+            parsed,
+            at,
+            closes_at=iso(deadline) if deadline else None,
+            multi=multi,
+            anonymous=anonymous,
+            hide_counts=hide_counts,
         )
         await interaction.followup.send(f"Poll #{poll.id} is up. React to vote.", ephemeral=True)
 
@@ -893,19 +905,13 @@ class Polls(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         poll = await self._post_poll(
             interaction,
-            NewPoll(
-                guild_id=interaction.guild_id or 0,
-                channel_id=interaction.channel_id or 0,
-                message_id=None,
-                author_id=interaction.user.id,
-                question=question,
-                options=[PollOption(i, e, label, p) for i, (e, label, p) in enumerate(FORECAST_OPTIONS)],
-                created_at=iso(at),
-                closes_at=iso(deadline),
-                kind="forecast",
-                claim_id=claim.id,
-                project=project.value,
-            ),
+            question,
+            [PollOption(i, e, label, p) for i, (e, label, p) in enumerate(FORECAST_OPTIONS)],
+            at,
+            closes_at=iso(deadline),
+            kind="forecast",
+            claim_id=claim.id,
+            project=project.value,
         )
         await interaction.followup.send(
             f"Forecast poll #{poll.id} is up, linked to claim #{claim.id}. Each option is your probability.",
