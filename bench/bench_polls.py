@@ -56,21 +56,51 @@ class BenchBot(commands.Bot):
         self.db: Database
 
 
+EMOJIS = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"]
+Event = tuple[str, dict]  # (gateway event name, payload)
+
+
+def _reaction(user_id: int, emoji: str, message_id: int = MESSAGE) -> dict:
+    return {
+        "user_id": str(user_id),
+        "channel_id": str(CHANNEL),
+        "message_id": str(message_id),
+        "guild_id": str(GUILD),
+        "emoji": {"id": None, "name": emoji},
+        "burst": False,
+        "type": 0,
+    }
+
+
 def payloads(n: int, message_id: int = MESSAGE) -> list[dict]:
+    """A burst of first votes: n members, one reaction each."""
     rng = random.Random(7)
-    emojis = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"]
-    return [
-        {
-            "user_id": str(2_000_000_000_000_000_000 + i),
-            "channel_id": str(CHANNEL),
-            "message_id": str(message_id),
-            "guild_id": str(GUILD),
-            "emoji": {"id": None, "name": rng.choice(emojis)},
-            "burst": False,
-            "type": 0,
-        }
-        for i in range(n)
-    ]
+    return [_reaction(2_000_000_000_000_000_000 + i, rng.choice(EMOJIS), message_id) for i in range(n)]
+
+
+def burst(n: int) -> tuple[list[Event], int]:
+    return [("MESSAGE_REACTION_ADD", p) for p in payloads(n)], n
+
+
+def churn(n: int) -> tuple[list[Event], int]:
+    """A multi-choice poll where n // 4 members add and take back reactions: a quarter of the events
+    remove one of the member's reactions. Returns the events and the votes held at the end."""
+    rng = random.Random(9)
+    held: set[tuple[int, str]] = set()
+    events: list[Event] = []
+    for _ in range(n):
+        user = 2_000_000_000_000_000_000 + rng.randrange(n // 4)
+        emoji = rng.choice(EMOJIS)
+        if (user, emoji) in held:
+            held.discard((user, emoji))
+            events.append(("MESSAGE_REACTION_REMOVE", _reaction(user, emoji)))
+        else:
+            held.add((user, emoji))
+            events.append(("MESSAGE_REACTION_ADD", _reaction(user, emoji)))
+    return events, len(held)
+
+
+SCENARIOS = {"first votes, single-choice": (burst, False), "adds and removals, multi-choice": (churn, True)}
 
 
 async def drain_tasks() -> None:
@@ -82,11 +112,11 @@ async def drain_tasks() -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def feed(bot: commands.Bot, events: list[dict]) -> None:
-    parse = bot._connection.parsers["MESSAGE_REACTION_ADD"]
+async def feed(bot: commands.Bot, events: list[Event]) -> None:
+    parsers = bot._connection.parsers
     for start in range(0, len(events), FRAME):
-        for payload in events[start : start + FRAME]:
-            parse(payload)
+        for name, payload in events[start : start + FRAME]:
+            parsers[name](payload)
         await asyncio.sleep(0)  # the next gateway frame arrives after the loop had a turn
 
 
@@ -95,14 +125,18 @@ async def new_poll(store: PollStore, message_id: int, *, multi: bool) -> object:
     return await store.create(NewPoll(GUILD, CHANNEL, message_id, 9, "bench?", options, AT, multi=multi))
 
 
-async def _ingest_idle(events: list[dict]) -> float:
-    """(a) the do-nothing handler: seconds to parse and dispatch every event."""
+async def _ingest_idle(events: list[Event]) -> float:
+    """(a) the do-nothing handlers: seconds to parse and dispatch every event."""
     idle = BenchBot(Path("unused.db"))
 
     async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
         return None
 
+    async def on_raw_reaction_remove(payload: discord.RawReactionActionEvent) -> None:
+        return None
+
     idle.add_listener(on_raw_reaction_add)
+    idle.add_listener(on_raw_reaction_remove)
     await idle._async_setup_hook()  # what login() does first: binds the client to this loop
     t = time.perf_counter()
     await feed(idle, events)
@@ -110,18 +144,19 @@ async def _ingest_idle(events: list[dict]) -> float:
     return time.perf_counter() - t
 
 
-async def _ingest_real(path: Path, events: list[dict]) -> tuple[float, int, int]:
-    """(b) the real handler, Polls.on_raw_reaction_add -> VoteWriter group commit: seconds until the
-    last vote is committed, votes stored, commits."""
+async def _ingest_real(path: Path, events: list[Event], *, multi: bool) -> tuple[float, int, int]:
+    """(b) the real handlers, Polls.on_raw_reaction_add/remove -> VoteWriter group commit: seconds
+    until the last vote is committed, votes stored, commits."""
     bot = BenchBot(path)
     bot.db = await Database.open(path)
     await bot._async_setup_hook()
     cog = Polls(bot)  # type: ignore[arg-type]
     cog._schedule_edit = lambda poll_id: None  # type: ignore[method-assign]  # debounced, off this path
     await cog.writer.start()
-    poll = await new_poll(cog.store, MESSAGE, multi=False)
+    poll = await new_poll(cog.store, MESSAGE, multi=multi)
     cog._track(poll)  # type: ignore[arg-type]
     bot.add_listener(cog.on_raw_reaction_add)
+    bot.add_listener(cog.on_raw_reaction_remove)
     t = time.perf_counter()
     await feed(bot, events)
     await drain_tasks()
@@ -134,21 +169,23 @@ async def _ingest_real(path: Path, events: list[dict]) -> tuple[float, int, int]
     return seconds, stored, batches
 
 
-async def bench_ingest(tmp: Path, n: int, rounds: int = 5) -> dict:
+async def bench_ingest(tmp: Path, n: int, rounds: int = 5, scenario: str = "first votes, single-choice") -> dict:
     """Rounds alternate the two bots (fresh ones each time, same payloads) so that drift in the
     machine's speed hits both; the figure is the median of the per-round ratios."""
-    events = payloads(n)
+    make, multi = SCENARIOS[scenario]
+    events, expected = make(n)
     ratios, idle_eps, real_eps, lost, batches = [], [], [], 0, 0
     for i in range(rounds):
         gc.collect()
         idle_s = await _ingest_idle(events)
         gc.collect()
-        real_s, stored, batches = await _ingest_real(tmp / f"polls-{i}.db", events)
+        real_s, stored, batches = await _ingest_real(tmp / f"polls-{multi}-{i}.db", events, multi=multi)
         ratios.append(idle_s / real_s)
         idle_eps.append(n / idle_s)
         real_eps.append(n / real_s)
-        lost += n - stored
+        lost += abs(expected - stored)
     return {
+        "scenario": scenario,
         "events": n,
         "rounds": rounds,
         "idle_eps": statistics.median(idle_eps),
@@ -278,7 +315,7 @@ async def main() -> None:
     logging.getLogger("discord").setLevel(logging.ERROR)  # no intent and voice notices for bench bots
     with tempfile.TemporaryDirectory() as raw:
         tmp = Path(raw)
-        ingest = await bench_ingest(tmp, args.events, args.rounds)
+        ingests = [await bench_ingest(tmp, args.events, args.rounds, scenario) for scenario in SCENARIOS]
         applied = await bench_apply(tmp, args.events)
         reconcile = await bench_reconcile(tmp, args.voters)
         tally = await bench_tally(tmp, args.votes)
@@ -289,16 +326,18 @@ async def main() -> None:
     print()
     print("| measure | value |")
     print("|---|---|")
-    print(f"| reaction events parsed, do-nothing handler | {ingest['idle_eps']:,.0f} events/s |")
-    print(
-        f"| reaction events parsed + stored (Polls handler, group commit) | {ingest['real_eps']:,.0f} events/s |"
-    )
-    print(
-        f"| ratio to the do-nothing bot, median of {ingest['rounds']} rounds | {ingest['ratio']:.2f} "
-        f"(range {ingest['ratio_min']:.2f}–{ingest['ratio_max']:.2f}) |"
-    )
-    print(f"| lost votes of {ingest['events'] * ingest['rounds']:,} | {ingest['lost']} |")
-    print(f"| commits (batches) for {ingest['events']:,} events, last round | {ingest['batches']} |")
+    for ingest in ingests:
+        label = ingest["scenario"]
+        print(f"| {label}: events parsed, do-nothing handlers | {ingest['idle_eps']:,.0f} events/s |")
+        print(
+            f"| {label}: events parsed + stored (Polls handlers, group commit) | {ingest['real_eps']:,.0f} events/s |"
+        )
+        print(
+            f"| {label}: ratio to the do-nothing bot, median of {ingest['rounds']} rounds | {ingest['ratio']:.2f} "
+            f"(range {ingest['ratio_min']:.2f}–{ingest['ratio_max']:.2f}) |"
+        )
+        print(f"| {label}: votes lost or extra, {ingest['rounds']} rounds | {ingest['lost']} |")
+        print(f"| {label}: commits for {ingest['events']:,} events, last round | {ingest['batches']} |")
     for mix, micros in applied.items():
         print(f"| worker process: apply {args.events:,} events in runs of 2,500, {mix} | {micros:.2f} µs/event |")
     print(

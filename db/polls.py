@@ -292,6 +292,9 @@ _INSERT_VOTES = (
     "INSERT INTO votes(poll_id, user_id, position, voted_at) SELECT ?1, value, ?2, ?3 FROM json_each(?4) WHERE true "
     "ON CONFLICT DO UPDATE SET voted_at = excluded.voted_at"
 )
+_DELETE_VOTES = (
+    "DELETE FROM votes WHERE poll_id = ?1 AND position = ?2 AND user_id IN (SELECT value FROM json_each(?3))"
+)
 _ADD, _REMOVE, _MOVE = 0, 1, 2  # the low two bits of a change's code
 
 
@@ -320,7 +323,11 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
     for poll_id in flags:
         members = set(users) if len(polls) == 1 else {u for p, u in zip(pids, users, strict=True) if p == poll_id}
         for user_id, position in conn.execute(_USER_VOTES, (json.dumps(list(members)), poll_id)):
-            stored.setdefault((poll_id, user_id), set()).add(position)
+            positions = stored.get((poll_id, user_id))
+            if positions is None:
+                stored[(poll_id, user_id)] = {position}
+            else:
+                positions.add(position)
     result = RunResult()
     anonymous_polls = {poll_id for poll_id, (_, anonymous) in flags.items() if anonymous}
     first_votes = (
@@ -352,13 +359,16 @@ def _play(
     conn: sqlite3.Connection,
     run: ReactionRun,
     flags: dict[int, tuple[bool, bool]],
-    stored: dict[tuple[int, int], set[int]],
+    held: dict[tuple[int, int], set[int]],
     result: RunResult,
 ) -> list[int]:
-    """The general case, event by event in memory; returns the effective changes, flat."""
-    held = {key: set(positions) for key, positions in stored.items()}
+    """The general case, event by event in memory over the members' stored votes (`held`, updated in
+    place); returns the effective changes, flat. The net effect on the votes table is tracked as it
+    happens, per vote: a new row, a stored row to delete, or a stored row removed and added again
+    (which gets the new voted_at)."""
+    new, gone, again = 1, -1, 2
+    net: dict[tuple[int, int, int], int] = {}
     removals = result.remove_reactions
-    readded: set[tuple[int, int, int]] = set()  # stored votes removed and added again: a new voted_at
     changes: list[int] = []
     it = iter(run.flat)
     for poll_id, user_id, code in zip(it, it, it, strict=True):
@@ -367,40 +377,45 @@ def _play(
             continue
         position = code >> 2
         key = (poll_id, user_id)
-        state = held.setdefault(key, set())
+        state = held.get(key)
+        if state is None:
+            state = held[key] = set()
         if code & 1:  # a removal
             if position in state:
                 state.discard(position)
                 changes += (poll_id, user_id, position << 2 | _REMOVE)
+                vote = (poll_id, user_id, position)
+                if net.get(vote) == new:
+                    del net[vote]
+                else:
+                    net[vote] = gone
             continue
         multi, anonymous = flag
         if anonymous:  # recorded, so the reaction comes off again: the receipt is /poll myvote
             removals.append((poll_id, user_id, position))
         if not multi and state and state != {position}:
             for other in sorted(state - {position}):
+                state.discard(other)
                 changes += (poll_id, user_id, other << 2 | _MOVE)
                 if not anonymous:  # an anonymous poll's older reaction is already gone
                     removals.append((poll_id, user_id, other))
-            state &= {position}
+                vote = (poll_id, user_id, other)
+                if net.get(vote) == new:
+                    del net[vote]
+                else:
+                    net[vote] = gone
         if position not in state:
             state.add(position)
             changes += (poll_id, user_id, position << 2 | _ADD)
-            if position in stored.get(key, ()):
-                readded.add((poll_id, user_id, position))
-    deletes = [
-        (poll_id, user_id, position)
-        for (poll_id, user_id), before in stored.items()
-        for position in before - held[(poll_id, user_id)]
-    ]
-    if deletes:
-        conn.executemany("DELETE FROM votes WHERE poll_id = ? AND user_id = ? AND position = ?", deletes)
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for (poll_id, user_id), after in held.items():
-        before = stored.get((poll_id, user_id), set())
-        for position in after:
-            if position not in before or (poll_id, user_id, position) in readded:
-                groups[(poll_id, position)].append(user_id)
-    _insert_votes(conn, run.at, groups)
+            vote = (poll_id, user_id, position)
+            net[vote] = again if net.get(vote) == gone else new
+    deletes: dict[tuple[int, int], list[int]] = defaultdict(list)
+    inserts: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for (poll_id, user_id, position), effect in net.items():
+        (deletes if effect == gone else inserts)[(poll_id, position)].append(user_id)
+    for (poll_id, position), users in deletes.items():
+        conn.execute(_DELETE_VOTES, (poll_id, position, json.dumps(users)))
+    _insert_votes(conn, run.at, inserts)
     return changes
 
 
