@@ -12,6 +12,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,12 +151,23 @@ class OpResult:
         return bool(self.added or self.removed)
 
 
-def open_writer_connection(path: Path | str) -> sqlite3.Connection:
+def open_writer_connection(path: Path | str, *, checkpoint_when_idle: bool = False) -> sqlite3.Connection:
+    """The vote writer's connection. Its page cache may grow to 64 MiB, so that a big poll's vote
+    pages stay in memory between batches. With checkpoint_when_idle, commits never run a WAL
+    checkpoint themselves: the owner calls `checkpoint` when it has nothing else to do."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True)
     conn.executescript(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
+        "PRAGMA cache_size=-65536;"
     )
+    if checkpoint_when_idle:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
     return conn
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy committed WAL pages into the database file, without waiting for readers."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _log(conn: sqlite3.Connection, op: VoteOp, user_id: int, position: int, action: str, source: str) -> int:
@@ -166,12 +178,33 @@ def _log(conn: sqlite3.Connection, op: VoteOp, user_id: int, position: int, acti
     return cur.lastrowid or 0
 
 
+# poll_counts follows every change to votes, in the same transaction: (poll, option, +n or -n).
+_COUNT = (
+    "INSERT INTO poll_counts(poll_id, position, votes) VALUES (?, ?, ?) "
+    "ON CONFLICT DO UPDATE SET votes = votes + excluded.votes"
+)
+
+
+def _count(conn: sqlite3.Connection, deltas: dict[tuple[int, int], int]) -> None:
+    conn.executemany(_COUNT, [(poll_id, position, n) for (poll_id, position), n in deltas.items() if n])
+
+
+def epoch(at: str) -> int:
+    """votes.voted_at: whole seconds since 1970, from an ISO 8601 time with its offset."""
+    return int(datetime.fromisoformat(at).timestamp())
+
+
+# And back, for reads: the same ISO 8601 UTC strings the rest of the schema stores.
+_VOTED_AT = "strftime('%Y-%m-%dT%H:%M:%S+00:00', voted_at, 'unixepoch')"
+
+
 def _add(conn: sqlite3.Connection, op: VoteOp, user_id: int, position: int, source: str, res: OpResult) -> None:
     cur = conn.execute(
         "INSERT INTO votes(poll_id, user_id, position, voted_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (op.poll_id, user_id, position, op.at),
+        (op.poll_id, user_id, position, epoch(op.at)),
     )
     if cur.rowcount:
+        conn.execute(_COUNT, (op.poll_id, position, 1))
         res.added += 1
         res.log_ids.append(_log(conn, op, user_id, position, "add", source))
 
@@ -181,6 +214,7 @@ def _remove(conn: sqlite3.Connection, op: VoteOp, user_id: int, position: int, s
         "DELETE FROM votes WHERE poll_id = ? AND user_id = ? AND position = ?", (op.poll_id, user_id, position)
     )
     if cur.rowcount:
+        conn.execute(_COUNT, (op.poll_id, position, -1))
         res.removed += 1
         res.log_ids.append(_log(conn, op, user_id, position, "remove", source))
 
@@ -299,8 +333,10 @@ _ADD, _REMOVE, _MOVE = 0, 1, 2  # the low two bits of a change's code
 
 
 def _insert_votes(conn: sqlite3.Connection, at: str, groups: dict[tuple[int, int], list[int]]) -> None:
+    voted_at = epoch(at)
     for (poll_id, position), users in groups.items():
-        conn.execute(_INSERT_VOTES, (poll_id, position, at, json.dumps(users)))
+        # Sorted, so that SQLite inserts in key order and touches each page once.
+        conn.execute(_INSERT_VOTES, (poll_id, position, voted_at, json.dumps(sorted(users))))
 
 
 def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
@@ -345,6 +381,7 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
                 (p, u, c >> 2) for p, u, c in zip(pids, users, codes, strict=True) if p in anonymous_polls
             ]
         _insert_votes(conn, run.at, groups)
+        _count(conn, {key: len(members) for key, members in groups.items()})
         changes = flat
     else:
         changes = _play(conn, run, flags, stored, result)
@@ -411,11 +448,15 @@ def _play(
             net[vote] = again if net.get(vote) == gone else new
     deletes: dict[tuple[int, int], list[int]] = defaultdict(list)
     inserts: dict[tuple[int, int], list[int]] = defaultdict(list)
+    counts: dict[tuple[int, int], int] = defaultdict(int)
     for (poll_id, user_id, position), effect in net.items():
         (deletes if effect == gone else inserts)[(poll_id, position)].append(user_id)
+        if effect != again:
+            counts[(poll_id, position)] += effect  # a new row counts +1, a deleted one -1
     for (poll_id, position), users in deletes.items():
         conn.execute(_DELETE_VOTES, (poll_id, position, json.dumps(users)))
     _insert_votes(conn, run.at, inserts)
+    _count(conn, counts)
     return changes
 
 
@@ -495,7 +536,7 @@ class PollStore:
     async def discard(self, poll_id: int) -> None:
         """Undo a poll whose message could not be set up; nothing of it stays behind."""
         async with self.db.transaction() as conn:
-            for table in ("vote_log", "votes", "poll_options"):
+            for table in ("vote_log", "votes", "poll_counts", "poll_options"):
                 await conn.execute(f"DELETE FROM {table} WHERE poll_id = ?", (poll_id,))  # noqa: S608
             await conn.execute("DELETE FROM polls WHERE id = ?", (poll_id,))
 
@@ -537,7 +578,7 @@ class PollStore:
 
     async def tally(self, poll_id: int) -> dict[int, int]:
         rows = await self.db.fetchall(
-            "SELECT position, count(*) FROM votes WHERE poll_id = ? GROUP BY position", (poll_id,)
+            "SELECT position, votes FROM poll_counts WHERE poll_id = ? AND votes > 0", (poll_id,)
         )
         return {r[0]: r[1] for r in rows}
 
@@ -548,14 +589,15 @@ class PollStore:
 
     async def votes_of(self, poll_id: int, user_id: int) -> list[tuple[int, str]]:
         rows = await self.db.fetchall(
-            "SELECT position, voted_at FROM votes WHERE poll_id = ? AND user_id = ? ORDER BY position",
+            f"SELECT position, {_VOTED_AT} FROM votes WHERE poll_id = ? AND user_id = ? ORDER BY position",  # noqa: S608
             (poll_id, user_id),
         )
         return [(r[0], r[1]) for r in rows]
 
     async def export_rows(self, poll_id: int) -> list[tuple[int, int, str]]:
         rows = await self.db.fetchall(
-            "SELECT position, user_id, voted_at FROM votes WHERE poll_id = ? ORDER BY position, voted_at, user_id",
+            f"SELECT position, user_id, {_VOTED_AT} FROM votes WHERE poll_id = ? "  # noqa: S608
+            "ORDER BY position, voted_at, user_id",
             (poll_id,),
         )
         return [(r[0], r[1], r[2]) for r in rows]

@@ -15,26 +15,47 @@ the bot drains, then closes the pipe.
 
 from __future__ import annotations
 
+import os
 import pickle
+import select
 import signal
 import struct
 import sys
 from typing import BinaryIO
 
-from db.polls import apply_vote_batch, open_writer_connection
+from db.polls import apply_vote_batch, checkpoint, open_writer_connection
 
 HEADER = struct.Struct(">I")
+CHECKPOINT_EVERY = 10
+IDLE_SECONDS = 0.05
 
 
-def read_frame(stream: BinaryIO) -> object | None:
-    header = stream.read(HEADER.size)
-    if len(header) < HEADER.size:
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int) -> object | None:
+    """The next request, or None at end of input. Reads the file descriptor itself (no buffer), so
+    that `waiting` can tell whether another request is already there."""
+    header = _read_exactly(fd, HEADER.size)
+    if header is None:
         return None
-    (size,) = HEADER.unpack(header)
-    body = stream.read(size)
-    if len(body) < size:
+    body = _read_exactly(fd, HEADER.unpack(header)[0])
+    if body is None:
         return None
     return pickle.loads(body)  # noqa: S301 - written by the bot that started this process
+
+
+def waiting(fd: int, seconds: float) -> bool:
+    """Whether a request arrives within `seconds` (one is sent as soon as the last answer is read)."""
+    return bool(select.select([fd], [], [], seconds)[0])
 
 
 def write_frame(stream: BinaryIO, message: object) -> None:
@@ -46,22 +67,29 @@ def write_frame(stream: BinaryIO, message: object) -> None:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    requests, answers = sys.stdin.fileno(), sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries frames only
     try:
-        conn = open_writer_connection(argv[1])
+        conn = open_writer_connection(argv[1], checkpoint_when_idle=True)
     except Exception as error:  # noqa: BLE001 - reported to the bot, which logs it
         write_frame(answers, ("error", f"cannot open the database: {error}"))
         return 1
     write_frame(answers, ("ready", None))
+    since_checkpoint = 0
     try:
         while (batch := read_frame(requests)) is not None:
             try:
                 results = apply_vote_batch(conn, batch)  # type: ignore[arg-type]
             except Exception as error:  # noqa: BLE001 - rolled back; the bot retries or reports it
                 write_frame(answers, ("error", f"{type(error).__name__}: {error}"))
-            else:
-                write_frame(answers, ("ok", results))
+                continue
+            write_frame(answers, ("ok", results))
+            since_checkpoint += 1
+            # Checkpoint between bursts, not after every commit inside one (but at least every
+            # CHECKPOINT_EVERY batches, so that the WAL stays bounded under a long one).
+            if since_checkpoint >= CHECKPOINT_EVERY or not waiting(requests, IDLE_SECONDS):
+                checkpoint(conn)
+                since_checkpoint = 0
     except BrokenPipeError:
         pass  # the bot is gone; whatever was committed stays committed
     finally:

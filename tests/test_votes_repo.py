@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from bot.forecast import brier, leaderboard
 from bot.votes import VoteWriter
 from db import Database
+from db.connection import migrations
 from db.polls import NewPoll, PollOption, PollStore, ReactionRun, VoteOp, apply_vote_batch, open_writer_connection
 
 AT = "2026-01-01T00:00:00+00:00"
@@ -98,6 +100,9 @@ def _table(conn):
     history = (
         "SELECT poll_id, user_id, position, action, source FROM vote_history ORDER BY at, log_id, run_id, seq"
     )
+    kept = sorted(conn.execute("SELECT poll_id, position, votes FROM poll_counts WHERE votes != 0"))
+    counted = sorted(conn.execute("SELECT poll_id, position, count(*) FROM votes GROUP BY poll_id, position"))
+    assert kept == counted, "poll_counts drifted from the votes"
     return votes, [tuple(r) for r in conn.execute(history)]
 
 
@@ -178,3 +183,29 @@ async def test_the_worker_process_gets_no_token_and_ends_with_the_writer(store, 
     assert not any(entry.startswith(b"DISCORD_TOKEN=") for entry in environ)
     await writer.close()
     assert proc.returncode == 0
+
+
+async def test_votes_stored_as_iso_strings_are_carried_over_by_migration_005(tmp_path):
+    """A database from before 005 keeps every vote and its time; reads still give ISO strings."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for version, _name, sql in migrations()[:4]:
+        conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+    conn.execute(
+        "INSERT INTO polls(id, guild_id, channel_id, message_id, author_id, question, created_at) "
+        "VALUES (1, 1, 2, 3, 9, 'q?', ?)",
+        (AT,),
+    )
+    conn.executemany(
+        "INSERT INTO votes(poll_id, user_id, position, voted_at) VALUES (1, ?, ?, ?)",
+        [(5, 0, "2026-03-01T12:30:05+00:00"), (6, 1, "2026-03-01T13:30:05+01:00")],
+    )
+    conn.commit()
+    conn.close()
+    db = await Database.open(path)
+    store = PollStore(db)
+    assert await store.votes_of(1, 5) == [(0, "2026-03-01T12:30:05+00:00")]
+    assert await store.votes_of(1, 6) == [(1, "2026-03-01T12:30:05+00:00")]  # shown in UTC
+    assert await store.tally(1) == {0: 1, 1: 1}
+    assert await db.fetchval("SELECT typeof(voted_at) FROM votes LIMIT 1") == "integer"
+    await db.close()
