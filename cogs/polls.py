@@ -256,7 +256,7 @@ class LivePoll:
             {o.position: o.emoji for o in poll.options},
         )
         for key, position in live.positions.items():
-            name, _, emoji_id = key.partition(":")
+            _name, _, emoji_id = key.partition(":")
             if emoji_id.isdigit():
                 live.by_id[int(emoji_id)] = position
             else:

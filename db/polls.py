@@ -392,6 +392,18 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
     return result
 
 
+# What a run does to one row of votes: a new row, a stored row to delete, a stored row re-added.
+_NEW, _GONE, _AGAIN = 1, -1, 2
+
+
+def _drop(net: dict[tuple[int, int, int], int], vote: tuple[int, int, int]) -> None:
+    """A held vote goes: one added earlier in this run is simply not written; a stored one is deleted."""
+    if net.get(vote) == _NEW:
+        del net[vote]
+    else:
+        net[vote] = _GONE
+
+
 def _play(
     conn: sqlite3.Connection,
     run: ReactionRun,
@@ -403,7 +415,6 @@ def _play(
     place); returns the effective changes, flat. The net effect on the votes table is tracked as it
     happens, per vote: a new row, a stored row to delete, or a stored row removed and added again
     (which gets the new voted_at)."""
-    new, gone, again = 1, -1, 2
     net: dict[tuple[int, int, int], int] = {}
     removals = result.remove_reactions
     changes: list[int] = []
@@ -421,11 +432,7 @@ def _play(
             if position in state:
                 state.discard(position)
                 changes += (poll_id, user_id, position << 2 | _REMOVE)
-                vote = (poll_id, user_id, position)
-                if net.get(vote) == new:
-                    del net[vote]
-                else:
-                    net[vote] = gone
+                _drop(net, (poll_id, user_id, position))
             continue
         multi, anonymous = flag
         if anonymous:  # recorded, so the reaction comes off again: the receipt is /poll myvote
@@ -436,22 +443,18 @@ def _play(
                 changes += (poll_id, user_id, other << 2 | _MOVE)
                 if not anonymous:  # an anonymous poll's older reaction is already gone
                     removals.append((poll_id, user_id, other))
-                vote = (poll_id, user_id, other)
-                if net.get(vote) == new:
-                    del net[vote]
-                else:
-                    net[vote] = gone
+                _drop(net, (poll_id, user_id, other))
         if position not in state:
             state.add(position)
             changes += (poll_id, user_id, position << 2 | _ADD)
             vote = (poll_id, user_id, position)
-            net[vote] = again if net.get(vote) == gone else new
+            net[vote] = _AGAIN if net.get(vote) == _GONE else _NEW
     deletes: dict[tuple[int, int], list[int]] = defaultdict(list)
     inserts: dict[tuple[int, int], list[int]] = defaultdict(list)
     counts: dict[tuple[int, int], int] = defaultdict(int)
     for (poll_id, user_id, position), effect in net.items():
-        (deletes if effect == gone else inserts)[(poll_id, position)].append(user_id)
-        if effect != again:
+        (deletes if effect == _GONE else inserts)[(poll_id, position)].append(user_id)
+        if effect != _AGAIN:
             counts[(poll_id, position)] += effect  # a new row counts +1, a deleted one -1
     for (poll_id, position), users in deletes.items():
         conn.execute(_DELETE_VOTES, (poll_id, position, json.dumps(users)))

@@ -8,13 +8,24 @@ import random
 import sqlite3
 from pathlib import Path
 
+import discord
 import pytest
 
 from bot.forecast import brier, leaderboard
 from bot.votes import VoteWriter
+from cogs.polls import LivePoll
 from db import Database
 from db.connection import migrations
-from db.polls import NewPoll, PollOption, PollStore, ReactionRun, VoteOp, apply_vote_batch, open_writer_connection
+from db.polls import (
+    NewPoll,
+    Poll,
+    PollOption,
+    PollStore,
+    ReactionRun,
+    VoteOp,
+    apply_vote_batch,
+    open_writer_connection,
+)
 
 AT = "2026-01-01T00:00:00+00:00"
 EARLIER = "2025-12-31T00:00:00+00:00"
@@ -209,3 +220,20 @@ async def test_votes_stored_as_iso_strings_are_carried_over_by_migration_005(tmp
     assert await store.tally(1) == {0: 1, 1: 1}
     assert await db.fetchval("SELECT typeof(voted_at) FROM votes LIMIT 1") == "integer"
     await db.close()
+
+
+def test_a_live_poll_finds_the_option_however_the_gateway_spells_the_emoji():
+    options = (PollOption(0, "1️⃣", "one"), PollOption(1, "👍", "yes"), PollOption(2, "party:123456789", "p"))
+    poll = Poll(1, 1, 2, 3, 9, "q?", "poll", False, False, False, None, None, None, "open", None, None, None,
+                None, None, None, None, AT, options)  # fmt: skip
+    live = LivePoll.of(poll)
+    spelled = {
+        discord.PartialEmoji(name="1\ufe0f\u20e3"): 0,  # keycap with its variation selector
+        discord.PartialEmoji(name="1\u20e3"): 0,  # and without
+        discord.PartialEmoji(name="👍"): 1,
+        discord.PartialEmoji(name="👍\ufe0f"): 1,
+        discord.PartialEmoji(name="renamed", id=123456789): 2,  # a custom emoji is its id
+        discord.PartialEmoji(name="2\ufe0f\u20e3"): None,
+        discord.PartialEmoji(name="party", id=987): None,
+    }
+    assert {str(e): live.position_of(e) for e in spelled} == {str(e): p for e, p in spelled.items()}
