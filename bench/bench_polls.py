@@ -50,7 +50,7 @@ from db.polls import (
     checkpoint,
     open_writer_connection,
 )
-from db.vote_worker import CHECKPOINT_EVERY
+from db.vote_worker import CHECKPOINT_CHANGES
 
 AT = "2026-01-01T00:00:00+00:00"
 FRAME = 500
@@ -239,10 +239,12 @@ async def bench_apply(tmp: Path, n: int, run: int = 2500) -> dict:
                 flat += (poll.id, user, rng.randrange(5) << 2)  # type: ignore[attr-defined]
             conn = open_writer_connection(path, checkpoint_when_idle=True)
             t = time.perf_counter()
-            for number, start in enumerate(range(0, len(flat), run * 3), 1):
+            checkpointed_at = conn.total_changes
+            for start in range(0, len(flat), run * 3):
                 apply_vote_batch(conn, [ReactionRun(flat[start : start + run * 3], AT)])
-                if number % CHECKPOINT_EVERY == 0:  # as the worker does inside a long burst
+                if conn.total_changes - checkpointed_at >= CHECKPOINT_CHANGES:  # as the worker does in a burst
                     checkpoint(conn)
+                    checkpointed_at = conn.total_changes
             best = min(best, time.perf_counter() - t)
             conn.close()
         out[mix] = best / n * 1e6

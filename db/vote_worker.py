@@ -26,7 +26,10 @@ from typing import BinaryIO
 from db.polls import apply_vote_batch, checkpoint, open_writer_connection
 
 HEADER = struct.Struct(">I")
-CHECKPOINT_EVERY = 10
+# WAL checkpoints: between bursts once this many rows changed since the last one (a quiet trickle of
+# votes does not fsync after every vote), and inside a long burst at the latest after this many.
+IDLE_CHECKPOINT_CHANGES = 1_000
+CHECKPOINT_CHANGES = 20_000
 IDLE_SECONDS = 0.05
 
 
@@ -75,7 +78,7 @@ def main(argv: list[str]) -> int:
         write_frame(answers, ("error", f"cannot open the database: {error}"))
         return 1
     write_frame(answers, ("ready", None))
-    since_checkpoint = 0
+    checkpointed_at = conn.total_changes
     try:
         while (batch := read_frame(requests)) is not None:
             try:
@@ -84,12 +87,12 @@ def main(argv: list[str]) -> int:
                 write_frame(answers, ("error", f"{type(error).__name__}: {error}"))
                 continue
             write_frame(answers, ("ok", results))
-            since_checkpoint += 1
-            # Checkpoint between bursts, not after every commit inside one (but at least every
-            # CHECKPOINT_EVERY batches, so that the WAL stays bounded under a long one).
-            if since_checkpoint >= CHECKPOINT_EVERY or not waiting(requests, IDLE_SECONDS):
+            changed = conn.total_changes - checkpointed_at
+            if changed >= CHECKPOINT_CHANGES or (
+                changed >= IDLE_CHECKPOINT_CHANGES and not waiting(requests, IDLE_SECONDS)
+            ):
                 checkpoint(conn)
-                since_checkpoint = 0
+                checkpointed_at = conn.total_changes
     except BrokenPipeError:
         pass  # the bot is gone; whatever was committed stays committed
     finally:

@@ -237,3 +237,20 @@ def test_a_live_poll_finds_the_option_however_the_gateway_spells_the_emoji():
         discord.PartialEmoji(name="party", id=987): None,
     }
     assert {str(e): live.position_of(e) for e in spelled} == {str(e): p for e, p in spelled.items()}
+
+
+async def test_the_worker_checkpoints_the_wal_once_a_burst_is_over(store):
+    poll = await make_poll(store, multi=True)
+    writer = VoteWriter(store.db.path)
+    await writer.start()
+    size_before = store.db.path.stat().st_size  # noqa: ASYNC240 - a local file, instant
+    for user in range(3000):
+        writer.reaction_added(poll.id, 10**17 + user * 7919, user % 3)
+    await writer.flush()
+    for _ in range(100):  # the worker checkpoints after 50 ms without a request
+        await asyncio.sleep(0.05)
+        if store.db.path.stat().st_size > size_before + 3000 * 10:  # noqa: ASYNC240
+            break
+    await writer.close()
+    assert store.db.path.stat().st_size > size_before + 3000 * 10, "the votes never left the WAL"  # noqa: ASYNC240
+    assert await store.tally(poll.id) == {0: 1000, 1: 1000, 2: 1000}
