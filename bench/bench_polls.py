@@ -1,6 +1,6 @@
 """Polls: reaction ingest rate, reconciliation of a 10,000-voter poll, and tally time at 1M votes.
 
-Run: python -m bench.bench_polls [--events 50000] [--rounds 7] [--voters 10000] [--votes 1000000]
+Run: python -m bench.bench_polls [--events 50000] [--rounds 11] [--voters 10000] [--votes 1000000]
 
 1. Ingest. Raw MESSAGE_REACTION_ADD gateway payloads go through discord.py's real parser
    (`bot._connection.parsers[...]`, which dispatches on_raw_reaction_add as a task per event) in
@@ -190,7 +190,7 @@ async def _ingest_real(path: Path, events: list[Event], *, multi: bool) -> tuple
     return seconds, stored, batches
 
 
-async def bench_ingest(tmp: Path, n: int, rounds: int = 7, scenario: str = "first votes, single-choice") -> dict:
+async def bench_ingest(tmp: Path, n: int, rounds: int = 11, scenario: str = "first votes, single-choice") -> dict:
     """Rounds alternate the two bots (fresh ones each time, same payloads) so that drift in the
     machine's speed hits both; the figure is the median of the per-round ratios."""
     make, multi = SCENARIOS[scenario]
@@ -347,7 +347,7 @@ async def bench_tally(tmp: Path, votes: int) -> dict:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--voters", type=int, default=10_000)
     parser.add_argument("--votes", type=int, default=1_000_000)
     args = parser.parse_args()
