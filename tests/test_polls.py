@@ -221,3 +221,32 @@ async def test_claim_change_proposes_resolution_only_curators_accept(curated_wor
     await advance(w, 120)
     proposals = [m for m in w.general.history() if m.embeds and "Proposed resolution" in (m.embeds[0].title or "")]
     assert len(proposals) == 1
+
+
+async def test_a_burst_of_reactions_is_counted_with_a_few_embed_edits(world):
+    """Sixty members vote within the same instant, twelve change their minds and six take their vote
+    back: the embed ends on the exact counts, after a handful of edits, not one per reaction."""
+    await create(world, question="Which format launches first?", options="Awards | Concerts | Interviews")
+    msg = poll_message(world.general)
+    crowd = [world.guild.add_member(world.env.create_user(f"fan{i}")) for i in range(60)]
+    edits_before = sum(1 for r in world.env.http_requests if r.method == "PATCH" and str(msg.id) in r.path)
+    for i, fan in enumerate(crowd):
+        await fan.react(msg, ["1️⃣", "2️⃣", "3️⃣"][i % 3])
+    for fan in crowd[:12]:  # the first twelve move to 3️⃣ (four of them were on it already)
+        await fan.react(msg, "3️⃣")
+    for fan in crowd[12:18]:
+        await fan.unreact(msg, ["1️⃣", "2️⃣", "3️⃣"][crowd.index(fan) % 3])
+    await advance(world, 10, step=5)
+    expected = {0: 0, 1: 0, 2: 0}
+    for i in range(60):
+        if 12 <= i < 18:
+            continue
+        expected[2 if i < 12 else i % 3] += 1
+    description = fresh(world, msg).embeds[0].description
+    for label, position in (("Awards", 0), ("Concerts", 1), ("Interviews", 2)):
+        assert f"**{label}** — {expected[position]}" in description
+    assert await world.bot.get_cog("Polls").store.tally(1) == {p: n for p, n in expected.items() if n}
+    counts = {str(r.emoji): r.count - 1 for r in fresh(world, msg).reactions}  # minus the bot's own
+    assert counts == {"1️⃣": expected[0], "2️⃣": expected[1], "3️⃣": expected[2]}
+    edits = sum(1 for r in world.env.http_requests if r.method == "PATCH" and str(msg.id) in r.path) - edits_before
+    assert 1 <= edits <= 4, f"{edits} embed edits for 78 reaction events"
