@@ -72,7 +72,6 @@ class VoteWriter:
         # poll id -> users whose votes changed by live events since a reconciliation began listing
         self._watched: dict[int, set[int]] = {}
         self.batches = 0
-        self.committed = 0
 
     async def start(self) -> None:
         """Start the worker process and wait until it has opened the database."""
@@ -239,13 +238,10 @@ class VoteWriter:
         removals: list[tuple[int, int, int]] = []
         for entry, result in zip(batch, results, strict=True):
             if isinstance(result, RunResult):
-                assert isinstance(entry, ReactionRun)
-                self.committed += len(entry.flat) // 3
                 changed |= result.changed_polls
                 removals.extend(result.remove_reactions)
             else:
                 assert isinstance(entry, VoteOp)
-                self.committed += 1
                 if result.changed:
                     changed.add(entry.poll_id)
                 removals.extend(

@@ -132,7 +132,6 @@ class ReactionRun:
 
 @dataclass(slots=True)
 class RunResult:
-    changes: int = 0
     changed_polls: set[int] = field(default_factory=set)
     # (poll_id, user_id, position) reactions the bot should now remove (moved votes, anonymous polls)
     remove_reactions: list[tuple[int, int, int]] = field(default_factory=list)
@@ -388,7 +387,6 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
     if changes:
         conn.execute("INSERT INTO vote_runs(at, changes) VALUES (?, ?)", (run.at, json.dumps(changes)))
         result.changed_polls = set(changes[0::3])
-    result.changes = len(changes) // 3
     return result
 
 
