@@ -73,12 +73,12 @@ async def _run(settings: Settings) -> int:
 
 async def _check(settings: Settings) -> int:
     from db import Database
-    from db.facts import FactStore
 
     db = await Database.open(settings.database_path)
     try:
         version = await db.schema_version()
-        stories = await FactStore(db).list_stories()
+        stories = await db.fetchval("SELECT count(*) FROM stories", (), 0)
+        servers = await db.fetchval("SELECT count(DISTINCT guild_id) FROM stories WHERE guild_id != 0", (), 0)
         claims = await db.fetchval("SELECT count(*) FROM claims", (), 0)
         integrity = await db.fetchval("PRAGMA integrity_check")
     finally:
@@ -88,29 +88,28 @@ async def _check(settings: Settings) -> int:
         return 1
     print(
         f"settings ok; database {settings.database_path} at schema {version}, "
-        f"{len(stories)} story(ies), {claims} claim(s)"
+        f"{stories} story(ies) in {servers} server(s), {claims} claim(s)"
     )
     return 0
 
 
 async def _facts(settings: Settings, action: str, file: Path) -> int:
     from db import Database
-    from db.facts import FactStore
-    from db.seed import load_seed
+    from db.facts import export_facts, import_facts
 
     db = await Database.open(settings.database_path)
     try:
-        store = FactStore(db)
         if action == "export":
-            await load_seed(db)
-            data = await store.export()
+            data = await export_facts(db)
             text = json.dumps(data, ensure_ascii=False, indent=1)
             await asyncio.to_thread(file.write_text, text, encoding="utf-8")
             print(f"wrote {sum(len(v) for v in data['tables'].values())} rows to {file}")
         else:
             data = json.loads(await asyncio.to_thread(file.read_text, encoding="utf-8"))
-            count = await store.import_(data)
-            await db.set_meta("seed:netflix-spotify", "imported")
+            count = await import_facts(db, data)
+            # Servers whose stories came with the file keep them: no seed copy on top.
+            for row in await db.fetchall("SELECT DISTINCT guild_id FROM stories WHERE guild_id != 0"):
+                await db.set_meta(f"seed:netflix-spotify:{row[0]}", "imported")
             print(f"imported {count} rows from {file}")
     finally:
         await db.close()

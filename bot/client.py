@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
+from typing import Any
 
 import discord
 import httpx
 from discord import app_commands
 from discord.ext import commands
 
+from bot import limits
 from bot.errors import UserFacingError
 from bot.settings import Settings
 from db import Database
 from db.errors import StoreError
 from db.facts import FactStore
 from db.guilds import GuildConfig
-from db.seed import load_seed
+from db.seed import ensure_guild_seeded
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS: tuple[str, ...] = (
     "cogs.rumors",
     "cogs.facts",
+    "cogs.stories",
     "cogs.admin",
     "cogs.updates",
     "cogs.feeds",
@@ -54,9 +59,35 @@ def expected_error_message(error: BaseException) -> str | None:
     return None
 
 
+async def defer(interaction: discord.Interaction, *, ephemeral: bool = False) -> None:
+    """Answer Discord at once ("thinking…"), before any database work, so a slow disk never costs the
+    3-second deadline. `answer` then replaces the placeholder with the real reply."""
+    interaction.extras["deferred"] = "ephemeral" if ephemeral else "public"
+    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+
+
+async def answer(interaction: discord.Interaction, content: str | None = None, **kwargs: Any) -> None:
+    """The reply to a deferred command: it takes the place of the "thinking…" placeholder."""
+    interaction.extras.pop("deferred", None)
+    await interaction.edit_original_response(content=content, **kwargs)
+
+
 async def reply_ephemeral(interaction: discord.Interaction, message: str) -> None:
     try:
         if interaction.response.is_done():
+            deferred = interaction.extras.pop("deferred", None)
+            if deferred == "ephemeral":
+                await interaction.edit_original_response(content=message, embeds=[], view=None)
+                return
+            if deferred == "public":
+                # The public "thinking…" placeholder cannot become private, and editing it would show the
+                # refusal to everyone. So it is completed with a neutral line, the refusal goes to the asker
+                # alone, and the placeholder is deleted.
+                await interaction.edit_original_response(content="…")
+                await interaction.followup.send(message, ephemeral=True)
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
+                return
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)
@@ -100,14 +131,16 @@ class RumorBot(commands.Bot):
         self._http_transport = http_transport
         self._extensions = extensions
         self.db: Database
-        self.facts: FactStore
         self.guild_config: GuildConfig
+        self._stores: dict[int, FactStore] = {}
+        self._seeded: set[int] = set()
+        self._seed_locks: dict[int, asyncio.Lock] = {}
         self.web: httpx.AsyncClient | None = None
 
     async def setup_hook(self) -> None:
         self.db = await Database.open(self.settings.database_path)
-        await load_seed(self.db)
-        self.facts = FactStore(self.db)
+        self._stores.clear()
+        self._seeded.clear()
         self.guild_config = GuildConfig(self.db)
         self.web = httpx.AsyncClient(
             transport=self._http_transport,
@@ -118,6 +151,44 @@ class RumorBot(commands.Bot):
         for name in self._extensions:
             await self.load_extension(name)
         await self.sync_commands()
+
+    # -- the fact store, one per server -------------------------------------------------------------
+    def store(self, guild_id: int) -> FactStore:
+        """The fact store of one server. Nothing it reads or writes belongs to another server."""
+        store = self._stores.get(guild_id)
+        if store is None:
+            store = self._stores[guild_id] = FactStore(
+                self.db,
+                guild_id,
+                max_stories=limits.STORIES_PER_SERVER,
+                max_claims_per_story=limits.CLAIMS_PER_STORY,
+            )
+        return store
+
+    async def facts_for(self, guild_id: int | None) -> FactStore:
+        """The server's fact store, seeded with its own copy of the curated story on first use."""
+        if guild_id is None:
+            raise UserFacingError("Rumor Mill works inside a server: run this command there.")
+        store = self.store(guild_id)
+        if guild_id not in self._seeded:
+            lock = self._seed_locks.setdefault(guild_id, asyncio.Lock())
+            async with lock:
+                if guild_id not in self._seeded:
+                    await ensure_guild_seeded(self.db, store)
+                    self._seeded.add(guild_id)
+        return store
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._seed_guild(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self._seed_guild(guild)
+
+    async def _seed_guild(self, guild: discord.Guild) -> None:
+        try:
+            await self.facts_for(guild.id)
+        except Exception:
+            log.exception("could not prepare the fact store of server %s", guild.id)
 
     def command_tree_payload(self, guild: discord.abc.Snowflake | None) -> list[dict]:
         return sorted(

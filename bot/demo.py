@@ -212,7 +212,7 @@ async def build_world(env: Any, feed: DemoFeed) -> DemoWorld:
     if _has_command(bot, "setup curator-role"):
         await _step(world, "curator role", lambda: dana.slash(general, "setup curator-role", role=curators))
 
-    story = await bot.facts.default_story()
+    story = await (await bot.facts_for(guild.id)).default_story()
     story_ref = str(story.id) if story else ""
 
     if _has_command(bot, "updates subscribe") and story:
@@ -261,7 +261,11 @@ async def _add_feed(world: DemoWorld, story_ref: str) -> None:
 async def _launch_poll(world: DemoWorld) -> None:
     env, general = world.env, world.general
     alice, bob, carol, _ = world.members.values()
-    await carol.slash(general, "poll launch", project="awards-show")
+    bot = env.bot
+    projects = await (await bot.facts_for(world.guild.id)).projects("awards show")
+    if not projects:
+        raise RuntimeError("the seeded awards-show project is missing")
+    await carol.slash(general, "poll launch", project=str(projects[0].id))
     message = _poll_message(general)
     if message is None:
         raise RuntimeError("the launch poll message did not appear")

@@ -7,7 +7,7 @@ from datetime import datetime
 import discord
 
 from bot.limits import clip, fit_embed
-from db.facts import RELIABILITY, Claim, HistoryEntry, SearchHit, Source, Story
+from db.facts import RELIABILITY, Claim, HistoryEntry, SearchHit, Source, Story, StoryOverview
 
 STATUS_EMOJI = {
     "rumored": "💬",
@@ -79,6 +79,8 @@ def history_line(entry: HistoryEntry) -> str:
         what = f"**{entry.old_value}** → **{entry.new_value}**"
     elif entry.action == "edit":
         what = f"reworded (was: “{escape(clip(entry.old_value, 120))}”)"
+    elif entry.action == "mark":
+        what = f"marked {escape(clip(entry.new_value, 160))}"
     else:
         what = f"source added: {escape(clip(entry.new_value, 120))}"
     line = f"{when(entry.at)} · {who}: {what} — {escape(clip(entry.reason, 200))}"
@@ -87,30 +89,35 @@ def history_line(entry: HistoryEntry) -> str:
     return line
 
 
+def _claim_fields(embed: discord.Embed, title: str, claims: list[Claim]) -> None:
+    chunk: list[str] = []
+    first = True
+    for line in [claim_line(c, width=110) for c in claims]:
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > 1000:
+            embed.add_field(name=title if first else "\u200b", value="\n".join(chunk), inline=False)
+            chunk, first = [], False
+        chunk.append(line)
+    if chunk:
+        embed.add_field(name=title if first else "\u200b", value="\n".join(chunk), inline=False)
+
+
 def story_embed(
     story: Story,
     claims: list[Claim],
     counts: dict[str, int],
     last: tuple[HistoryEntry, Claim] | None,
 ) -> discord.Embed:
+    """The story at a glance. `counts` are the statuses of the rumor's own claims; background context is
+    listed apart, so a confirmed fact in the background never reads as the rumor being confirmed."""
     embed = discord.Embed(title=story.title, description=escape(story.summary), color=BRAND)
-    tally = " · ".join(f"{status_label(s)} {n}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    embed.add_field(name="Claims by status", value=tally or "No claims yet.", inline=False)
-    lines = [claim_line(c, width=110) for c in claims]
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > 1000:
-            embed.add_field(
-                name="What is claimed" if len(embed.fields) == 1 else "\u200b",
-                value="\n".join(chunk),
-                inline=False,
-            )
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        embed.add_field(
-            name="What is claimed" if len(embed.fields) == 1 else "\u200b", value="\n".join(chunk), inline=False
+    if story.archived:
+        embed.description = f"*Archived: read-only since {when(story.archived_at)}.*\n\n" + (
+            embed.description or ""
         )
+    tally = " · ".join(f"{status_label(s)} {n}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    embed.add_field(name="The rumor's claims by status", value=tally or "No claims yet.", inline=False)
+    _claim_fields(embed, "What is claimed", [c for c in claims if not c.is_context])
+    _claim_fields(embed, "Background (context, not the rumor itself)", [c for c in claims if c.is_context])
     if last:
         entry, claim = last
         embed.add_field(
@@ -128,6 +135,24 @@ def story_embed(
     return fit_embed(embed)
 
 
+def story_list_embed(overview: list[StoryOverview], limit: int) -> discord.Embed:
+    lines = []
+    for item in overview:
+        s = item.story
+        flags = [w for w, on in (("default", s.is_default), ("archived", s.archived)) if on]
+        lines.append(
+            f"**{escape(clip(s.title, 100))}** (`{s.slug}`{', ' + ', '.join(flags) if flags else ''})\n"
+            f"{item.claims} claim(s) · last change {when(item.last_change)}"
+        )
+    embed = discord.Embed(
+        title="Stories in this server",
+        description="\n".join(lines) or "No story yet. A curator can start one with `/story create`.",
+        color=BRAND,
+    )
+    embed.set_footer(text=f"{len(overview)} of at most {limit} stories")
+    return fit_embed(embed)
+
+
 def claim_embed(claim: Claim, sources: list[Source], history: list[HistoryEntry], story: Story) -> discord.Embed:
     text = escape(claim.text)
     if claim.status == "retracted":
@@ -142,6 +167,15 @@ def claim_embed(claim: Claim, sources: list[Source], history: list[HistoryEntry]
     if claim.entities:
         embed.add_field(name="Entities", value=", ".join(escape(e) for e in claim.entities), inline=True)
     embed.add_field(name="First reported", value=claim.first_reported or "date unknown", inline=True)
+    embed.add_field(
+        name="Kind", value="background context" if claim.is_context else "about the rumor", inline=True
+    )
+    if claim.project:
+        embed.add_field(
+            name="Project",
+            value=escape(claim.project) + (f" · expected by {claim.horizon}" if claim.horizon else ""),
+            inline=True,
+        )
     src_lines = [source_line(s) for s in sources] or ["No source recorded."]
     embed.add_field(name=f"Sources ({len(sources)})", value="\n".join(src_lines), inline=False)
     # Newest history first so that truncation drops the oldest entries, and say how many are hidden.
@@ -195,7 +229,11 @@ def ask_embed(question: str, hits: list[SearchHit], sources: dict[int, list[Sour
         srcs = sources.get(c.id, [])
         src = "; ".join(source_line(s) for s in srcs[:3]) or "no source recorded"
         embed.add_field(
-            name=clip(f"#{c.id} · {STATUS_EMOJI.get(c.status, '')} {c.status}", 256),
+            name=clip(
+                f"#{c.id} · {STATUS_EMOJI.get(c.status, '')} {c.status}"
+                + (" · background, not the rumor itself" if c.is_context else ""),
+                256,
+            ),
             value=f"{escape(clip(c.text, 600))}\n*Sources:* {src}",
             inline=False,
         )

@@ -19,6 +19,16 @@ CHOICE_NAME = 100
 CHOICE_VALUE = 100
 ELLIPSIS = "…"
 
+# Rumor Mill's own limits per server. Each keeps one server from filling the database or the bot's REST
+# budget for everyone: every open poll costs reaction listings at each restart, every feed a fetch, every
+# subscription a post per change. The call past a limit gets a one-line answer and nothing is stored.
+STORIES_PER_SERVER = 50  # archived stories count: their history stays
+CLAIMS_PER_STORY = 2_000
+OPEN_POLLS_PER_SERVER = 25
+POLLS_PER_MEMBER_PER_HOUR = 5  # plain members; curators are not held to it
+FEEDS_PER_SERVER = 20
+SUBSCRIPTIONS_PER_SERVER = 25
+
 
 def clip(text: str | None, limit: int) -> str:
     text = text or ""

@@ -10,9 +10,10 @@ from discord.ext import commands
 
 from bot.autocomplete import claim_choices, story_choices
 from bot.checks import curator_only
+from bot.client import answer, defer
 from bot.formatting import claim_embed
 from bot.validation import check_date, check_url, split_list
-from db.facts import MAX_CLAIM_TEXT, MAX_REASON, SETTABLE_STATUSES, Actor, Claim, NewSource
+from db.facts import MAX_CLAIM_TEXT, MAX_PROJECT, MAX_REASON, SETTABLE_STATUSES, Actor, Claim, FactStore, NewSource
 
 if TYPE_CHECKING:
     from bot.client import RumorBot
@@ -24,6 +25,10 @@ GRADES = [
     app_commands.Choice(name="C · secondary report relaying another outlet", value="C"),
     app_commands.Choice(name="D · unverified (social media, anonymous)", value="D"),
 ]
+KINDS = [
+    app_commands.Choice(name="about the rumor itself", value="rumor"),
+    app_commands.Choice(name="background context", value="context"),
+]
 Reason = app_commands.Range[str, 1, MAX_REASON]
 
 
@@ -31,25 +36,33 @@ def actor_of(interaction: discord.Interaction) -> Actor:
     return Actor(interaction.user.id, interaction.user.display_name)
 
 
+@app_commands.guild_only()
 class Facts(commands.GroupCog, group_name="fact", group_description="One claim: its sources and history"):
+    """Every handler answers Discord first (a deferred reply), then reads or writes: a slow disk never
+    costs the 3-second deadline. Writes pick their claim by exact id only, and carry the interaction id,
+    so a replayed interaction changes nothing twice."""
+
     def __init__(self, bot: RumorBot) -> None:
         self.bot = bot
         super().__init__()
 
     async def _show(
-        self, interaction: discord.Interaction, claim: Claim, *, note: str | None = None, ephemeral: bool = False
+        self, interaction: discord.Interaction, facts: FactStore, claim: Claim, *, note: str | None = None
     ) -> None:
-        story = await self.bot.facts.resolve_story(str(claim.story_id))
-        embed = claim_embed(
-            claim, await self.bot.facts.sources(claim.id), await self.bot.facts.history(claim.id), story
-        )
-        await interaction.response.send_message(content=note, embed=embed, ephemeral=ephemeral)
+        story = await facts.get_story(claim.story_id)
+        embed = claim_embed(claim, await facts.sources(claim.id), await facts.history(claim.id), story)
+        await answer(interaction, note, embed=embed)
+
+    async def _begin(self, interaction: discord.Interaction, *, ephemeral: bool) -> FactStore:
+        await defer(interaction, ephemeral=ephemeral)
+        return await self.bot.facts_for(interaction.guild_id)
 
     @app_commands.command(name="show", description="A claim with its status, sources and full history.")
     @app_commands.describe(claim="Type words from the claim or its #number")
     @app_commands.autocomplete(claim=claim_choices)
     async def show(self, interaction: discord.Interaction, claim: app_commands.Range[str, 1, 100]) -> None:
-        await self._show(interaction, await self.bot.facts.resolve_claim(claim))
+        facts = await self._begin(interaction, ephemeral=False)
+        await self._show(interaction, facts, await facts.resolve_claim(claim))
 
     @app_commands.command(name="add", description="Curators: add a claim to the store.")
     @app_commands.describe(
@@ -63,9 +76,12 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         published="When it was published (YYYY-MM-DD)",
         tags="Comma-separated tags",
         entities="Comma-separated names (companies, people, shows)",
-        story="Story (default: the main one)",
+        story="Story (default: the server's default story)",
+        kind="Is it about the rumor itself, or background context? (default: the rumor)",
+        project="If this is something that may launch: a short name for it, like “the awards show”",
+        horizon="For a project: the date it is expected by (YYYY-MM-DD)",
     )
-    @app_commands.choices(status=SETTABLE, reliability=GRADES)
+    @app_commands.choices(status=SETTABLE, reliability=GRADES, kind=KINDS)
     @app_commands.autocomplete(story=story_choices)
     @curator_only
     async def add(
@@ -82,8 +98,12 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         tags: app_commands.Range[str, 1, 200] | None = None,
         entities: app_commands.Range[str, 1, 300] | None = None,
         story: str | None = None,
+        kind: app_commands.Choice[str] | None = None,
+        project: app_commands.Range[str, 1, MAX_PROJECT] | None = None,
+        horizon: str | None = None,
     ) -> None:
-        s = await self.bot.facts.resolve_story(story)
+        facts = await self._begin(interaction, ephemeral=True)
+        s = await facts.resolve_story(story)
         source = NewSource(
             outlet=outlet,
             reliability=reliability.value,
@@ -91,7 +111,7 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
             published=check_date(published, what="published date"),
             cites=cites,
         )
-        claim = await self.bot.facts.add_claim(
+        claim = await facts.add_claim(
             s.id,
             text,
             actor=actor_of(interaction),
@@ -101,8 +121,12 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
             entities=split_list(entities),
             first_reported=source.published,
             sources=[source],
+            kind=kind.value if kind else "rumor",
+            project=project,
+            horizon=check_date(horizon, what="horizon date"),
+            request_id=interaction.id,
         )
-        await self._show(interaction, claim, note=f"Added claim #{claim.id}.", ephemeral=True)
+        await self._show(interaction, facts, claim, note=f"Added claim #{claim.id} to “{s.title}”.")
 
     @app_commands.command(name="status", description="Curators: move a claim along its lifecycle.")
     @app_commands.describe(
@@ -119,12 +143,18 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         reason: Reason,
         evidence: str | None = None,
     ) -> None:
-        target = await self.bot.facts.resolve_claim(claim)
-        updated = await self.bot.facts.set_status(
-            target.id, status.value, actor=actor_of(interaction), reason=reason, evidence_url=check_url(evidence)
+        facts = await self._begin(interaction, ephemeral=True)
+        target = await facts.claim_by_ref(claim)
+        updated = await facts.set_status(
+            target.id,
+            status.value,
+            actor=actor_of(interaction),
+            reason=reason,
+            evidence_url=check_url(evidence),
+            request_id=interaction.id,
         )
         await self._show(
-            interaction, updated, note=f"Claim #{updated.id}: {target.status} → {updated.status}.", ephemeral=True
+            interaction, facts, updated, note=f"Claim #{updated.id}: {target.status} → {updated.status}."
         )
 
     @app_commands.command(name="edit", description="Curators: reword a claim (the old wording stays in history).")
@@ -141,11 +171,53 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         reason: Reason,
         evidence: str | None = None,
     ) -> None:
-        target = await self.bot.facts.resolve_claim(claim)
-        updated = await self.bot.facts.edit_text(
-            target.id, text, actor=actor_of(interaction), reason=reason, evidence_url=check_url(evidence)
+        facts = await self._begin(interaction, ephemeral=True)
+        target = await facts.claim_by_ref(claim)
+        updated = await facts.edit_text(
+            target.id,
+            text,
+            actor=actor_of(interaction),
+            reason=reason,
+            evidence_url=check_url(evidence),
+            request_id=interaction.id,
         )
-        await self._show(interaction, updated, note=f"Claim #{updated.id} reworded.", ephemeral=True)
+        await self._show(interaction, facts, updated, note=f"Claim #{updated.id} reworded.")
+
+    @app_commands.command(name="mark", description="Curators: mark a claim as rumor or context, or as a project.")
+    @app_commands.describe(
+        claim="The claim",
+        reason="Why",
+        kind="About the rumor itself, or background context",
+        project="A short name for what may launch (makes the claim a project for /poll launch)",
+        horizon="The date the project is expected by (YYYY-MM-DD)",
+        not_a_project="Stop treating this claim as a project",
+    )
+    @app_commands.choices(kind=KINDS)
+    @app_commands.autocomplete(claim=claim_choices)
+    @curator_only
+    async def mark(
+        self,
+        interaction: discord.Interaction,
+        claim: app_commands.Range[str, 1, 100],
+        reason: Reason,
+        kind: app_commands.Choice[str] | None = None,
+        project: app_commands.Range[str, 1, MAX_PROJECT] | None = None,
+        horizon: str | None = None,
+        not_a_project: bool = False,
+    ) -> None:
+        facts = await self._begin(interaction, ephemeral=True)
+        target = await facts.claim_by_ref(claim)
+        updated = await facts.mark(
+            target.id,
+            actor=actor_of(interaction),
+            reason=reason,
+            kind=kind.value if kind else None,
+            project=project,
+            horizon=check_date(horizon, what="horizon date"),
+            clear_project=not_a_project,
+            request_id=interaction.id,
+        )
+        await self._show(interaction, facts, updated, note=f"Claim #{updated.id} marked.")
 
     @app_commands.command(name="source", description="Curators: add a source to a claim.")
     @app_commands.describe(
@@ -171,8 +243,9 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         cites: app_commands.Range[str, 1, 100] | None = None,
         published: str | None = None,
     ) -> None:
-        target = await self.bot.facts.resolve_claim(claim)
-        await self.bot.facts.add_source(
+        facts = await self._begin(interaction, ephemeral=True)
+        target = await facts.claim_by_ref(claim)
+        await facts.add_source(
             target.id,
             NewSource(
                 outlet=outlet,
@@ -183,12 +256,10 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
             ),
             actor=actor_of(interaction),
             reason=reason,
+            request_id=interaction.id,
         )
         await self._show(
-            interaction,
-            await self.bot.facts.get_claim(target.id),
-            note=f"Source added to claim #{target.id}.",
-            ephemeral=True,
+            interaction, facts, await facts.get_claim(target.id), note=f"Source added to claim #{target.id}."
         )
 
     @app_commands.command(name="retract", description="Curators: retract a wrong claim (its history stays).")
@@ -202,11 +273,16 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         reason: Reason,
         evidence: str | None = None,
     ) -> None:
-        target = await self.bot.facts.resolve_claim(claim)
-        updated = await self.bot.facts.retract(
-            target.id, actor=actor_of(interaction), reason=reason, evidence_url=check_url(evidence)
+        facts = await self._begin(interaction, ephemeral=True)
+        target = await facts.claim_by_ref(claim)
+        updated = await facts.retract(
+            target.id,
+            actor=actor_of(interaction),
+            reason=reason,
+            evidence_url=check_url(evidence),
+            request_id=interaction.id,
         )
-        await self._show(interaction, updated, note=f"Claim #{updated.id} retracted.", ephemeral=True)
+        await self._show(interaction, facts, updated, note=f"Claim #{updated.id} retracted.")
 
 
 async def setup(bot: RumorBot) -> None:

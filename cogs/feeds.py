@@ -22,10 +22,10 @@ from bot.checks import curator_only, is_curator
 from bot.client import report_error
 from bot.errors import UserFacingError
 from bot.feeds import FETCH_EVERY, PAUSE_AFTER_FAILURES, FetchResult, backoff, fetch_feed, keyword_match
-from bot.limits import CHOICES, clip, fit_embed, split_lines
+from bot.limits import CHOICES, FEEDS_PER_SERVER, clip, fit_embed, split_lines
 from bot.netguard import UnsafeURL, check_url_shape
 from bot.validation import split_list
-from db.facts import MAX_CLAIM_TEXT, Actor, NewSource, utcnow
+from db.facts import MAX_CLAIM_TEXT, Actor, NewSource, archived_message, parse_id, utcnow
 from db.feeds import Feed, FeedStore, TriageItem
 
 if TYPE_CHECKING:
@@ -134,8 +134,9 @@ class TriageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"triage:
             elif self.action == "create":
                 await interaction.response.send_modal(NewClaimModal(item))
             elif self.action == "attach":
-                hits = await bot.facts.search(item.title, story_id=item.story_id, limit=CHOICES)
-                claims = [h.claim for h in hits] or (await bot.facts.list_claims(item.story_id, limit=CHOICES))[0]
+                facts = await bot.facts_for(interaction.guild_id)
+                hits = await facts.search(item.title, story_id=item.story_id, limit=CHOICES)
+                claims = [h.claim for h in hits] or (await facts.list_claims(item.story_id, limit=CHOICES))[0]
                 claims = [c for c in claims if c.status != "retracted"]
                 if not claims:
                     await interaction.response.send_message(
@@ -176,7 +177,9 @@ class ClaimPicker(discord.ui.DynamicItem[discord.ui.Select], template=r"triage:p
         assert interaction.guild_id is not None
         try:
             values = (interaction.data or {}).get("values") or []
-            claim_id = int(values[0]) if values else 0
+            claim_id = parse_id(str(values[0])) if values else None
+            if claim_id is None:
+                raise UserFacingError("Pick a claim from the list.")
             store = FeedStore(bot.db)
             item = await store.triage_item(interaction.guild_id, self.item_id)
             if not await store.decide(
@@ -185,7 +188,7 @@ class ClaimPicker(discord.ui.DynamicItem[discord.ui.Select], template=r"triage:p
                 await interaction.response.edit_message(content="Someone already handled that item.", view=None)
                 return
             try:
-                await bot.facts.add_source(
+                await (await bot.facts_for(interaction.guild_id)).add_source(
                     claim_id,
                     NewSource(
                         outlet=item.outlet, reliability=TRIAGE_RELIABILITY, url=item.link, published=item.published
@@ -248,7 +251,7 @@ class NewClaimModal(discord.ui.Modal, title="New claim from a news item"):
             await interaction.response.send_message("Someone already handled that item.", ephemeral=True)
             return
         try:
-            claim = await bot.facts.add_claim(
+            claim = await (await bot.facts_for(interaction.guild_id)).add_claim(
                 item.story_id,
                 self.text.value,
                 actor=Actor(interaction.user.id, interaction.user.display_name),
@@ -384,8 +387,15 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
         except UnsafeURL as error:
             await interaction.response.send_message(f"{error} Nothing was added.", ephemeral=True)
             return
-        s = await self.bot.facts.resolve_story(story)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        s = await (await self.bot.facts_for(interaction.guild_id)).resolve_story(story)
+        if s.archived:
+            raise UserFacingError(archived_message(s))
+        if len(await self.store.list(interaction.guild_id)) >= FEEDS_PER_SERVER:
+            raise UserFacingError(
+                f"This server already follows {FEEDS_PER_SERVER} feeds, the most it can. "
+                "Remove one with /feeds remove first."
+            )
         result = await self.fetch(url.strip())
         if not result.ok or result.not_modified:
             await interaction.followup.send(

@@ -21,8 +21,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.autocomplete import within_deadline
 from bot.charts import bar_chart_png
-from bot.checks import is_curator
+from bot.checks import curator_only, is_curator
 from bot.client import report_error
 from bot.errors import NotCurator, UserFacingError
 from bot.forecast import (
@@ -34,10 +35,11 @@ from bot.forecast import (
     leaderboard,
     percent,
 )
-from bot.limits import clip, fit_embed
+from bot.limits import OPEN_POLLS_PER_SERVER, POLLS_PER_MEMBER_PER_HOUR, clip, fit_embed
 from bot.votes import VoteWriter
+from db.errors import NotFound
+from db.facts import archived_message, change_events_since, has_visible, parse_id
 from db.polls import NewPoll, OpResult, Poll, PollOption, PollStore, VoteOp
-from db.seed import launch_projects
 
 if TYPE_CHECKING:
     from bot.client import RumorBot
@@ -55,14 +57,8 @@ LOOP_SECONDS = 60.0
 PAGE = 100  # users per page when listing reactions
 CURSOR_KEY = "polls:change_cursor"
 NUMBER_EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟") + tuple(chr(0x1F1E6 + i) for i in range(10))
-PROJECT_TITLES = {
-    "awards-show": "the Netflix × Spotify music awards show",
-    "concert-series": "the Netflix × Spotify concert series",
-    "celebrity-interviews": "the Netflix × Spotify celebrity interview series",
-    "music-documentaries": "the Netflix × Spotify music documentaries",
-}
 _CUSTOM = re.compile(r"^<(a?):([A-Za-z0-9_~]{2,32}):(\d{15,21})>$")
-_DURATION = re.compile(r"(\d+)\s*([dhm])", re.IGNORECASE)
+_DURATION = re.compile(r"([0-9]{1,7})\s*([dhm])", re.IGNORECASE)
 POLL_COLOR = 0x5865F2
 FORECAST_COLOR = 0xE67E22
 
@@ -123,6 +119,8 @@ def parse_options(raw: str) -> list[PollOption]:
             stored, label = "", part
         if len(label) > MAX_LABEL:
             raise UserFacingError(f"Option {position + 1} is longer than {MAX_LABEL} characters.")
+        if not has_visible(label):
+            raise UserFacingError(f"Option {position + 1} is empty.")
         options.append(PollOption(position, stored, label))
     # Options without an emoji get the first number emoji no other option uses.
     used = {emoji_key(o.emoji) for o in options if o.emoji}
@@ -148,9 +146,12 @@ def parse_deadline(closes_in: str | None, closes_at: str | None, at: datetime) -
             raise UserFacingError("`closes_in` takes a duration like `90m`, `12h` or `3d`.")
         units = {"d": "days", "h": "hours", "m": "minutes"}
         delta = timedelta()
-        for amount, unit in pieces:
-            delta += timedelta(**{units[unit.lower()]: int(amount)})
-        deadline = at + delta
+        try:
+            for amount, unit in pieces:
+                delta += timedelta(**{units[unit.lower()]: int(amount)})
+            deadline = at + delta
+        except OverflowError:
+            raise UserFacingError("A poll can stay open at most 90 days.") from None
     elif closes_at:
         try:
             deadline = datetime.fromisoformat(closes_at.strip().replace("Z", "+00:00"))
@@ -171,7 +172,7 @@ def parse_deadline(closes_in: str | None, closes_at: str | None, at: datetime) -
 
 def validate_question(question: str) -> str:
     question = " ".join((question or "").split())
-    if not question:
+    if not question or not has_visible(question):
         raise UserFacingError("The question is empty.")
     if len(question) > MAX_QUESTION:
         raise UserFacingError(f"The question is {len(question)} characters; keep it within {MAX_QUESTION}.")
@@ -317,6 +318,7 @@ def proposal_view(proposal_id: int) -> discord.ui.View:
     return view
 
 
+@within_deadline
 async def poll_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     bot: RumorBot = interaction.client  # type: ignore[assignment]
     if interaction.guild_id is None:
@@ -328,7 +330,17 @@ async def poll_choices(interaction: discord.Interaction, current: str) -> list[a
     ]
 
 
-PROJECT_CHOICES = [app_commands.Choice(name=PROJECT_TITLES.get(p, p)[:100], value=p) for p in launch_projects()]
+@within_deadline
+async def project_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    bot: RumorBot = interaction.client  # type: ignore[assignment]
+    if interaction.guild_id is None:
+        return []
+    claims = await (await bot.facts_for(interaction.guild_id)).projects(current[:100], limit=25)
+    return [
+        app_commands.Choice(name=clip(f"#{c.id} {c.project} · {c.status}", 100), value=str(c.id)) for c in claims
+    ]
+
+
 OUTCOME_CHOICES = [
     app_commands.Choice(name="Yes: it happened", value="yes"),
     app_commands.Choice(name="No", value="no"),
@@ -689,7 +701,7 @@ class Polls(commands.Cog):
     async def _watch_claims(self) -> None:
         cursor = int(await self.bot.db.get_meta(CURSOR_KEY) or 0)
         while True:
-            events = await self.bot.facts.change_events(after_id=cursor, limit=200)
+            events = await change_events_since(self.bot.db, cursor, limit=200)
             if not events:
                 return
             for event in events:
@@ -707,6 +719,8 @@ class Polls(commands.Cog):
                         MAX_EVIDENCE,
                     )
                     for poll in await self.store.unresolved_for_claim(event.claim_id):
+                        if poll.guild_id != event.guild_id:
+                            continue  # a claim only ever resolves polls of its own server
                         await self.store.add_proposal(poll.id, event.id, outcome, evidence, iso(now()))
                 cursor = event.id
                 await self.bot.db.set_meta(CURSOR_KEY, str(cursor))
@@ -732,9 +746,12 @@ class Polls(commands.Cog):
 
     async def answer_proposal(self, interaction: discord.Interaction, proposal_id: int, action: str) -> None:
         proposal = await self.store.get_proposal(proposal_id)
+        poll = await self.store.get(proposal.poll_id)
+        if poll.guild_id != interaction.guild_id:
+            # A custom id forged with another server's proposal: unknown here, as if it did not exist.
+            raise UserFacingError("That proposal no longer exists.")
         if proposal.state != "pending":
             raise UserFacingError(f"This proposal was already {proposal.state}.")
-        poll = await self.store.get(proposal.poll_id)
         if action == "dismiss":
             await self.store.set_proposal_state(proposal_id, "dismissed")
             await interaction.response.edit_message(content=f"Dismissed by {interaction.user.mention}.", view=None)
@@ -763,12 +780,18 @@ class Polls(commands.Cog):
 
     # -- helpers for commands ---------------------------------------------------------------------
     async def _poll_here(self, interaction: discord.Interaction, ref: str) -> Poll:
-        digits = (ref or "").strip().lstrip("#")
-        if not digits.isdigit() or len(digits) > 18:
+        poll_id = parse_id(ref)
+        if poll_id is None:
             raise UserFacingError("Pick a poll from the list as you type (or give its number, like #3).")
-        poll = await self.store.get(int(digits))
-        if poll.guild_id != interaction.guild_id:
-            raise UserFacingError(f"There is no poll #{digits} in this server.")
+        try:
+            poll = await self.store.get(poll_id)
+        except NotFound:
+            poll = None
+        if poll is None or poll.guild_id != interaction.guild_id:
+            # Another server's poll reads exactly like one that does not exist.
+            raise UserFacingError(
+                f"There is no poll #{poll_id} in this server. Pick one from the list as you type."
+            )
         return poll
 
     async def _author_or_curator(self, interaction: discord.Interaction, poll: Poll, what: str) -> None:
@@ -778,6 +801,25 @@ class Polls(commands.Cog):
             await is_curator(interaction)
         except NotCurator:
             raise UserFacingError(f"Only the poll's author and curators can {what} poll #{poll.id}.") from None
+
+    async def _check_limits(self, interaction: discord.Interaction, at: datetime) -> None:
+        """Every open poll costs reaction listings at each restart: a server holds a bounded number, and a
+        plain member can start only a few an hour. Curators are not held to the hourly limit."""
+        guild_id = interaction.guild_id or 0
+        if await self.store.count_open(guild_id) >= OPEN_POLLS_PER_SERVER:
+            raise UserFacingError(
+                f"This server already has {OPEN_POLLS_PER_SERVER} open polls, the most it can. Close one first."
+            )
+        try:
+            await is_curator(interaction)
+        except NotCurator:
+            recent = await self.store.count_by_author_since(
+                guild_id, interaction.user.id, iso(at - timedelta(hours=1))
+            )
+            if recent >= POLLS_PER_MEMBER_PER_HOUR:
+                raise UserFacingError(
+                    f"You started {recent} polls in the last hour, the most a member can. Try again later."
+                ) from None
 
     async def _post_poll(
         self,
@@ -799,6 +841,7 @@ class Polls(commands.Cog):
             created_at=iso(at),
             **details,
         )
+        await self._check_limits(interaction, at)
         poll = await self.store.create(new)
         message: discord.Message | None = None
         try:
@@ -867,24 +910,36 @@ class Polls(commands.Cog):
         )
         await interaction.followup.send(f"Poll #{poll.id} is up. React to vote.", ephemeral=True)
 
-    @poll.command(name="launch", description="Post a forecast poll: will a rumored format be announced in time?")
+    @poll.command(
+        name="launch", description="Curators: a forecast poll on whether a project will be announced in time."
+    )
     @app_commands.describe(
-        project="Which rumored format",
-        by="The date the question asks about (YYYY-MM-DD, default: 90 days from now)",
+        project="A project claim of one of this server's stories (type to search)",
+        by="The date the question asks about (YYYY-MM-DD, default: the project's horizon, else 90 days from now)",
         closes_in="Stop taking forecasts after this long, like 7d (default 7d)",
     )
-    @app_commands.choices(project=PROJECT_CHOICES)
+    @app_commands.autocomplete(project=project_choices)
+    @curator_only
     async def launch(
         self,
         interaction: discord.Interaction,
-        project: app_commands.Choice[str],
+        project: app_commands.Range[str, 1, 100],
         by: str | None = None,
         closes_in: str | None = None,
     ) -> None:
         at = now()
-        keys = launch_projects()
-        if project.value not in keys:
-            raise UserFacingError("Pick one of the listed projects.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        facts = await self.bot.facts_for(interaction.guild_id)
+        claim = await facts.claim_by_ref(project)
+        if not claim.project:
+            raise UserFacingError(
+                f"Claim #{claim.id} is not a project. A curator can make it one with `/fact mark project:`."
+            )
+        if claim.status == "retracted":
+            raise UserFacingError(f"Claim #{claim.id} was retracted; there is nothing to forecast.")
+        story = await facts.get_story(claim.story_id)
+        if story.archived:
+            raise UserFacingError(archived_message(story))
         if by:
             try:
                 by_date = datetime.fromisoformat(by.strip()).date()
@@ -892,17 +947,15 @@ class Polls(commands.Cog):
                 raise UserFacingError("`by` takes a date like 2026-06-30.") from None
             if by_date <= at.date():
                 raise UserFacingError("That date is in the past. Pick a future date.")
+        elif claim.horizon and claim.horizon > at.date().isoformat():
+            by_date = datetime.fromisoformat(claim.horizon).date()
         else:
             by_date = (at + timedelta(days=90)).date()
         deadline = parse_deadline(closes_in or "7d", None, at)
         assert deadline is not None
-        story = await self.bot.facts.default_story()
-        claim = await self.bot.facts.claim_by_key(story.id, keys[project.value]) if story else None
-        if claim is None:
-            raise UserFacingError("That project's claim is not in the fact store any more.")
-        title = PROJECT_TITLES.get(project.value, project.value)
-        question = f"Will {title} be officially announced by {by_date:%d %B %Y}?"
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        # Worded from the stored claim: the project's name as curators stored it, nothing else.
+        name = claim.project if claim.project.lower().startswith(("the ", "a ", "an ")) else f"the {claim.project}"
+        question = clip(f"Will {name} be officially announced by {by_date:%d %B %Y}?", MAX_QUESTION)
         poll = await self._post_poll(
             interaction,
             question,
@@ -911,7 +964,7 @@ class Polls(commands.Cog):
             closes_at=iso(deadline),
             kind="forecast",
             claim_id=claim.id,
-            project=project.value,
+            project=claim.project,
         )
         await interaction.followup.send(
             f"Forecast poll #{poll.id} is up, linked to claim #{claim.id}. Each option is your probability.",

@@ -15,9 +15,9 @@ from discord.ext import commands
 
 from bot.autocomplete import story_choices, tag_choices
 from bot.charts import TimelineEvent, timeline_png
-from bot.client import report_error
+from bot.client import answer, defer, report_error
 from bot.formatting import ask_embed, facts_embed, story_embed
-from db.facts import STATUSES, Story
+from db.facts import STATUSES, FactStore, Story
 
 if TYPE_CHECKING:
     from bot.client import RumorBot
@@ -27,12 +27,12 @@ STATUS_CHOICES = [app_commands.Choice(name=s, value=s) for s in STATUSES]
 
 
 async def render_facts_page(
-    bot: RumorBot, owner_id: int, story: Story, status: str, tag: str, page: int
+    facts: FactStore, owner_id: int, story: Story, status: str, tag: str, page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
-    _, total = await bot.facts.list_claims(story.id, status=status or None, tag=tag or None, limit=0)
+    _, total = await facts.list_claims(story.id, status=status or None, tag=tag or None, limit=0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    claims, total = await bot.facts.list_claims(
+    claims, total = await facts.list_claims(
         story.id, status=status or None, tag=tag or None, limit=PAGE_SIZE, offset=page * PAGE_SIZE
     )
     filters = "".join(f" · {k}: {v}" for k, v in (("status", status), ("tag", tag)) if v)
@@ -85,8 +85,11 @@ class FactsPageButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: RumorBot = interaction.client  # type: ignore[assignment]
         try:
-            story = await bot.facts.resolve_story(str(self.story))
-            embed, view = await render_facts_page(bot, self.owner, story, self.status, self.tag, self.page)
+            # The story id comes from the button's custom id: a forged one naming another server's story
+            # is not found here, exactly like an id that does not exist.
+            facts = await bot.facts_for(interaction.guild_id)
+            story = await facts.get_story(self.story)
+            embed, view = await render_facts_page(facts, self.owner, story, self.status, self.tag, self.page)
             await interaction.response.edit_message(embed=embed, view=view)
         except Exception as error:  # noqa: BLE001 - reported to the user with an id, and logged
             await report_error(interaction, error, "facts page button")
@@ -101,11 +104,13 @@ class Rumors(commands.Cog):
     @app_commands.autocomplete(story=story_choices)
     @app_commands.guild_only()
     async def rumor(self, interaction: discord.Interaction, story: str | None = None) -> None:
-        s = await self.bot.facts.resolve_story(story)
-        claims, _ = await self.bot.facts.list_claims(s.id, limit=25)
-        counts = await self.bot.facts.status_counts(s.id)
-        last = await self.bot.facts.last_change(s.id)
-        await interaction.response.send_message(embed=story_embed(s, claims, counts, last))
+        await defer(interaction)
+        facts = await self.bot.facts_for(interaction.guild_id)
+        s = await facts.resolve_story(story)
+        claims, _ = await facts.list_claims(s.id, limit=25)
+        counts = await facts.status_counts(s.id, kind="rumor")
+        last = await facts.last_change(s.id)
+        await answer(interaction, embed=story_embed(s, claims, counts, last))
 
     @app_commands.command(name="facts", description="Browse the claims, filtered by status or tag.")
     @app_commands.describe(status="Only claims with this status", tag="Only claims with this tag", story="Story")
@@ -119,30 +124,39 @@ class Rumors(commands.Cog):
         tag: app_commands.Range[str, 1, 24] | None = None,
         story: str | None = None,
     ) -> None:
-        s = await self.bot.facts.resolve_story(story)
+        await defer(interaction)
+        facts = await self.bot.facts_for(interaction.guild_id)
+        s = await facts.resolve_story(story)
         embed, view = await render_facts_page(
-            self.bot, interaction.user.id, s, status.value if status else "", (tag or "").strip().lower(), 0
+            facts, interaction.user.id, s, status.value if status else "", (tag or "").strip().lower(), 0
         )
-        await interaction.response.send_message(embed=embed, view=view)
+        await answer(interaction, embed=embed, view=view)
 
     @app_commands.command(name="ask", description="Ask about the rumor; answered only from curated claims.")
-    @app_commands.describe(question="Your question, in your own words")
+    @app_commands.describe(question="Your question, in your own words", story="Only this story (default: all)")
+    @app_commands.autocomplete(story=story_choices)
     @app_commands.guild_only()
-    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 300]) -> None:
-        hits = await self.bot.facts.search(question, limit=5)
-        sources = {h.claim.id: await self.bot.facts.sources(h.claim.id) for h in hits}
-        await interaction.response.send_message(embed=ask_embed(question, hits, sources))
+    async def ask(
+        self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 300], story: str | None = None
+    ) -> None:
+        await defer(interaction)
+        facts = await self.bot.facts_for(interaction.guild_id)
+        story_id = (await facts.resolve_story(story)).id if story else None
+        hits = await facts.search(question, story_id=story_id, limit=5)
+        sources = await facts.sources_for([h.claim.id for h in hits])
+        await answer(interaction, embed=ask_embed(question, hits, sources))
 
     @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
     @app_commands.describe(story="Story (default: the main one)")
     @app_commands.autocomplete(story=story_choices)
     @app_commands.guild_only()
     async def timeline(self, interaction: discord.Interaction, story: str | None = None) -> None:
-        s = await self.bot.facts.resolve_story(story)
-        await interaction.response.defer(thinking=True)
+        await defer(interaction)
+        facts = await self.bot.facts_for(interaction.guild_id)
+        s = await facts.resolve_story(story)
         events = []
         reported: set[int] = set()
-        for entry, claim in await self.bot.facts.story_history(s.id):
+        for entry, claim in await facts.claim_history(s.id):
             if claim.first_reported and claim.id not in reported:
                 reported.add(claim.id)
                 at = datetime.fromisoformat(claim.first_reported).replace(tzinfo=UTC)
@@ -160,7 +174,7 @@ class Rumors(commands.Cog):
                 )
             )
         if not events:
-            await interaction.followup.send("This story has no dated events yet.")
+            await answer(interaction, "This story has no dated events yet.")
             return
         png = await asyncio.to_thread(timeline_png, s.title, events)
         embed = discord.Embed(
@@ -168,7 +182,9 @@ class Rumors(commands.Cog):
             description=f"{len(events)} dated event(s): when each claim entered the store and every status change.",
         )
         embed.set_image(url="attachment://timeline.png")
-        await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(png), filename="timeline.png"))
+        await answer(
+            interaction, embed=embed, attachments=[discord.File(io.BytesIO(png), filename="timeline.png")]
+        )
 
 
 async def setup(bot: RumorBot) -> None:

@@ -19,11 +19,12 @@ from discord.ext import commands, tasks
 
 from bot.autocomplete import story_choices
 from bot.checks import curator_only
+from bot.client import answer, defer
 from bot.digest import Draft, build_post, embeds_from_payload, footer_text, stamp
 from bot.errors import UserFacingError
-from bot.limits import CHOICES, clip, fit_embed
+from bot.limits import CHOICES, SUBSCRIPTIONS_PER_SERVER, clip, fit_embed
 from bot.schedule import WEEKDAYS, ScheduleError, describe, is_late, next_slot, parse_time, parse_zone, zone_names
-from db.facts import ChangeEvent, utcnow
+from db.facts import ChangeEvent, archived_message, utcnow
 from db.updates import OutboxRow, Produced, Subscription, UpdateStore, new_nonce
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ DAYS = [app_commands.Choice(name=d, value=i) for i, d in enumerate(WEEKDAYS)]
 PRODUCE_EVERY = 20.0
 SEND_EVERY = 5.0
 MAX_RETRY_DELAY = 600.0
+PUBLISH_TIMEOUT = 60.0
 IDLE_WAIT = 86400.0  # due times live in the database; subscribing wakes the producer
 NEEDED = ("view_channel", "send_messages", "embed_links")
 
@@ -85,6 +87,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         self.bot = bot
         self.store = UpdateStore(bot.db)
         self._send_lock = asyncio.Lock()
+        self._publishing: set[asyncio.Task] = set()
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -179,6 +182,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
                 existing = await self._already_sent(channel, row)
                 if existing is not None:
                     await self.store.mark_sent(row.id, existing.id, utcnow())
+                    self._publish(channel, existing)
                     return 1
             await self.store.mark_attempt(row.id, now)
             message = await channel.send(
@@ -203,7 +207,27 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
             await self._retry(row, now, type(error).__name__)
             return 0
         await self.store.mark_sent(row.id, message.id, utcnow())
+        self._publish(channel, message)
         return 1
+
+    def _publish(self, channel: object, message: discord.Message) -> None:
+        """In an announcement channel, publish the post, so the servers that follow the channel with Discord's
+        own Follow button get it too. Discord allows 10 publishes an hour per channel, and a wait for that
+        limit must not hold up other posts: it runs beside the sender, and a failure only costs the crosspost."""
+        if not (isinstance(channel, discord.TextChannel) and channel.is_news()) or message.flags.crossposted:
+            return
+
+        async def publish() -> None:
+            try:
+                await asyncio.wait_for(message.publish(), timeout=PUBLISH_TIMEOUT)
+            except (discord.HTTPException, TimeoutError) as error:
+                log.warning(
+                    "could not publish post %s in announcement channel %s: %s", message.id, channel.id, error
+                )
+
+        task = asyncio.create_task(publish())
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
 
     async def _retry(self, row: OutboxRow, now: datetime, why: str) -> None:
         delay = min(SEND_EVERY * 2 ** min(row.attempts, 10), MAX_RETRY_DELAY)
@@ -234,7 +258,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         if sub is None:
             return
         log.warning("subscription %s paused: %s", sub.id, reason)
-        story = await self.bot.facts.resolve_story(str(sub.story_id))
+        story = await self.bot.store(sub.guild_id).get_story(sub.story_id)
         note = (
             f"⏸️ Updates for **{discord.utils.escape_markdown(story.title)}** in <#{sub.channel_id}> are paused: "
             f"{reason}. Nothing is lost; fix the channel and run `/updates subscribe` again to resume."
@@ -279,7 +303,10 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         weekday: app_commands.Choice[int] | None = None,
     ) -> None:
         assert interaction.guild is not None
-        s = await self.bot.facts.resolve_story(story)
+        await defer(interaction, ephemeral=True)
+        s = await (await self.bot.facts_for(interaction.guild_id)).resolve_story(story)
+        if s.archived:
+            raise UserFacingError(archived_message(s))
         digest = mode.value != "instant"
         try:
             at = parse_time(time) if digest else None
@@ -298,6 +325,14 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
             )
         day = (weekday.value if weekday else 0) if mode.value == "weekly" else None
         now = utcnow()
+        subs = await self.store.for_guild(interaction.guild.id)
+        if len(subs) >= SUBSCRIPTIONS_PER_SERVER and not any(
+            x.channel_id == target.id and x.story_id == s.id for x in subs
+        ):
+            raise UserFacingError(
+                f"This server already has {SUBSCRIPTIONS_PER_SERVER} subscriptions, the most it can. "
+                "Remove one with /updates unsubscribe first."
+            )
         sub, new = await self.store.subscribe(
             guild_id=interaction.guild.id,
             channel_id=target.id,
@@ -316,7 +351,9 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         text = f"{'Subscribed' if new else 'Updated'}: {target.mention} gets **{s.title}** {when}."
         if sub.next_due:
             text += f" Next digest {discord.utils.format_dt(datetime.fromisoformat(sub.next_due), 'F')}."
-        await interaction.response.send_message(text, ephemeral=True)
+        if target.is_news():
+            text += " It is an announcement channel: each post is published, so servers that follow it get it too."
+        await answer(interaction, text)
 
     @app_commands.command(name="unsubscribe", description="Curators: stop posting a story to a channel.")
     @app_commands.describe(channel="The channel", story="Which story")
@@ -327,10 +364,11 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         self, interaction: discord.Interaction, channel: discord.TextChannel, story: str
     ) -> None:
         assert interaction.guild is not None
-        s = await self.bot.facts.resolve_story(story)
+        await defer(interaction, ephemeral=True)
+        s = await (await self.bot.facts_for(interaction.guild_id)).resolve_story(story)
         if not await self.store.unsubscribe(interaction.guild.id, channel.id, s.id):
             raise UserFacingError(f"{channel.mention} is not subscribed to {s.title}.")
-        await interaction.response.send_message(f"{channel.mention} no longer gets {s.title}.", ephemeral=True)
+        await answer(interaction, f"{channel.mention} no longer gets {s.title}.")
 
     @app_commands.command(name="list", description="Curators: this server's update subscriptions.")
     @app_commands.guild_only()
@@ -344,7 +382,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
             )
             return
         counts = await self.store.pending_counts(interaction.guild.id)
-        titles = {s.id: s.title for s in await self.bot.facts.list_stories()}
+        titles = {s.id: s.title for s in await (await self.bot.facts_for(interaction.guild_id)).list_stories()}
         lines = []
         paused = 0
         for sub in subs:
@@ -369,12 +407,14 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         await interaction.response.send_message(note, embed=embed, ephemeral=True)
 
     @app_commands.command(name="preview", description="Curators: privately see the next post to a channel.")
-    @app_commands.describe(channel="The subscribed channel", story="Which story")
+    @app_commands.describe(channel="The subscribed channel", story="Which story (default: the default story)")
     @app_commands.autocomplete(story=story_choices)
     @app_commands.guild_only()
     @curator_only
-    async def preview(self, interaction: discord.Interaction, channel: discord.TextChannel, story: str) -> None:
-        s = await self.bot.facts.resolve_story(story)
+    async def preview(
+        self, interaction: discord.Interaction, channel: discord.TextChannel, story: str | None = None
+    ) -> None:
+        s = await (await self.bot.facts_for(interaction.guild_id)).resolve_story(story)
         sub = await self.store.find(channel.id, s.id)
         if sub is None:
             raise UserFacingError(f"{channel.mention} is not subscribed to {s.title}.")

@@ -83,15 +83,24 @@ class Database:
                 "upgrade the bot or restore a backup"
             )
         async with self._write_lock:
-            for version, name, sql in available[current:]:
-                log.info("applying migration %s", name)
-                script = f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-                try:
-                    await self.conn.executescript(script)
-                except BaseException:
-                    if self.conn.in_transaction:
-                        await self.conn.execute("ROLLBACK")
-                    raise
+            # Foreign keys are off while a migration rebuilds tables (SQLite's documented way to change a
+            # table's shape), and checked before its commit: a migration that breaks one is rolled back.
+            await self.conn.execute("PRAGMA foreign_keys=OFF")
+            try:
+                for version, name, sql in available[current:]:
+                    log.debug("applying migration %s", name)
+                    try:
+                        await self.conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};")
+                        broken = await self.conn.execute_fetchall("PRAGMA foreign_key_check")
+                        if broken:
+                            raise RuntimeError(f"migration {name} left {len(broken)} broken foreign keys")
+                        await self.conn.execute("COMMIT")
+                    except BaseException:
+                        if self.conn.in_transaction:
+                            await self.conn.execute("ROLLBACK")
+                        raise
+            finally:
+                await self.conn.execute("PRAGMA foreign_keys=ON")
         return await self.schema_version()
 
     # -- reads -------------------------------------------------------------------------------------

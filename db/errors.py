@@ -11,3 +11,7 @@ class NotFound(StoreError):
 
 class InvalidChange(StoreError):
     pass
+
+
+class AlreadyApplied(StoreError):
+    """The same request (a Discord interaction delivered twice) was already carried out."""

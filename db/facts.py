@@ -5,7 +5,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+import weakref
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +16,7 @@ from typing import Any
 import aiosqlite
 
 from db.connection import Database
-from db.errors import InvalidChange, NotFound
+from db.errors import AlreadyApplied, InvalidChange, NotFound
 
 STATUSES = (
     "rumored",
@@ -40,7 +43,12 @@ MAX_TAG = 24
 MAX_ENTITY = 60
 MAX_OUTLET = 100
 MAX_URL = 500
+MAX_STORY_TITLE = 100
+MAX_STORY_SUMMARY = 1000
+MAX_PROJECT = 80
+KINDS = ("rumor", "context")
 
+_SCOPE_TOKEN = re.compile(r"g\d+")  # a server's token in the search index's scope column
 _WORD = re.compile(r"[\w][\w'’.-]*", re.UNICODE)
 # Words that carry no meaning for matching a question to a claim.
 STOPWORDS = frozenset(
@@ -79,11 +87,41 @@ SYSTEM = Actor(None, "Rumor Mill seed")
 @dataclass(frozen=True, slots=True)
 class Story:
     id: int
+    guild_id: int
     slug: str
     title: str
     summary: str
     is_default: bool
+    archived_at: str | None
     created_at: str
+    updated_at: str
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryOverview:
+    """A story as /story list shows it."""
+
+    story: Story
+    claims: int
+    last_change: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryHistoryEntry:
+    id: int
+    story_id: int
+    at: str
+    actor_id: int | None
+    actor_name: str
+    action: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +134,16 @@ class Claim:
     first_reported: str | None
     created_at: str
     updated_at: str
+    guild_id: int
+    kind: str  # 'rumor': about the rumor itself; 'context': background
+    project: str | None  # a short name when the claim is something that may launch
+    horizon: str | None  # the date such a launch is expected by, when known
     tags: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
+
+    @property
+    def is_context(self) -> bool:
+        return self.kind == "context"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +182,7 @@ class ChangeEvent:
     summary: str
     detail: dict[str, Any]
     created_at: str
+    guild_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,69 +224,248 @@ def _fts_term(word: str, *, prefix: bool) -> str:
 
 
 class FactStore:
-    """Repository for the fact store. Every write appends history and a change event atomically."""
+    """The fact store of one server (guild). Every read and write is filtered on that server, so an id
+    from another server is simply not found. Every write appends history and a change event atomically."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        guild_id: int,
+        *,
+        max_stories: int | None = None,
+        max_claims_per_story: int | None = None,
+    ) -> None:
         self.db = db
-        self._vocab: list[str] | None = None
+        self.guild_id = guild_id
+        self.max_stories = max_stories
+        self.max_claims_per_story = max_claims_per_story
+        self._scope = f'scope:"g{guild_id}"'
 
-    # -- stories -----------------------------------------------------------------------------------
-    async def add_story(self, slug: str, title: str, summary: str, *, default: bool = False) -> Story:
-        async with self.db.transaction() as conn:
-            return await self._insert_story(conn, slug, title, summary, default, _iso())
-
-    async def _insert_story(
-        self, conn: aiosqlite.Connection, slug: str, title: str, summary: str, default: bool, at: str
-    ) -> Story:
-        if default:
-            await conn.execute("UPDATE stories SET is_default = 0 WHERE is_default = 1")
-        async with conn.execute(
-            "INSERT INTO stories(slug, title, summary, is_default, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *",
-            (slug, title, summary, int(default), at),
-        ) as cur:
-            row = await cur.fetchone()
-        return _story(row)
-
+    # -- stories: reads ----------------------------------------------------------------------------
     async def default_story(self) -> Story | None:
-        row = await self.db.fetchone("SELECT * FROM stories ORDER BY is_default DESC, id LIMIT 1")
+        """The server's default story: the one marked so, else its first story that is not archived."""
+        row = await self.db.fetchone(
+            "SELECT * FROM stories WHERE guild_id = ? ORDER BY is_default DESC, archived_at IS NOT NULL, id LIMIT 1",
+            (self.guild_id,),
+        )
         return _story(row) if row else None
 
     async def list_stories(self) -> list[Story]:
-        return [_story(r) for r in await self.db.fetchall("SELECT * FROM stories ORDER BY id")]
+        rows = await self.db.fetchall("SELECT * FROM stories WHERE guild_id = ? ORDER BY id", (self.guild_id,))
+        return [_story(r) for r in rows]
 
-    async def resolve_story(self, ref: str | None) -> Story:
-        """A story by id, slug or title; the default story when ref is empty."""
-        if not ref:
-            story = await self.default_story()
-            if story is None:
-                raise NotFound("No story is tracked yet.")
-            return story
-        ref = ref.strip()
+    async def story_overview(self) -> list[StoryOverview]:
+        rows = await self.db.fetchall(
+            "SELECT s.*, (SELECT count(*) FROM claims c WHERE c.story_id = s.id) AS n_claims, "
+            "max(s.updated_at, coalesce((SELECT max(c.updated_at) FROM claims c WHERE c.story_id = s.id), '')) "
+            "AS last_change FROM stories s WHERE s.guild_id = ? ORDER BY s.archived_at IS NOT NULL, s.id",
+            (self.guild_id,),
+        )
+        out = []
+        for r in rows:
+            d = dict(r)
+            n, last = d.pop("n_claims"), d.pop("last_change")
+            out.append(StoryOverview(_story(d), int(n), last or None))
+        return out
+
+    async def get_story(self, story_id: int) -> Story:
         row = await self.db.fetchone(
-            "SELECT * FROM stories WHERE slug = ? OR CAST(id AS TEXT) = ? OR title = ? COLLATE NOCASE",
-            (ref.lower(), ref, ref),
+            "SELECT * FROM stories WHERE id = ? AND guild_id = ?", (story_id, self.guild_id)
         )
         if row is None:
-            raise NotFound("No such story. Pick one from the list as you type.")
+            raise NotFound(UNKNOWN_STORY)
         return _story(row)
+
+    async def resolve_story(self, ref: str | None) -> Story:
+        """A story of this server by id, slug or title; the default story when ref is empty."""
+        if not ref or not ref.strip():
+            story = await self.default_story()
+            if story is None:
+                raise NotFound(
+                    "No story is tracked in this server yet. A curator can start one with /story create."
+                )
+            return story
+        ref = ref.strip()
+        story_id = parse_id(ref)
+        row = await self.db.fetchone(
+            "SELECT * FROM stories WHERE guild_id = ?1 AND (slug = ?2 OR id = ?3 OR title = ?4 COLLATE NOCASE) "
+            "ORDER BY id = ?3 DESC LIMIT 1",
+            (self.guild_id, ref.lower(), story_id if story_id is not None else -1, ref),
+        )
+        if row is None:
+            raise NotFound(UNKNOWN_STORY)
+        return _story(row)
+
+    async def story_history(self, story_id: int) -> list[StoryHistoryEntry]:
+        await self.get_story(story_id)
+        rows = await self.db.fetchall("SELECT * FROM story_history WHERE story_id = ? ORDER BY id", (story_id,))
+        return [StoryHistoryEntry(**dict(r)) for r in rows]
+
+    # -- stories: writes ---------------------------------------------------------------------------
+    async def add_story(
+        self,
+        title: str,
+        summary: str,
+        *,
+        actor: Actor = SYSTEM,
+        reason: str = "New story",
+        slug: str | None = None,
+        default: bool = False,
+        request_id: int | None = None,
+    ) -> Story:
+        title = _clean_text(title, "title", MAX_STORY_TITLE)
+        summary = _clean_text(summary, "summary", MAX_STORY_SUMMARY)
+        reason = _clean_text(reason, "reason", MAX_REASON)
+        base = slugify(slug or title)
+        at = _iso()
+        async with self._write(request_id) as conn:
+            count = await _fetchval(conn, "SELECT count(*) FROM stories WHERE guild_id = ?", (self.guild_id,))
+            if self.max_stories is not None and count >= self.max_stories:
+                raise InvalidChange(
+                    f"This server already tracks {count} stories, the most it can. Archived stories count too."
+                )
+            if await _fetchval(
+                conn,
+                "SELECT 1 FROM stories WHERE guild_id = ? AND title = ? COLLATE NOCASE",
+                (self.guild_id, title),
+            ):
+                raise InvalidChange("A story with that title already exists here. Pick another title.")
+            taken = {
+                r[0]
+                for r in await _fetchall(
+                    conn,
+                    "SELECT slug FROM stories WHERE guild_id = ? AND slug LIKE ?",
+                    (self.guild_id, base + "%"),
+                )
+            }
+            chosen = base
+            n = 2
+            while chosen in taken:
+                chosen, n = f"{base}-{n}", n + 1
+            if default or not count:
+                await conn.execute(
+                    "UPDATE stories SET is_default = 0 WHERE guild_id = ? AND is_default = 1", (self.guild_id,)
+                )
+            async with conn.execute(
+                "INSERT INTO stories(guild_id, slug, title, summary, is_default, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                (self.guild_id, chosen, title, summary, int(default or not count), at, at),
+            ) as cur:
+                story = _story(await cur.fetchone())
+            await self._story_history(conn, story.id, at, actor, "created", None, None, title, reason)
+        return story
+
+    async def edit_story(
+        self,
+        story_id: int,
+        *,
+        actor: Actor,
+        reason: str,
+        title: str | None = None,
+        summary: str | None = None,
+        request_id: int | None = None,
+    ) -> Story:
+        reason = _clean_text(reason, "reason", MAX_REASON)
+        changes = {}
+        if title is not None:
+            changes["title"] = _clean_text(title, "title", MAX_STORY_TITLE)
+        if summary is not None:
+            changes["summary"] = _clean_text(summary, "summary", MAX_STORY_SUMMARY)
+        if not changes:
+            raise InvalidChange("Give a new title, a new summary, or both.")
+        at = _iso()
+        async with self._write(request_id) as conn:
+            story = await self._story_for_change(conn, story_id)
+            if "title" in changes and await _fetchval(
+                conn,
+                "SELECT 1 FROM stories WHERE guild_id = ? AND title = ? COLLATE NOCASE AND id != ?",
+                (self.guild_id, changes["title"], story_id),
+            ):
+                raise InvalidChange("Another story here already has that title.")
+            changed = {k: v for k, v in changes.items() if getattr(story, k) != v}
+            if not changed:
+                raise InvalidChange("The story already says exactly that.")
+            for field_name, value in changed.items():
+                await conn.execute(
+                    f"UPDATE stories SET {field_name} = ?, updated_at = ? WHERE id = ?",  # noqa: S608 - fixed names
+                    (value, at, story_id),
+                )
+                await self._story_history(
+                    conn, story_id, at, actor, "edit", field_name, getattr(story, field_name), value, reason
+                )
+        return await self.get_story(story_id)
+
+    async def set_archived(
+        self, story_id: int, archived: bool, *, actor: Actor, reason: str, request_id: int | None = None
+    ) -> Story:
+        reason = _clean_text(reason, "reason", MAX_REASON)
+        at = _iso()
+        async with self._write(request_id) as conn:
+            row = await _fetchone(
+                conn, "SELECT * FROM stories WHERE id = ? AND guild_id = ?", (story_id, self.guild_id)
+            )
+            if row is None:
+                raise NotFound(UNKNOWN_STORY)
+            story = _story(row)
+            if story.archived == archived:
+                raise InvalidChange(f"“{story.title}” is {'already' if archived else 'not'} archived.")
+            await conn.execute(
+                "UPDATE stories SET archived_at = ?, updated_at = ? WHERE id = ?",
+                (at if archived else None, at, story_id),
+            )
+            await self._story_history(
+                conn, story_id, at, actor, "archive" if archived else "unarchive", None, None, None, reason
+            )
+        return await self.get_story(story_id)
+
+    async def set_default(
+        self, story_id: int, *, actor: Actor, reason: str, request_id: int | None = None
+    ) -> Story:
+        reason = _clean_text(reason, "reason", MAX_REASON)
+        at = _iso()
+        async with self._write(request_id) as conn:
+            story = await self._story_for_change(conn, story_id)
+            if story.is_default:
+                raise InvalidChange(f"“{story.title}” is already the default story.")
+            old = await _fetchval(
+                conn, "SELECT title FROM stories WHERE guild_id = ? AND is_default = 1", (self.guild_id,)
+            )
+            await conn.execute(
+                "UPDATE stories SET is_default = 0 WHERE guild_id = ? AND is_default = 1", (self.guild_id,)
+            )
+            await conn.execute("UPDATE stories SET is_default = 1, updated_at = ? WHERE id = ?", (at, story_id))
+            await self._story_history(conn, story_id, at, actor, "default", None, old, story.title, reason)
+        return await self.get_story(story_id)
 
     # -- claims: reads -----------------------------------------------------------------------------
     async def get_claim(self, claim_id: int) -> Claim:
-        row = await self.db.fetchone("SELECT * FROM claims WHERE id = ?", (claim_id,))
+        row = await self.db.fetchone(
+            "SELECT * FROM claims WHERE id = ? AND guild_id = ?", (claim_id, self.guild_id)
+        )
         if row is None:
-            raise NotFound(f"There is no claim #{claim_id}. Start typing to pick one from the list.")
+            raise NotFound(unknown_claim(claim_id))
         return (await self._with_labels([row]))[0]
 
     async def claim_by_key(self, story_id: int, key: str) -> Claim | None:
-        row = await self.db.fetchone("SELECT * FROM claims WHERE story_id = ? AND key = ?", (story_id, key))
+        row = await self.db.fetchone(
+            "SELECT * FROM claims WHERE story_id = ? AND key = ? AND guild_id = ?", (story_id, key, self.guild_id)
+        )
         return (await self._with_labels([row]))[0] if row else None
 
+    async def claim_by_ref(self, ref: str) -> Claim:
+        """Exactly the claim a reference names (an id from autocomplete, or `#12` typed), never a guess.
+        Destructive commands use this one."""
+        claim_id = parse_id(ref)
+        if claim_id is None:
+            raise NotFound("Pick a claim from the list, or type its number like #12.")
+        return await self.get_claim(claim_id)
+
     async def resolve_claim(self, ref: str) -> Claim:
-        """Accept what autocomplete sends (an id) and what a person may type instead (#12, or text)."""
+        """What a reader may type: an id or `#12`, or words, which pick the best search hit."""
         ref = (ref or "").strip()
-        digits = ref.lstrip("#")
-        if digits.isdigit() and len(digits) <= 18:
-            return await self.get_claim(int(digits))
+        claim_id = parse_id(ref)
+        if claim_id is not None:
+            return await self.get_claim(claim_id)
         hits = await self.search(ref, limit=1) if ref else []
         if not hits:
             raise NotFound("No claim matches that. Start typing and pick one from the list.")
@@ -251,17 +477,21 @@ class FactStore:
         *,
         status: str | None = None,
         tag: str | None = None,
+        kind: str | None = None,
         limit: int = 10,
         offset: int = 0,
     ) -> tuple[list[Claim], int]:
-        where = ["c.story_id = ?"]
-        params: list[Any] = [story_id]
+        where = ["c.story_id = ?", "c.guild_id = ?"]
+        params: list[Any] = [story_id, self.guild_id]
         if status:
             where.append("c.status = ?")
             params.append(status)
         if tag:
             where.append("EXISTS (SELECT 1 FROM claim_tags t WHERE t.claim_id = c.id AND t.tag = ?)")
             params.append(tag.lower())
+        if kind:
+            where.append("c.kind = ?")
+            params.append(kind)
         clause = " AND ".join(where)
         total = await self.db.fetchval(f"SELECT count(*) FROM claims c WHERE {clause}", params, 0)  # noqa: S608
         rows = await self.db.fetchall(
@@ -270,33 +500,66 @@ class FactStore:
         )
         return await self._with_labels(rows), int(total)
 
-    async def status_counts(self, story_id: int) -> dict[str, int]:
+    async def projects(self, text: str = "", *, limit: int = 25) -> list[Claim]:
+        """Project claims of this server's stories that are not archived, for /poll launch."""
         rows = await self.db.fetchall(
-            "SELECT status, count(*) FROM claims WHERE story_id = ? GROUP BY status", (story_id,)
+            "SELECT c.* FROM claims c JOIN stories s ON s.id = c.story_id "
+            "WHERE c.guild_id = ? AND c.project IS NOT NULL AND s.archived_at IS NULL AND c.status != 'retracted' "
+            "AND (c.project LIKE ?2 ESCAPE '\\' OR c.text LIKE ?2 ESCAPE '\\' OR CAST(c.id AS TEXT) = ?3) "
+            "ORDER BY c.story_id, c.id LIMIT ?4",
+            (self.guild_id, "%" + _like_escape(text.strip()) + "%", text.strip().lstrip("#"), limit),
+        )
+        return await self._with_labels(rows)
+
+    async def status_counts(self, story_id: int, *, kind: str | None = None) -> dict[str, int]:
+        rows = await self.db.fetchall(
+            "SELECT status, count(*) FROM claims WHERE story_id = ? AND guild_id = ? AND (?3 IS NULL OR kind = ?3) "
+            "GROUP BY status",
+            (story_id, self.guild_id, kind),
         )
         return {r[0]: r[1] for r in rows}
 
     async def tags(self, story_id: int | None = None) -> list[tuple[str, int]]:
         rows = await self.db.fetchall(
             "SELECT t.tag, count(*) FROM claim_tags t JOIN claims c ON c.id = t.claim_id "
-            "WHERE ?1 IS NULL OR c.story_id = ?1 GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
-            (story_id,),
+            "WHERE c.guild_id = ?2 AND (?1 IS NULL OR c.story_id = ?1) GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
+            (story_id, self.guild_id),
         )
         return [(r[0], r[1]) for r in rows]
 
     async def sources(self, claim_id: int) -> list[Source]:
-        rows = await self.db.fetchall("SELECT * FROM sources WHERE claim_id = ? ORDER BY id", (claim_id,))
-        return [Source(**dict(r)) for r in rows]
+        return (await self.sources_for([claim_id])).get(claim_id, [])
+
+    async def sources_for(self, claim_ids: Sequence[int]) -> dict[int, list[Source]]:
+        """The sources of several claims in one round trip."""
+        ids = list(dict.fromkeys(claim_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self.db.fetchall(
+            f"SELECT s.* FROM sources s JOIN claims c ON c.id = s.claim_id "  # noqa: S608 - only placeholders
+            f"WHERE c.guild_id = ? AND s.claim_id IN ({marks}) ORDER BY s.id",
+            [self.guild_id, *ids],
+        )
+        out: dict[int, list[Source]] = {i: [] for i in ids}
+        for r in rows:
+            out[r["claim_id"]].append(Source(**dict(r)))
+        return out
 
     async def history(self, claim_id: int) -> list[HistoryEntry]:
-        rows = await self.db.fetchall("SELECT * FROM claim_history WHERE claim_id = ? ORDER BY id", (claim_id,))
-        return [HistoryEntry(**dict(r)) for r in rows]
-
-    async def story_history(self, story_id: int) -> list[tuple[HistoryEntry, Claim]]:
         rows = await self.db.fetchall(
             "SELECT h.* FROM claim_history h JOIN claims c ON c.id = h.claim_id "
-            "WHERE c.story_id = ? ORDER BY h.id",
-            (story_id,),
+            "WHERE h.claim_id = ? AND c.guild_id = ? ORDER BY h.id",
+            (claim_id, self.guild_id),
+        )
+        return [HistoryEntry(**dict(r)) for r in rows]
+
+    async def claim_history(self, story_id: int) -> list[tuple[HistoryEntry, Claim]]:
+        """Every claim change of a story, oldest first, with the claim as it is now."""
+        rows = await self.db.fetchall(
+            "SELECT h.* FROM claim_history h JOIN claims c ON c.id = h.claim_id "
+            "WHERE c.story_id = ? AND c.guild_id = ? ORDER BY h.id",
+            (story_id, self.guild_id),
         )
         claims, _ = await self.list_claims(story_id, limit=100_000)
         by_id = {c.id: c for c in claims}
@@ -305,8 +568,8 @@ class FactStore:
     async def last_change(self, story_id: int) -> tuple[HistoryEntry, Claim] | None:
         row = await self.db.fetchone(
             "SELECT h.* FROM claim_history h JOIN claims c ON c.id = h.claim_id "
-            "WHERE c.story_id = ? ORDER BY h.id DESC LIMIT 1",
-            (story_id,),
+            "WHERE c.story_id = ? AND c.guild_id = ? ORDER BY h.id DESC LIMIT 1",
+            (story_id, self.guild_id),
         )
         if row is None:
             return None
@@ -315,7 +578,8 @@ class FactStore:
 
     async def change_events(self, *, after_id: int = 0, limit: int = 500) -> list[ChangeEvent]:
         rows = await self.db.fetchall(
-            "SELECT * FROM change_events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+            "SELECT * FROM change_events WHERE guild_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (self.guild_id, after_id, limit),
         )
         return [_event(r) for r in rows]
 
@@ -334,22 +598,37 @@ class FactStore:
         sources: Sequence[NewSource] = (),
         key: str | None = None,
         evidence_url: str | None = None,
+        kind: str = "rumor",
+        project: str | None = None,
+        horizon: str | None = None,
+        request_id: int | None = None,
     ) -> Claim:
         text = _clean_text(text, "claim", MAX_CLAIM_TEXT)
         reason = _clean_text(reason, "reason", MAX_REASON)
         if status not in SETTABLE_STATUSES:
             raise InvalidChange(f"A new claim cannot start as {status}.")
+        if kind not in KINDS:
+            raise InvalidChange("A claim is either about the rumor itself or background context.")
+        project = _clean_text(project, "project name", MAX_PROJECT) if project is not None else None
+        if horizon is not None and project is None:
+            raise InvalidChange("A horizon date belongs to a project: give the project a name too.")
         tags = _labels(tags, MAX_TAG, lower=True)
         entities = _labels(entities, MAX_ENTITY, lower=False)
         at = _iso()
-        async with self.db.transaction() as conn:
-            if await _fetchval(conn, "SELECT 1 FROM stories WHERE id = ?", (story_id,)) is None:
-                raise NotFound("No such story.")
+        async with self._write(request_id) as conn:
+            await self._story_for_change(conn, story_id)
+            if self.max_claims_per_story is not None:
+                count = await _fetchval(conn, "SELECT count(*) FROM claims WHERE story_id = ?", (story_id,))
+                if count >= self.max_claims_per_story:
+                    raise InvalidChange(
+                        f"This story already holds {count} claims, the most one story can. "
+                        "Start a new story with /story create."
+                    )
             claim_id = await _insert(
                 conn,
-                "INSERT INTO claims(story_id, key, text, status, first_reported, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (story_id, key, text, status, first_reported, at, at),
+                "INSERT INTO claims(story_id, guild_id, key, text, status, first_reported, created_at, updated_at, "
+                "kind, project, horizon) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (story_id, self.guild_id, key, text, status, first_reported, at, at, kind, project, horizon),
             )
             await conn.executemany(
                 "INSERT INTO claim_tags(claim_id, tag) VALUES (?, ?)", [(claim_id, t) for t in tags]
@@ -370,14 +649,28 @@ class FactStore:
                 history_id,
                 "claim_added",
                 f"New claim #{claim_id} ({status}): {text}",
-                {"status": status, "text": text, "tags": list(tags), "sources": [asdict(s) for s in sources]},
+                {
+                    "status": status,
+                    "text": text,
+                    "tags": list(tags),
+                    "kind": kind,
+                    "project": project,
+                    "sources": [asdict(s) for s in sources],
+                },
                 at,
             )
-        self._vocab = None
+        _vocab.pop(self.db, None)
         return await self.get_claim(claim_id)
 
     async def set_status(
-        self, claim_id: int, status: str, *, actor: Actor, reason: str, evidence_url: str | None = None
+        self,
+        claim_id: int,
+        status: str,
+        *,
+        actor: Actor,
+        reason: str,
+        evidence_url: str | None = None,
+        request_id: int | None = None,
     ) -> Claim:
         reason = _clean_text(reason, "reason", MAX_REASON)
         if status not in SETTABLE_STATUSES:
@@ -385,7 +678,7 @@ class FactStore:
                 "Use /fact retract to retract a claim." if status == "retracted" else f"Unknown status {status}."
             )
         at = _iso()
-        async with self.db.transaction() as conn:
+        async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             if claim["status"] == status:
                 raise InvalidChange(f"Claim #{claim_id} is already {status}.")
@@ -412,12 +705,19 @@ class FactStore:
         return await self.get_claim(claim_id)
 
     async def edit_text(
-        self, claim_id: int, text: str, *, actor: Actor, reason: str, evidence_url: str | None = None
+        self,
+        claim_id: int,
+        text: str,
+        *,
+        actor: Actor,
+        reason: str,
+        evidence_url: str | None = None,
+        request_id: int | None = None,
     ) -> Claim:
         text = _clean_text(text, "claim", MAX_CLAIM_TEXT)
         reason = _clean_text(reason, "reason", MAX_REASON)
         at = _iso()
-        async with self.db.transaction() as conn:
+        async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             if claim["text"] == text:
                 raise InvalidChange(f"Claim #{claim_id} already says exactly that.")
@@ -443,13 +743,63 @@ class FactStore:
                 {"old": claim["text"], "new": text, "reason": reason, "evidence_url": evidence_url},
                 at,
             )
-        self._vocab = None
+        _vocab.pop(self.db, None)
         return await self.get_claim(claim_id)
 
-    async def add_source(self, claim_id: int, source: NewSource, *, actor: Actor, reason: str) -> Source:
+    async def mark(
+        self,
+        claim_id: int,
+        *,
+        actor: Actor,
+        reason: str,
+        kind: str | None = None,
+        project: str | None = None,
+        horizon: str | None = None,
+        clear_project: bool = False,
+        request_id: int | None = None,
+    ) -> Claim:
+        """Set a claim's kind (rumor or context), or make it a project (with an optional horizon date), or
+        stop it being one. The change is in the claim's history."""
+        reason = _clean_text(reason, "reason", MAX_REASON)
+        if kind is not None and kind not in KINDS:
+            raise InvalidChange("A claim is either about the rumor itself or background context.")
+        if project is not None:
+            project = _clean_text(project, "project name", MAX_PROJECT)
+        at = _iso()
+        async with self._write(request_id) as conn:
+            claim = await self._claim_for_change(conn, claim_id)
+            new_kind = kind or claim["kind"]
+            new_project = None if clear_project else (project if project is not None else claim["project"])
+            new_horizon = None if clear_project else (horizon if horizon is not None else claim["horizon"])
+            if new_horizon is not None and new_project is None:
+                raise InvalidChange("A horizon date belongs to a project: give the project a name too.")
+            old = _describe_mark(claim["kind"], claim["project"], claim["horizon"])
+            new = _describe_mark(new_kind, new_project, new_horizon)
+            if old == new:
+                raise InvalidChange(f"Claim #{claim_id} is already marked that way.")
+            await conn.execute(
+                "UPDATE claims SET kind = ?, project = ?, horizon = ?, updated_at = ? WHERE id = ?",
+                (new_kind, new_project, new_horizon, at, claim_id),
+            )
+            history_id = await self._append_history(conn, claim_id, at, actor, "mark", old, new, reason, None)
+            await self._event(
+                conn,
+                claim["story_id"],
+                claim_id,
+                history_id,
+                "claim_marked",
+                f"#{claim_id} is now {new}: {claim['text']}",
+                {"old": old, "new": new, "reason": reason, "text": claim["text"]},
+                at,
+            )
+        return await self.get_claim(claim_id)
+
+    async def add_source(
+        self, claim_id: int, source: NewSource, *, actor: Actor, reason: str, request_id: int | None = None
+    ) -> Source:
         reason = _clean_text(reason, "reason", MAX_REASON)
         at = _iso()
-        async with self.db.transaction() as conn:
+        async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             try:
                 source_id = await self._insert_source(conn, claim_id, source, at)
@@ -472,10 +822,18 @@ class FactStore:
             row = await _fetchone(conn, "SELECT * FROM sources WHERE id = ?", (source_id,))
         return Source(**dict(row))
 
-    async def retract(self, claim_id: int, *, actor: Actor, reason: str, evidence_url: str | None = None) -> Claim:
+    async def retract(
+        self,
+        claim_id: int,
+        *,
+        actor: Actor,
+        reason: str,
+        evidence_url: str | None = None,
+        request_id: int | None = None,
+    ) -> Claim:
         reason = _clean_text(reason, "reason", MAX_REASON)
         at = _iso()
-        async with self.db.transaction() as conn:
+        async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             await conn.execute(
                 "UPDATE claims SET status = 'retracted', updated_at = ? WHERE id = ?", (at, claim_id)
@@ -497,7 +855,7 @@ class FactStore:
 
     # -- search ------------------------------------------------------------------------------------
     async def search(self, question: str, *, story_id: int | None = None, limit: int = 5) -> list[SearchHit]:
-        """Claims that answer a question, most relevant first; user text is only ever FTS5 data."""
+        """This server's claims that answer a question, most relevant first; user text is only FTS5 data."""
         words = content_words(question)[:12]
         if not words:
             return []
@@ -518,9 +876,9 @@ class FactStore:
             docs[word] = found
         if not terms:
             return []
-        query = " OR ".join(f"({t})" for t in terms.values())
+        query = self._scoped(" OR ".join(f"({t})" for t in terms.values()))
         rows = await self.db.fetchall(
-            "SELECT rowid, bm25(claims_fts, 3.0, 1.0, 2.0) AS rank FROM claims_fts WHERE claims_fts MATCH ? "
+            "SELECT rowid, bm25(claims_fts, 3.0, 1.0, 2.0, 0.0) AS rank FROM claims_fts WHERE claims_fts MATCH ? "
             "ORDER BY rank LIMIT 200",
             (query,),
         )
@@ -531,7 +889,10 @@ class FactStore:
         marks = ",".join("?" * len(ids))
         claims = {
             r["id"]: r
-            for r in await self.db.fetchall(f"SELECT * FROM claims WHERE id IN ({marks})", ids)  # noqa: S608
+            for r in await self.db.fetchall(
+                f"SELECT * FROM claims WHERE guild_id = ? AND id IN ({marks})",  # noqa: S608 - placeholders
+                [self.guild_id, *ids],
+            )
         }
         # How many distinct question words each candidate matches dominates bm25: a claim that
         # covers the whole question beats one that repeats a single word.
@@ -562,16 +923,19 @@ class FactStore:
 
     async def autocomplete(self, text: str, *, limit: int = 25) -> list[Claim]:
         text = (text or "").strip()
-        digits = text.lstrip("#")
         if not text:
             rows = await self.db.fetchall(
-                "SELECT * FROM claims ORDER BY updated_at DESC, id DESC LIMIT ?", (limit,)
+                "SELECT * FROM claims WHERE guild_id = ? ORDER BY updated_at DESC, id DESC LIMIT ?",
+                (self.guild_id, limit),
             )
             return await self._with_labels(rows)
-        if digits.isdigit():
+        digits = text.lstrip("#")
+        if digits.isascii() and digits.isdigit():
+            digits = digits[:18]
             rows = await self.db.fetchall(
-                "SELECT * FROM claims WHERE id = ? OR CAST(id AS TEXT) LIKE ? ORDER BY id = ? DESC, id LIMIT ?",
-                (int(digits[:18]), digits[:18] + "%", int(digits[:18]), limit),
+                "SELECT * FROM claims WHERE guild_id = ? AND (id = ? OR CAST(id AS TEXT) LIKE ?) "
+                "ORDER BY id = ? DESC, id LIMIT ?",
+                (self.guild_id, int(digits), digits + "%", int(digits), limit),
             )
             return await self._with_labels(rows)
         return await self._suggest(text, limit)
@@ -595,7 +959,7 @@ class FactStore:
         for query in (" AND ".join(terms), " OR ".join(terms)):
             rows = await self.db.fetchall(
                 "SELECT rowid FROM claims_fts WHERE claims_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-                (query, limit + len(ids)),
+                (self._scoped(query), limit + len(ids)),
             )
             ids.extend(r[0] for r in rows if r[0] not in ids)
             if len(ids) >= limit or len(terms) == 1:
@@ -604,72 +968,74 @@ class FactStore:
         by_id = {c.id: c for c in await self._claims_by_ids(ids)}
         return [by_id[i] for i in ids if i in by_id]
 
+    def _scoped(self, query: str) -> str:
+        return f"{self._scope} AND ({query})"
+
     async def _any(self, term: str) -> bool:
         return (
-            await self.db.fetchone("SELECT 1 FROM claims_fts WHERE claims_fts MATCH ? LIMIT 1", (term,))
+            await self.db.fetchone(
+                "SELECT 1 FROM claims_fts WHERE claims_fts MATCH ? LIMIT 1", (self._scoped(term),)
+            )
             is not None
         )
 
     async def _rowids(self, term: str) -> set[int]:
         return {
-            r[0] for r in await self.db.fetchall("SELECT rowid FROM claims_fts WHERE claims_fts MATCH ?", (term,))
+            r[0]
+            for r in await self.db.fetchall(
+                "SELECT rowid FROM claims_fts WHERE claims_fts MATCH ?", (self._scoped(term),)
+            )
         }
 
     async def _closest(self, word: str) -> list[str]:
         if len(word) < 4:
             return []
-        if self._vocab is None:
-            self._vocab = [r[0] for r in await self.db.fetchall("SELECT term FROM claims_fts_vocab")]
-        return difflib.get_close_matches(word, self._vocab, n=2, cutoff=0.75)
-
-    # -- export / import ---------------------------------------------------------------------------
-    async def export(self) -> dict[str, Any]:
-        tables = {}
-        for table in _EXPORT_TABLES:
-            rows = await self.db.fetchall(f"SELECT * FROM {table} ORDER BY 1, 2")  # noqa: S608
-            tables[table] = [dict(r) for r in rows]
-        return {"format": "rumormill-facts", "version": 1, "tables": tables}
-
-    async def import_(self, data: dict[str, Any]) -> int:
-        """Load an export into an empty store, keeping ids, so a round trip is identical."""
-        if data.get("format") != "rumormill-facts" or data.get("version") != 1:
-            raise InvalidChange("That file is not a Rumor Mill facts export (format rumormill-facts, version 1).")
-        if await self.db.fetchval("SELECT count(*) FROM stories", (), 0):
-            raise InvalidChange("The database already holds stories; import into an empty database.")
-        tables = data.get("tables") or {}
-        async with self.db.transaction() as conn:
-            for table in _EXPORT_TABLES:
-                rows = tables.get(table) or []
-                if not rows:
-                    continue
-                cols = list(rows[0])
-                if not all(re.fullmatch(r"[a-z_]+", c) for c in cols):
-                    raise InvalidChange(f"Unexpected column in {table}.")
-                sql = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # noqa: S608
-                await conn.executemany(sql, [tuple(r.get(c) for c in cols) for r in rows])
-            claims = await _fetchall(conn, "SELECT id, text FROM claims", ())
-            for claim_id, text in claims:
-                tags = [
-                    r[0]
-                    for r in await _fetchall(conn, "SELECT tag FROM claim_tags WHERE claim_id = ?", (claim_id,))
-                ]
-                ents = [
-                    r[0]
-                    for r in await _fetchall(
-                        conn, "SELECT entity FROM claim_entities WHERE claim_id = ?", (claim_id,)
-                    )
-                ]
-                await self._index(conn, claim_id, text, tags, ents)
-        self._vocab = None
-        return sum(len(tables.get(t) or []) for t in _EXPORT_TABLES)
+        vocab = _vocab.get(self.db)
+        if vocab is None:
+            # One vocabulary for the whole index (fts5vocab cannot filter rows): a correction that only
+            # another server's claims hold simply matches nothing here.
+            rows = await self.db.fetchall("SELECT term FROM claims_fts_vocab")
+            vocab = _vocab[self.db] = [r[0] for r in rows if not _SCOPE_TOKEN.fullmatch(r[0])]
+        return difflib.get_close_matches(word, vocab, n=2, cutoff=0.75)
 
     # -- internals ---------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def _write(self, request_id: int | None) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction. With a request id (the Discord interaction's), a replay of the same request
+        is refused inside the same transaction, so a command delivered twice writes once."""
+        async with self.db.transaction() as conn:
+            if request_id is not None:
+                try:
+                    await conn.execute(
+                        "INSERT INTO applied_requests(id, guild_id, at) VALUES (?, ?, ?)",
+                        (request_id, self.guild_id, _iso()),
+                    )
+                except aiosqlite.IntegrityError:
+                    raise AlreadyApplied(
+                        "That request was already carried out; nothing was changed twice."
+                    ) from None
+            yield conn
+
+    async def _story_for_change(self, conn: aiosqlite.Connection, story_id: int) -> Story:
+        row = await _fetchone(
+            conn, "SELECT * FROM stories WHERE id = ? AND guild_id = ?", (story_id, self.guild_id)
+        )
+        if row is None:
+            raise NotFound(UNKNOWN_STORY)
+        story = _story(row)
+        if story.archived:
+            raise InvalidChange(archived_message(story))
+        return story
+
     async def _claim_for_change(self, conn: aiosqlite.Connection, claim_id: int) -> Any:
-        claim = await _fetchone(conn, "SELECT * FROM claims WHERE id = ?", (claim_id,))
+        claim = await _fetchone(
+            conn, "SELECT * FROM claims WHERE id = ? AND guild_id = ?", (claim_id, self.guild_id)
+        )
         if claim is None:
-            raise NotFound(f"There is no claim #{claim_id}. Start typing to pick one from the list.")
+            raise NotFound(unknown_claim(claim_id))
         if claim["status"] == "retracted":
             raise InvalidChange(f"Claim #{claim_id} was retracted; its history stays, but it cannot change.")
+        await self._story_for_change(conn, claim["story_id"])
         return claim
 
     async def _insert_source(self, conn: aiosqlite.Connection, claim_id: int, s: NewSource, at: str) -> int:
@@ -696,8 +1062,8 @@ class FactStore:
         if replace:
             await conn.execute("DELETE FROM claims_fts WHERE rowid = ?", (claim_id,))
         await conn.execute(
-            "INSERT INTO claims_fts(rowid, text, tags, entities) VALUES (?, ?, ?, ?)",
-            (claim_id, text, " ".join(tags), " ".join(entities)),
+            "INSERT INTO claims_fts(rowid, text, tags, entities, scope) VALUES (?, ?, ?, ?, ?)",
+            (claim_id, text, " ".join(tags), " ".join(entities), f"g{self.guild_id}"),
         )
 
     async def _append_history(
@@ -719,6 +1085,25 @@ class FactStore:
             (claim_id, at, actor.id, actor.name, action, old, new, reason, evidence_url),
         )
 
+    async def _story_history(
+        self,
+        conn: aiosqlite.Connection,
+        story_id: int,
+        at: str,
+        actor: Actor,
+        action: str,
+        field_name: str | None,
+        old: str | None,
+        new: str | None,
+        reason: str,
+    ) -> int:
+        return await _insert(
+            conn,
+            "INSERT INTO story_history(story_id, at, actor_id, actor_name, action, field, old_value, new_value, "
+            "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (story_id, at, actor.id, actor.name, action, field_name, old, new, reason),
+        )
+
     async def _event(
         self,
         conn: aiosqlite.Connection,
@@ -730,18 +1115,31 @@ class FactStore:
         detail: dict[str, Any],
         at: str,
     ) -> int:
-        return await _insert(
+        event_id = await _insert(
             conn,
-            "INSERT INTO change_events(story_id, claim_id, history_id, kind, summary, detail, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (story_id, claim_id, history_id, kind, summary, json.dumps(detail, ensure_ascii=False), at),
+            "INSERT INTO change_events(story_id, guild_id, claim_id, history_id, kind, summary, detail, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                story_id,
+                self.guild_id,
+                claim_id,
+                history_id,
+                kind,
+                summary,
+                json.dumps(detail, ensure_ascii=False),
+                at,
+            ),
         )
+        return event_id
 
     async def _claims_by_ids(self, ids: Sequence[int]) -> list[Claim]:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = await self.db.fetchall(f"SELECT * FROM claims WHERE id IN ({marks})", list(ids))  # noqa: S608
+        rows = await self.db.fetchall(
+            f"SELECT * FROM claims WHERE guild_id = ? AND id IN ({marks})",  # noqa: S608 - placeholders
+            [self.guild_id, *ids],
+        )
         return await self._with_labels(rows)
 
     async def _with_labels(self, rows: Sequence[Any]) -> list[Claim]:
@@ -764,8 +1162,41 @@ class FactStore:
         return [Claim(**dict(r), tags=tuple(tags[r["id"]]), entities=tuple(ents[r["id"]])) for r in rows]
 
 
+# The FTS vocabulary for typo correction, per database, dropped whenever claim text changes.
+_vocab: weakref.WeakKeyDictionary[Database, list[str]] = weakref.WeakKeyDictionary()
+
+
+async def change_events_since(db: Database, after_id: int, *, limit: int = 500) -> list[ChangeEvent]:
+    """Change events of every server, in order: for background work that then acts per server."""
+    rows = await db.fetchall("SELECT * FROM change_events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+    return [_event(r) for r in rows]
+
+
+async def guild_has_stories(db: Database, guild_id: int) -> bool:
+    return await db.fetchval("SELECT 1 FROM stories WHERE guild_id = ? LIMIT 1", (guild_id,)) is not None
+
+
+async def adopt_unowned(db: Database, guild_id: int) -> int:
+    """Give the stories no server owns (those of a database that no server had used before migration 006)
+    to this server; returns how many it got. Used once, by the first server that runs a command."""
+    async with db.transaction() as conn:
+        rows = await _fetchall(conn, "SELECT id FROM stories WHERE guild_id = 0", ())
+        if not rows:
+            return 0
+        await conn.execute("UPDATE stories SET guild_id = ? WHERE guild_id = 0", (guild_id,))
+        await conn.execute("UPDATE claims SET guild_id = ? WHERE guild_id = 0", (guild_id,))
+        await conn.execute("UPDATE change_events SET guild_id = ? WHERE guild_id = 0", (guild_id,))
+        await conn.execute(
+            "UPDATE claims_fts SET scope = ? WHERE scope = 'g0'",
+            (f"g{guild_id}",),
+        )
+    return len(rows)
+
+
+# -- export / import -------------------------------------------------------------------------------
 _EXPORT_TABLES = (
     "stories",
+    "story_history",
     "claims",
     "claim_tags",
     "claim_entities",
@@ -773,9 +1204,104 @@ _EXPORT_TABLES = (
     "claim_history",
     "change_events",
 )
+EXPORT_VERSION = 2
+
+
+async def export_facts(db: Database) -> dict[str, Any]:
+    """The whole fact store of every server, as plain JSON-able data."""
+    tables = {}
+    for table in _EXPORT_TABLES:
+        rows = await db.fetchall(f"SELECT * FROM {table} ORDER BY 1, 2")  # noqa: S608 - fixed table names
+        tables[table] = [dict(r) for r in rows]
+    return {"format": "rumormill-facts", "version": EXPORT_VERSION, "tables": tables}
+
+
+async def import_facts(db: Database, data: dict[str, Any]) -> int:
+    """Load an export into an empty store, keeping ids, so a round trip is identical. A version 1 file (one
+    store for every server) is loaded as unowned: the first server that runs a command adopts it."""
+    if data.get("format") != "rumormill-facts" or data.get("version") not in (1, EXPORT_VERSION):
+        raise InvalidChange("That file is not a Rumor Mill facts export (format rumormill-facts, version 1 or 2).")
+    if await db.fetchval("SELECT count(*) FROM stories", (), 0):
+        raise InvalidChange("The database already holds stories; import into an empty database.")
+    tables = data.get("tables") or {}
+    if data["version"] == 1:
+        tables = _upgrade_v1(tables)
+    async with db.transaction() as conn:
+        for table in _EXPORT_TABLES:
+            rows = tables.get(table) or []
+            if not rows:
+                continue
+            cols = list(rows[0])
+            if not all(re.fullmatch(r"[a-z_]+", c) for c in cols):
+                raise InvalidChange(f"Unexpected column in {table}.")
+            sql = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # noqa: S608
+            await conn.executemany(sql, [tuple(r.get(c) for c in cols) for r in rows])
+        await conn.execute(
+            "INSERT INTO claims_fts(rowid, text, tags, entities, scope) "
+            "SELECT c.id, c.text, "
+            "coalesce((SELECT group_concat(tag, ' ') FROM claim_tags WHERE claim_id = c.id), ''), "
+            "coalesce((SELECT group_concat(entity, ' ') FROM claim_entities WHERE claim_id = c.id), ''), "
+            "'g' || c.guild_id FROM claims c ORDER BY c.id"
+        )
+    _vocab.pop(db, None)
+    return sum(len(tables.get(t) or []) for t in _EXPORT_TABLES)
+
+
+def _upgrade_v1(tables: dict[str, Any]) -> dict[str, Any]:
+    out = dict(tables)
+    out["stories"] = [
+        {**s, "guild_id": 0, "archived_at": None, "updated_at": s.get("created_at")}
+        for s in tables.get("stories") or []
+    ]
+    out["claims"] = [
+        {**c, "guild_id": 0, "kind": "rumor", "project": None, "horizon": None} for c in tables.get("claims") or []
+    ]
+    out["change_events"] = [{**e, "guild_id": 0} for e in tables.get("change_events") or []]
+    return out
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+UNKNOWN_STORY = "No such story in this server. Pick one from the list as you type."
+
+
+def unknown_claim(claim_id: int) -> str:
+    return f"There is no claim #{claim_id} in this server. Start typing to pick one from the list."
+
+
+def archived_message(story: Story) -> str:
+    return (
+        f"“{story.title}” is archived, so it is read-only: its claims and polls stay readable, but nothing "
+        "new can be added. A curator can /story unarchive it."
+    )
+
+
+def parse_id(ref: str | None) -> int | None:
+    """A stored id from what a person or autocomplete sends: `12` or `#12`, ASCII digits only (`²` and `١٢`
+    are digits to str.isdigit, but not ids). None when the text is not an id."""
+    text = (ref or "").strip().removeprefix("#").strip()
+    if not text or len(text) > 18 or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
+    return slug or "story"
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _describe_mark(kind: str, project: str | None, horizon: str | None) -> str:
+    label = "background context" if kind == "context" else "about the rumor"
+    if project:
+        label += f", project “{project}”" + (f" (by {horizon})" if horizon else "")
+    return label
 
 
 def _story(row: Any) -> Story:
+
     d = dict(row)
     d["is_default"] = bool(d["is_default"])
     return Story(**d)
@@ -787,9 +1313,23 @@ def _event(row: Any) -> ChangeEvent:
     return ChangeEvent(**d)
 
 
+# Characters that render as nothing, or as blank space, though str.split() keeps them.
+_BLANK_CHARS = frozenset("\u115f\u1160\u2800\u3164\uffa0\u180e\u17b4\u17b5")
+
+
+def has_visible(text: str) -> bool:
+    """Whether text shows anything at all: zero-width, format and filler characters alone do not."""
+    return any(
+        not ch.isspace()
+        and ch not in _BLANK_CHARS
+        and unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cn", "Mn")
+        for ch in text
+    )
+
+
 def _clean_text(text: str, what: str, limit: int) -> str:
     text = " ".join((text or "").split())
-    if not text:
+    if not text or not has_visible(text):
         raise InvalidChange(f"The {what} cannot be empty.")
     if len(text) > limit:
         raise InvalidChange(f"The {what} is {len(text)} characters; the limit is {limit}.")

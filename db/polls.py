@@ -560,6 +560,22 @@ class PollStore:
             "status = 'open' AND guild_id = ?", (guild_id,), f"ORDER BY id DESC LIMIT {int(limit)}"
         )
 
+    async def count_open(self, guild_id: int) -> int:
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM polls WHERE guild_id = ? AND status = 'open'", (guild_id,), 0
+            )
+        )
+
+    async def count_by_author_since(self, guild_id: int, author_id: int, since_iso: str) -> int:
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM polls WHERE guild_id = ? AND author_id = ? AND created_at >= ?",
+                (guild_id, author_id, since_iso),
+                0,
+            )
+        )
+
     async def due(self, now_iso: str) -> list[Poll]:
         return await self._select("status = 'open' AND closes_at IS NOT NULL AND closes_at <= ?", (now_iso,))
 

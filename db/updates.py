@@ -225,8 +225,8 @@ class UpdateStore:
     # -- production --------------------------------------------------------------------------------
     async def unproduced_events(self, sub: Subscription, limit: int = DIGEST_BATCH) -> list[ChangeEvent]:
         rows = await self.db.fetchall(
-            "SELECT * FROM change_events WHERE story_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (sub.story_id, sub.cursor, limit),
+            "SELECT * FROM change_events WHERE story_id = ? AND guild_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (sub.story_id, sub.guild_id, sub.cursor, limit),
         )
         return [_event(r) for r in rows]
 
@@ -259,8 +259,8 @@ class UpdateStore:
                 _event(r)
                 for r in await _fetchall(
                     conn,
-                    "SELECT * FROM change_events WHERE story_id = ? AND id > ? ORDER BY id LIMIT ?",
-                    (sub.story_id, sub.cursor, limit),
+                    "SELECT * FROM change_events WHERE story_id = ? AND guild_id = ? AND id > ? ORDER BY id LIMIT ?",
+                    (sub.story_id, sub.guild_id, sub.cursor, limit),
                 )
             ]
             if not events and not sub.is_digest:

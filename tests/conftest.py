@@ -21,6 +21,7 @@ from bot.client import RumorBot, expected_error_message
 from bot.settings import load_settings
 from bot.votes import VoteWriter
 from db import Database
+from db.facts import FactStore
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
 
 FAKE_TOKEN = "fake-token-for-tests.only.not-a-real-discord-token"
@@ -118,11 +119,24 @@ class World:
     def bot(self) -> RumorBot:
         return self.env.bot  # type: ignore[return-value]
 
+    @property
+    def facts(self) -> FactStore:
+        """This server's fact store, as the bot sees it."""
+        return self.bot.store(self.guild.id)  # type: ignore[attr-defined]
+
     def take_errors(self) -> list[BaseException]:
         """Errors the bot raised since the last call, for tests that provoke one on purpose."""
         errors = list(self.env.errors_since(self.errors_seen))
         self.errors_seen = self.env.error_cursor
         return errors
+
+
+def seen(result: simcord.InteractionResult) -> simcord.ResponseMessage:
+    """What the member saw last: the answer, or the refusal that replaced a public "thinking…" placeholder."""
+    followups = result.followups
+    message = followups[-1] if followups else result.response
+    assert message is not None, f"no answer: {result!r}"
+    return message
 
 
 def check_errors(w: World) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from db.facts import FactStore
+from db.facts import export_facts
+from tests.conftest import seen
 
 
 async def events(world) -> list:
-    return await FactStore(world.bot.db).change_events()
+    return await world.facts.change_events()
 
 
 async def test_setup_curator_role_needs_manage_server(world):
@@ -32,7 +33,7 @@ async def test_non_curator_cannot_change_the_store(curated_world):
     )
     assert result.ephemeral and "Only curators" in result.response.content
     assert len(await events(w)) == before
-    claim = await w.bot.facts.get_claim(1)
+    claim = await w.facts.get_claim(1)
     assert claim.status == "reported"
 
 
@@ -157,12 +158,12 @@ async def test_add_source_and_retract_keep_history(curated_world):
 )
 async def test_bad_input_gets_one_line_and_changes_nothing(curated_world, command, options, message):
     w = curated_world
-    before = await w.bot.facts.export()
+    before = await export_facts(w.bot.db)
     result = await w.carol.slash(w.general, command, **options)
     assert result.ephemeral
     assert message in result.response.content
     assert "\n" not in result.response.content
-    assert await w.bot.facts.export() == before
+    assert await export_facts(w.bot.db) == before
 
 
 async def test_stored_mentions_never_ping(curated_world):
@@ -176,21 +177,28 @@ async def test_stored_mentions_never_ping(curated_world):
         reliability="D",
     )
     await w.alice.slash(w.general, "fact show", claim="15")
-    posts = [r for r in w.env.http_requests if r.method == "POST" and "callback" in r.path]
+    # Every message the bot sends or edits into place: interaction answers and the edits of deferred ones.
+    posts = [
+        (r.json.get("data") or {}) if "callback" in r.path else (r.json or {})
+        for r in w.env.http_requests
+        if r.method in ("POST", "PATCH") and ("callback" in r.path or "/webhooks/" in r.path)
+    ]
+    posts = [p for p in posts if "content" in p or "embeds" in p]
     assert posts
-    for r in posts:
-        data = r.json.get("data") or {}
-        assert data.get("allowed_mentions") == {"parse": []}, r.json
+    for data in posts:
+        assert data.get("allowed_mentions") == {"parse": []}, data
 
 
 async def test_unexpected_error_shows_an_error_id_and_is_logged(world, monkeypatch, caplog):
     async def boom(*_a, **_k):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(world.bot.facts, "search", boom)
+    monkeypatch.setattr(world.facts, "search", boom)
     result = await world.alice.slash(world.general, "ask", question="anything")
-    assert result.ephemeral
-    assert result.response.content.startswith("Something went wrong on our side (error id `")
-    error_id = result.response.content.split("`")[1]
+    message = seen(result)
+    assert message.ephemeral
+    assert message.content.startswith("Something went wrong on our side (error id `")
+    assert result.response is None  # the public "thinking…" placeholder is gone: only alice saw the error
+    error_id = message.content.split("`")[1]
     assert any(error_id in r.getMessage() and r.exc_info for r in caplog.records)
     assert [type(e.original) for e in world.take_errors()] == [RuntimeError]

@@ -9,17 +9,19 @@ import pytest
 from db import Database, DatabaseTooNew
 from db.connection import migrations
 from db.errors import InvalidChange, NotFound
-from db.facts import Actor, FactStore, NewSource
-from db.seed import load_seed, seed_data
+from db.facts import Actor, FactStore, NewSource, export_facts, import_facts
+from db.seed import ensure_guild_seeded, load_seed, seed_data
 
 CURATOR = Actor(42, "carol")
+GUILD = 1001
 
 
 @pytest.fixture
 async def store(tmp_path):
     db = await Database.open(tmp_path / "facts.db")
-    await load_seed(db)
-    yield FactStore(db)
+    store = FactStore(db, GUILD)
+    await ensure_guild_seeded(db, store)
+    yield store
     await db.close()
 
 
@@ -33,7 +35,7 @@ async def test_migrations_set_user_version_and_refuse_newer(tmp_path):
 
 
 async def test_seed_loads_once_with_the_articles_statuses(store):
-    assert not await load_seed(store.db)  # second start: nothing
+    assert not await ensure_guild_seeded(store.db, store)  # second start: nothing
     claims, total = await store.list_claims(1, limit=100)
     assert total == len(seed_data()["claims"]) == 14
     by_key = {c.key: c for c in claims}
@@ -48,11 +50,12 @@ async def test_seed_loads_once_with_the_articles_statuses(store):
 
 async def test_seed_survives_a_crash_half_way(tmp_path):
     db = await Database.open(tmp_path / "half.db")
-    store = FactStore(db)
-    story = await store.add_story("netflix-spotify", "t", "s", default=True)
+    store = FactStore(db, GUILD)
+    story = await store.add_story("t", "s", slug="netflix-spotify", default=True)
     first = seed_data()["claims"][0]
     await store.add_claim(story.id, first["text"], actor=CURATOR, reason="r", key=first["key"], status="reported")
-    await load_seed(db)
+    assert await ensure_guild_seeded(db, store)
+    assert await load_seed(store) == 0
     _, total = await store.list_claims(story.id, limit=0)
     assert total == 14
     await db.close()
@@ -102,10 +105,10 @@ async def test_failed_write_leaves_nothing(store, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(store, "_event", fail)
-    before = await store.export()
+    before = await export_facts(store.db)
     with pytest.raises(RuntimeError):
         await store.add_claim(1, "A partial claim", actor=CURATOR, reason="r", sources=[NewSource("X", "D")])
-    assert await store.export() == before
+    assert await export_facts(store.db) == before
 
 
 @pytest.mark.parametrize(
@@ -142,15 +145,16 @@ async def test_search_ranks_full_coverage_first_and_reports_missing_words(store)
 
 async def test_export_then_import_into_empty_db_is_identical(store, tmp_path):
     await store.set_status(3, "confirmed", actor=CURATOR, reason="x")
-    exported = await store.export()
+    exported = await export_facts(store.db)
     other = await Database.open(tmp_path / "other.db")
     try:
-        target = FactStore(other)
-        await target.import_(exported)
-        assert await target.export() == exported
+        await import_facts(other, exported)
+        assert await export_facts(other) == exported
+        target = FactStore(other, GUILD)
         assert (await target.search("Sarandos"))[0].claim.key == "sarandos-board"
+        assert await FactStore(other, GUILD + 1).search("Sarandos") == []
         with pytest.raises(InvalidChange, match="empty database"):
-            await target.import_(exported)
+            await import_facts(other, exported)
     finally:
         await other.close()
 

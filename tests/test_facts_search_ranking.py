@@ -15,9 +15,9 @@ CURATOR = Actor(1, "tester")
 
 async def _store(tmp_path: Path) -> tuple[Database, FactStore, int, int]:
     db = await Database.open(tmp_path / "search.db")
-    store = FactStore(db)
-    main = await store.add_story("main", "Main", "The main story", default=True)
-    other = await store.add_story("other", "Other", "Another story")
+    store = FactStore(db, 1)
+    main = await store.add_story("Main", "The main story", default=True)
+    other = await store.add_story("Other", "Another story")
     return db, store, main.id, other.id
 
 

@@ -39,7 +39,7 @@ def test_split_lines_never_exceeds_the_limit():
 
 
 async def test_a_claim_with_a_long_history_still_shows(world):
-    store = world.bot.facts
+    store = world.facts
     actor = Actor(1, "x" * 40)
     for i in range(30):
         await store.set_status(

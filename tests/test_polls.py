@@ -165,8 +165,13 @@ async def test_launch_resolve_and_leaderboard(curated_world):
     w = curated_world
     denied = await w.alice.slash(w.general, "poll resolve", poll="1", outcome="yes", evidence="x")
     assert "Only curators" in denied.response.content
-    result = await w.carol.slash(w.general, "poll launch", project="awards-show")
-    assert "linked to claim" in reply(result).content
+    refused = await w.alice.slash(w.general, "poll launch", project="2")
+    assert refused.ephemeral and "Only curators" in refused.response.content
+    assert await w.bot.db.fetchval("SELECT count(*) FROM polls") == 0
+    choices = await w.carol.autocomplete(w.general, "poll launch", "project", "awards")
+    assert [c["value"] for c in choices] == ["2"]
+    result = await w.carol.slash(w.general, "poll launch", project=choices[0]["value"])
+    assert "linked to claim #2" in reply(result).content
     msg = poll_message(w.general)
     assert "Will the Netflix × Spotify music awards show be officially announced by" in msg.embeds[0].title
     assert [str(r.emoji) for r in msg.reactions] == ["🟢", "🟡", "⚪", "🟠", "🔴"]
@@ -193,12 +198,12 @@ async def test_claim_change_proposes_resolution_only_curators_accept(curated_wor
     from db.facts import Actor
 
     w = curated_world
-    await w.carol.slash(w.general, "poll launch", project="concert-series")
+    await w.carol.slash(w.general, "poll launch", project="#3")  # the concert series
     msg = poll_message(w.general)
     await w.alice.react(msg, "🟡")  # 70 %
     await w.env.advance_time(5)
     claim_id = await w.bot.db.fetchval("SELECT claim_id FROM polls WHERE id = 1")
-    await w.bot.facts.set_status(
+    await w.facts.set_status(
         claim_id,
         "confirmed",
         actor=Actor(w.carol.id, "carol"),

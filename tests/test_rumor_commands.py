@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import seen
+
 
 def field_text(embed) -> str:
     return "\n".join(f"{f.name}\n{f.value}" for f in embed.fields)
@@ -25,8 +27,9 @@ async def test_rumor_shows_story_at_a_glance(world):
 
 async def test_rumor_unknown_story_is_a_clear_ephemeral_error(world):
     result = await world.alice.slash(world.general, "rumor", story="no-such-story")
-    assert result.ephemeral
-    assert result.response.content == "No such story. Pick one from the list as you type."
+    assert seen(result).ephemeral
+    assert seen(result).content == "No such story in this server. Pick one from the list as you type."
+    assert result.response is None  # the public placeholder is gone: nobody else saw anything
 
 
 async def test_facts_pages_with_buttons_only_for_the_asker(world):
@@ -99,10 +102,10 @@ async def test_fact_show_autocomplete_by_text_and_by_id(world):
 
 async def test_fact_show_unknown_claim(world):
     result = await world.alice.slash(world.general, "fact show", claim="999")
-    assert result.ephemeral
-    assert result.response.content == "There is no claim #999. Start typing to pick one from the list."
+    assert seen(result).ephemeral
+    assert seen(result).content == "There is no claim #999 in this server. Start typing to pick one from the list."
     result = await world.alice.slash(world.general, "fact show", claim="zzqx qqzv")
-    assert result.ephemeral and "No claim matches that" in result.response.content
+    assert seen(result).ephemeral and "No claim matches that" in seen(result).content
 
 
 async def test_ask_answers_only_with_stored_claims(world):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -69,6 +70,19 @@ def test_cli_malformed_token_is_never_echoed(tmp_path):
     assert out.returncode == 2 and secret not in out.stderr + out.stdout
 
 
+async def _seed_two_servers(path) -> None:
+    from db import Database
+    from db.facts import FactStore
+    from db.seed import ensure_guild_seeded
+
+    db = await Database.open(path)
+    try:
+        for guild_id in (1, 2):
+            await ensure_guild_seeded(db, FactStore(db, guild_id))
+    finally:
+        await db.close()
+
+
 def test_cli_check_and_facts_round_trip(tmp_path):
     env = {"PYTHONPATH": str(ROOT), "DATABASE_PATH": str(tmp_path / "a.db"), "LOG_LEVEL": "WARNING"}
     out = run_cli("check", env=env, cwd=tmp_path)
@@ -76,6 +90,7 @@ def test_cli_check_and_facts_round_trip(tmp_path):
     out = run_cli("check", env={**env, "DISCORD_TOKEN": FAKE_TOKEN}, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "schema" in out.stdout and FAKE_TOKEN not in out.stdout
+    asyncio.run(_seed_two_servers(tmp_path / "a.db"))
     out = run_cli("facts", "export", str(tmp_path / "a.json"), env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     env_b = {**env, "DATABASE_PATH": str(tmp_path / "b.db")}
@@ -85,7 +100,8 @@ def test_cli_check_and_facts_round_trip(tmp_path):
     assert out.returncode == 0, out.stderr
     a = json.loads((tmp_path / "a.json").read_text())
     b = json.loads((tmp_path / "b.json").read_text())
-    assert a == b and len(a["tables"]["claims"]) == 14
+    assert a == b and len(a["tables"]["claims"]) == 28  # each server's own copy of the seed
+    assert {s["guild_id"] for s in a["tables"]["stories"]} == {1, 2}
     out = run_cli("facts", "import", str(tmp_path / "a.json"), env=env_b, cwd=tmp_path)
     assert out.returncode == 1 and "empty database" in out.stderr
 

@@ -66,7 +66,7 @@ async def test_send_carries_nonce_with_enforce_nonce(curated_world):
     w = curated_world
     news = w.guild.create_text_channel("news")
     await subscribe(w, news)
-    await w.bot.facts.set_status(2, "confirmed", actor=CURATOR, reason="Announced")
+    await w.facts.set_status(2, "confirmed", actor=CURATOR, reason="Announced")
     await w.env.advance_time(30)
     sends = [r for r in w.env.http_requests if r.method == "POST" and r.path == f"/channels/{news.id}/messages"]
     assert len(sends) == 1
@@ -121,7 +121,7 @@ async def test_429_and_500_on_send_are_retried_not_dropped(curated_world):
     news = w.guild.create_text_channel("news")
     await subscribe(w, news)
     w.env.inject_error("POST", f"/channels/{news.id}/messages", status=500, times=3)
-    await w.bot.facts.set_status(3, "denied", actor=CURATOR, reason="Spokesperson denied it")
+    await w.facts.set_status(3, "denied", actor=CURATOR, reason="Spokesperson denied it")
     await w.env.advance_time(21)
     assert bot_posts(news) == []
     rows = await UpdateStore(w.bot.db).queued((await UpdateStore(w.bot.db).find(news.id, 1)).id)
@@ -132,7 +132,7 @@ async def test_429_and_500_on_send_are_retried_not_dropped(curated_world):
     w.env.inject_error(
         "POST", f"/channels/{news.id}/messages", status=429, code=0, message="You are being rate limited.", times=1
     )
-    await w.bot.facts.set_status(4, "denied", actor=CURATOR, reason="Denied again")
+    await w.facts.set_status(4, "denied", actor=CURATOR, reason="Denied again")
     await w.env.advance_time(120)
     posts = bot_posts(news)
     assert len(posts) == 2 and "Denied again" in post_text(posts[-1])
@@ -147,7 +147,7 @@ async def test_crash_between_send_and_mark_does_not_post_twice(curated_world, ma
         raise RuntimeError("process died before marking the row sent")
 
     monkeypatch.setattr(UpdateStore, "mark_sent", crash)
-    await w.bot.facts.set_status(5, "confirmed", actor=CURATOR, reason="Confirmed by the filing")
+    await w.facts.set_status(5, "confirmed", actor=CURATOR, reason="Confirmed by the filing")
     await w.env.advance_time(25)
     assert len(bot_posts(news)) == 1  # the message went out ...
     monkeypatch.undo()
@@ -166,7 +166,7 @@ async def test_unreachable_channel_pauses_and_tells_curators(curated_world):
     w.env.inject_error(
         "POST", f"/channels/{news.id}/messages", status=403, code=50013, message="Missing Permissions", times=None
     )
-    await w.bot.facts.set_status(6, "confirmed", actor=CURATOR, reason="Confirmed")
+    await w.facts.set_status(6, "confirmed", actor=CURATOR, reason="Confirmed")
     await w.env.advance_time(30)
     assert bot_posts(news) == []
     note = w.general.last_message
@@ -191,7 +191,7 @@ async def test_preview_shows_the_next_post_privately(curated_world):
     await subscribe(w, news, mode="daily", time="18:00")
     empty = await w.carol.slash(w.general, "updates preview", channel=news, story="netflix-spotify")
     assert empty.ephemeral and "Nothing new" in empty.response.content
-    await w.bot.facts.set_status(11, "confirmed", actor=CURATOR, reason="Now official")
+    await w.facts.set_status(11, "confirmed", actor=CURATOR, reason="Now official")
     shown = await w.carol.slash(w.general, "updates preview", channel=news, story="netflix-spotify")
     assert shown.ephemeral
     assert "Daily digest" in shown.response.content

@@ -68,7 +68,7 @@ async def test_daily_and_weekly_digests_keep_local_time_across_dst(curated_world
     assert bot_posts(daily) == [] and bot_posts(weekly) == []
 
     # A change on Friday: Saturday's daily digest at 09:00 EST (14:00 UTC) and Sunday's weekly one.
-    await w.bot.facts.set_status(1, "confirmed", actor=CURATOR, reason="Deal announced")
+    await w.facts.set_status(1, "confirmed", actor=CURATOR, reason="Deal announced")
     await advance_until(w.env, datetime(2026, 3, 7, 13, 59, tzinfo=UTC), step=3600)
     assert bot_posts(daily) == []
     await advance_until(w.env, datetime(2026, 3, 7, 14, 1, tzinfo=UTC), step=60)
@@ -79,7 +79,7 @@ async def test_daily_and_weekly_digests_keep_local_time_across_dst(curated_world
 
     # Clocks spring forward on Sunday 8 March at 02:00: 02:30 does not exist that day, so the weekly
     # digest comes at 03:30 EDT (07:30 UTC), and the daily one at 09:00 EDT, now 13:00 UTC.
-    await w.bot.facts.set_status(2, "confirmed", actor=CURATOR, reason="Second announcement")
+    await w.facts.set_status(2, "confirmed", actor=CURATOR, reason="Second announcement")
     await advance_until(w.env, datetime(2026, 3, 8, 7, 31, tzinfo=UTC), step=1800)
     [weekly_post] = bot_posts(weekly)
     assert weekly_post.created_at.replace(second=0, microsecond=0) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
@@ -103,7 +103,7 @@ async def test_digest_missed_while_down_is_sent_once_marked_late(curated_world, 
     await w.carol.slash(
         w.general, "updates subscribe", channel=news, story="netflix-spotify", mode="daily", time="09:00"
     )
-    await w.bot.facts.set_status(4, "reported", actor=CURATOR, reason="Reported by a second outlet")
+    await w.facts.set_status(4, "reported", actor=CURATOR, reason="Reported by a second outlet")
     # The update loops stop (the process is down) before 09:00 and come back at 15:00.
     await w.bot.unload_extension("cogs.updates")
     await advance_until(w.env, datetime(2026, 1, 1, 15, 0, tzinfo=UTC), step=3600)

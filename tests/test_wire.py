@@ -52,15 +52,15 @@ async def test_python_m_bot_logs_in_syncs_answers_and_stops_on_sigterm(tmp_path)
             assert {"rumor", "facts", "fact", "ask", "timeline", "setup"} <= synced
 
             user = fd.member_ids[0]
-            call = await (await fd.slash(user, "rumor")).wait_response(10)
-            embed = call.response["data"]["embeds"][0]
+            data = await (await fd.slash(user, "rumor")).final(10)
+            embed = data["embeds"][0]
             assert "Netflix × Spotify" in embed["title"]
-            assert call.response["data"]["allowed_mentions"] == {"parse": []}
+            assert data["allowed_mentions"] == {"parse": []}
 
-            call = await (
-                await fd.slash(user, "ask", {"question": "Is Ted Sarandos on Spotify's board?"})
-            ).wait_response(10)
-            answer = call.response["data"]["embeds"][0]
+            data = await (await fd.slash(user, "ask", {"question": "Is Ted Sarandos on Spotify's board?"})).final(
+                10
+            )
+            answer = data["embeds"][0]
             assert answer["fields"][0]["value"].startswith("Netflix co-CEO Ted Sarandos sits on Spotify's board")
         finally:
             if proc.returncode is None:

@@ -76,15 +76,13 @@ async def test_gateway_drop_resumes_with_replay_and_invalid_session_reidentifies
             # Sent while the socket is down: Discord replays it when the bot resumes.
             missed = await fd.slash(alice, "rumor")
             await bot.wait_until(lambda: fd.resumes >= 1, 20)
-            await missed.wait_response(15)
-            assert "Netflix × Spotify" in missed.response["data"]["embeds"][0]["title"]
+            assert "Netflix × Spotify" in (await missed.final(15))["embeds"][0]["title"]
             assert len(fd.identify_payloads) == 1, "a resume must not identify again"
 
             await fd.invalidate_session()
             await bot.wait_until(lambda: len(fd.identify_payloads) == 2, 20)
             await bot.wait_until(lambda: fd.connected, 10)
-            call = await (await fd.slash(alice, "ask", {"question": "concert series"})).wait_response(15)
-            assert call.response is not None
+            assert (await (await fd.slash(alice, "ask", {"question": "concert series"})).final(15))["embeds"]
         finally:
             assert await bot.stop() == 0
         assert set(answers_per_interaction(fd).values()) == {1}
@@ -101,8 +99,8 @@ async def test_sigkill_then_restart_answers_again_without_resyncing(tmp_path):
         await bot.kill()
         await bot.start()
         try:
-            call = await (await fd.slash(fd.member_ids[1], "rumor")).wait_response(10)
-            assert "Netflix × Spotify" in call.response["data"]["embeds"][0]["title"]
+            data = await (await fd.slash(fd.member_ids[1], "rumor")).final(10)
+            assert "Netflix × Spotify" in data["embeds"][0]["title"]
         finally:
             assert await bot.stop() == 0
         # The command tree did not change, so the second process must not sync again (200 creates/day).
@@ -212,10 +210,13 @@ async def test_digest_due_while_down_is_posted_once_across_restarts(tmp_path):
         carol = fd.member_ids[1]
         try:
             options = {"channel": updates, "story": "netflix-spotify", "mode": "daily", "time": "09:00"}
-            sub = await (await fd.slash(carol, "updates", options, "subscribe")).wait_response(10)
-            assert "Subscribed" in sub.response["data"]["content"]
+            sub = await (await fd.slash(carol, "updates", options, "subscribe")).final(10)
+            assert "Subscribed" in sub["content"]
             change = {"claim": "2", "status": "confirmed", "reason": "Both companies announced it"}
-            await (await fd.slash(carol, "fact", change, "status")).wait_response(10)
+            assert (
+                "reported → confirmed"
+                in (await (await fd.slash(carol, "fact", change, "status")).final(10))["content"]
+            )
             assert await bot.stop() == 0
 
             # The bot was down when the digest came due (09:00 passed meanwhile).

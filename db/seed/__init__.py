@@ -1,4 +1,4 @@
-"""Hand-curated seed stories, loaded once on first start."""
+"""Hand-curated seed stories: every server gets its own copy, once, the first time the bot meets it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import logging
 from importlib import resources
 
 from db.connection import Database
-from db.errors import NotFound
-from db.facts import SYSTEM, FactStore, NewSource
+from db.facts import SYSTEM, FactStore, NewSource, adopt_unowned
 
 log = logging.getLogger(__name__)
 
@@ -19,19 +18,41 @@ def seed_data() -> dict:
     return json.loads(resources.files("db.seed").joinpath("netflix_spotify.json").read_text(encoding="utf-8"))
 
 
-async def load_seed(db: Database) -> bool:
-    """Load the default story once per database; later starts (and curators' edits) are left alone."""
-    marker = "seed:netflix-spotify"
+def _marker(guild_id: int) -> str:
+    return f"seed:netflix-spotify:{guild_id}"
+
+
+async def ensure_guild_seeded(db: Database, store: FactStore) -> bool:
+    """Give a server its stories the first time: the unowned stories of a database from before stories
+    belonged to servers if there are any, else its own copy of the seed. Later calls (and curators' edits)
+    are left alone. Returns whether anything was added."""
+    marker = _marker(store.guild_id)
     if await db.get_meta(marker):
         return False
-    store = FactStore(db)
+    stories = await store.list_stories()
+    changed = False
+    if not stories:
+        adopted = await adopt_unowned(db, store.guild_id)
+        if adopted:
+            log.info(
+                "server %s adopted %d stories from before stories belonged to servers", store.guild_id, adopted
+            )
+            changed = True
+    # A seed that a crash cut short is finished (load_seed is idempotent); a server's own stories are kept.
+    if not changed and (not stories or any(s.slug == seed_data()["story"]["slug"] for s in stories)):
+        changed = await load_seed(store) > 0
+    await db.set_meta(marker, "1")
+    return changed
+
+
+async def load_seed(store: FactStore) -> int:
+    """Load the seed story into one server's store. Idempotent by slug and claim key, so a start that
+    crashed half-way finishes the seed next time. Returns the number of claims added."""
     data = seed_data()
     s = data["story"]
-    # Idempotent by slug and claim key, so a start that crashed half-way finishes the seed next time.
-    try:
-        story = await store.resolve_story(s["slug"])
-    except NotFound:
-        story = await store.add_story(s["slug"], s["title"], s["summary"], default=True)
+    story = next((x for x in await store.list_stories() if x.slug == s["slug"]), None)
+    if story is None:
+        story = await store.add_story(s["title"], s["summary"], slug=s["slug"], default=True, reason=SEED_REASON)
     source = NewSource(**data["source"])
     added = 0
     for c in data["claims"]:
@@ -47,13 +68,9 @@ async def load_seed(db: Database) -> bool:
             entities=c["entities"],
             sources=[source],
             key=c["key"],
+            kind=c.get("kind", "rumor"),
+            project=c.get("project"),
         )
         added += 1
-    log.info("seeded story %r with %d claims", story.slug, added)
-    await db.set_meta(marker, "1")
-    return True
-
-
-def launch_projects() -> dict[str, str]:
-    """Seeded projects that launch polls forecast: project slug -> claim key."""
-    return {c["project"]: c["key"] for c in seed_data()["claims"] if c.get("project")}
+    log.debug("seeded story %r in server %s with %d claims", story.slug, store.guild_id, added)
+    return added

@@ -137,6 +137,16 @@ class InteractionCall:
         await asyncio.wait_for(self._answered.wait(), timeout or self.timeout)
         return self
 
+    async def final(self, timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109
+        """The answer as the member finally sees it: the callback's message, or for a deferred callback
+        (type 5) the last edit of ``@original`` or the last followup."""
+        await self.wait_response(timeout)
+        assert self.response is not None
+        if self.response["type"] != 5:
+            return self.response.get("data") or {}
+        await self.wait_for(lambda c: bool(c.followups or c.original_edits), timeout)
+        return (self.followups or self.original_edits)[-1]
+
     async def wait_for(
         self,
         predicate: Callable[[InteractionCall], bool],
