@@ -35,6 +35,7 @@ from bot.forecast import (
     percent,
 )
 from bot.limits import clip, fit_embed
+from bot.links import masked_link
 from bot.votes import VoteWriter
 from db.polls import NewPoll, OpResult, Poll, PollOption, PollStore, VoteOp
 from db.seed import launch_projects
@@ -1008,7 +1009,7 @@ class Polls(commands.Cog):
                 else "no deadline"
             )
             link = f"https://discord.com/channels/{p.guild_id}/{p.channel_id}/{p.message_id}"
-            lines.append(f"`#{p.id}` [{discord.utils.escape_markdown(clip(p.question, 90))}]({link}) · {when}")
+            lines.append(f"`#{p.id}` {masked_link(p.question, link, limit=90)} · {when}")
         embed = discord.Embed(title="Open polls", description="\n".join(lines), color=POLL_COLOR)
         await interaction.response.send_message(embed=fit_embed(embed), ephemeral=True)
 
