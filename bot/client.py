@@ -30,6 +30,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.feeds",
     "cogs.polls",
 )
+# Dispatched (as on_fact_change) after each commit that recorded a change event in the fact store.
+FACT_CHANGE = "fact_change"
 
 
 def intents() -> discord.Intents:
@@ -106,6 +108,7 @@ class RumorBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.db = await Database.open(self.settings.database_path)
+        self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         await load_seed(self.db)
         self.facts = FactStore(self.db)
         self.guild_config = GuildConfig(self.db)

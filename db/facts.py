@@ -730,6 +730,7 @@ class FactStore:
         detail: dict[str, Any],
         at: str,
     ) -> int:
+        self.db.touch("change_events")  # wakes the update sender once this transaction commits
         return await _insert(
             conn,
             "INSERT INTO change_events(story_id, claim_id, history_id, kind, summary, detail, created_at) "
