@@ -35,6 +35,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.feeds",
     "cogs.polls",
 )
+# Dispatched (as on_fact_change) after each commit that recorded a change event in the fact store.
+FACT_CHANGE = "fact_change"
 
 
 def intents() -> discord.Intents:
@@ -139,6 +141,7 @@ class RumorBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.db = await Database.open(self.settings.database_path)
+        self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self._stores.clear()
         self._seeded.clear()
         self.guild_config = GuildConfig(self.db)

@@ -17,6 +17,7 @@ import discord
 
 from bot.formatting import BRAND, STATUS_EMOJI, escape
 from bot.limits import CONTENT, EMBED_TOTAL, EMBEDS_PER_MESSAGE, TITLE, clip, split_lines
+from bot.links import bare_link
 from db.facts import ChangeEvent
 
 SECTIONS = (
@@ -48,18 +49,14 @@ class Draft:
         return json.dumps(self.payload(), ensure_ascii=False)
 
 
-def _url(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.startswith(("http://", "https://")) else None
-
-
 def _source_text(source: dict[str, Any]) -> str:
     label = escape(str(source.get("outlet") or "unknown outlet"))
     if source.get("cites"):
         label += f" (citing {escape(str(source['cites']))})"
     if source.get("reliability"):
         label += f" · grade {source['reliability']}"
-    url = _url(source.get("url"))
-    return f"{label} · <{url}>" if url else label
+    link = bare_link(source.get("url"))
+    return f"{label} · {link}" if link else label
 
 
 def event_line(event: ChangeEvent) -> str:
@@ -77,9 +74,9 @@ def event_line(event: ChangeEvent) -> str:
         line = f"{ref} {STATUS_EMOJI.get(old, '•')} {old} → {STATUS_EMOJI.get(new, '•')} **{new}** · {text}"
         if d.get("reason"):
             line += f"\n  ↳ why: {escape(str(d['reason']))}"
-        evidence = _url(d.get("evidence_url"))
+        evidence = bare_link(d.get("evidence_url"))
         if evidence:
-            line += f"\n  ↳ evidence: <{evidence}>"
+            line += f"\n  ↳ evidence: {evidence}"
         return line
     if event.kind == "source_added":
         return f"{ref} {text}\n  ↳ {_source_text(d.get('source') or {})}"

@@ -11,6 +11,8 @@ import calendar
 import hashlib
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
@@ -18,11 +20,13 @@ from urllib.parse import urljoin
 import feedparser
 import httpx
 
-from bot.netguard import Resolver, UnsafeURL, check_url
+from bot.links import safe_url
+from bot.netguard import Resolver, UnsafeURL, Vetted, vet_url
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 3
+MAX_ADDRESSES = 4  # of a host's vetted addresses, tried in order when one does not connect
 FETCH_EVERY = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=6)
 PAUSE_AFTER_FAILURES = 5
@@ -123,7 +127,7 @@ def parse_feed(body: bytes, *, content_type: str | None = None, base_url: str | 
             FeedItem(
                 key=key,
                 title=_plain(entry.get("title"), 300) or "(untitled)",
-                link=link if link and link.startswith(("http://", "https://")) else None,
+                link=safe_url(link),
                 summary=_plain(entry.get("summary"), 1000),
                 published=_date(entry),
             )
@@ -193,14 +197,13 @@ async def _fetch(
     current = url
     for hop in range(MAX_REDIRECTS + 1):
         try:
-            await check_url(current, allow_loopback=allow_loopback, resolver=resolver)
+            target = await vet_url(current, allow_loopback=allow_loopback, resolver=resolver, allow_spaces=hop > 0)
         except UnsafeURL as error:
             what = "redirect target" if hop else "URL"
-            return FetchResult(error=f"unsafe {what}: {error}")
+            return FetchResult(error=f"unsafe {what}: {sentence(str(error))}")
+        current = str(target.url)
         try:
-            async with client.stream(
-                "GET", current, headers=headers, timeout=httpx.Timeout(time_limit), follow_redirects=False
-            ) as response:
+            async with _stream(client, target, headers, httpx.Timeout(time_limit)) as response:
                 if response.status_code == 304:
                     return FetchResult(
                         status=304, not_modified=True, etag=etag, last_modified=last_modified, final_url=current
@@ -231,3 +234,39 @@ async def _fetch(
                 error=f"could not fetch the feed ({type(error).__name__}: {_plain(str(error), 120)})"
             )
     return FetchResult(error=f"more than {MAX_REDIRECTS} redirects")
+
+
+@asynccontextmanager
+async def _stream(
+    client: httpx.AsyncClient, target: Vetted, headers: dict[str, str], limits: httpx.Timeout
+) -> AsyncIterator[httpx.Response]:
+    """GET the vetted URL by connecting to its vetted addresses in turn (never resolving the name again).
+
+    The Host header and the TLS server name (SNI, and so certificate checks) stay the original host.
+    """
+    failure: httpx.ConnectError | None = None
+    for address in target.addresses[:MAX_ADDRESSES]:
+        request = client.build_request(
+            "GET",
+            target.dial(address),
+            headers={**headers, "Host": target.host_header},
+            timeout=limits,
+            extensions=target.extensions,
+        )
+        try:
+            response = await client.send(request, stream=True, follow_redirects=False)
+        except httpx.ConnectError as error:
+            failure = error
+            continue
+        try:
+            yield response
+        finally:
+            await response.aclose()
+        return
+    assert failure is not None
+    raise failure
+
+
+def sentence(text: str) -> str:
+    """Text to embed inside a longer message: without its own closing full stop."""
+    return text.rstrip().rstrip(".")

@@ -7,6 +7,7 @@ from datetime import datetime
 import discord
 
 from bot.limits import clip, fit_embed
+from bot.links import masked_link, safe_url
 from db.facts import RELIABILITY, Claim, HistoryEntry, SearchHit, Source, Story, StoryOverview
 
 STATUS_EMOJI = {
@@ -61,9 +62,7 @@ def claim_line(claim: Claim, *, width: int = 160) -> str:
 
 
 def source_line(source: Source) -> str:
-    outlet = escape(source.outlet)
-    label = f"[{outlet}]({source.url})" if source.url else outlet
-    parts = [label]
+    parts = [masked_link(source.outlet, source.url) if source.url else escape(source.outlet)]
     if source.cites:
         parts.append(f"citing {escape(source.cites)}")
     parts.append(source.published or "date unknown")
@@ -84,8 +83,8 @@ def history_line(entry: HistoryEntry) -> str:
     else:
         what = f"source added: {escape(clip(entry.new_value, 120))}"
     line = f"{when(entry.at)} · {who}: {what} — {escape(clip(entry.reason, 200))}"
-    if entry.evidence_url:
-        line += f" ([evidence]({entry.evidence_url}))"
+    if safe_url(entry.evidence_url):
+        line += f" ({masked_link('evidence', entry.evidence_url)})"
     return line
 
 

@@ -26,7 +26,7 @@ STORIES_PER_SERVER = 50  # archived stories count: their history stays
 CLAIMS_PER_STORY = 2_000
 OPEN_POLLS_PER_SERVER = 25
 POLLS_PER_MEMBER_PER_HOUR = 5  # plain members; curators are not held to it
-FEEDS_PER_SERVER = 20
+FEEDS_PER_SERVER = 30
 SUBSCRIPTIONS_PER_SERVER = 25
 
 
@@ -105,3 +105,50 @@ def split_lines(lines: list[str], limit: int = DESCRIPTION) -> list[str]:
     if current:
         chunks.append("\n".join(current))
     return chunks
+
+
+def embed_pages(
+    lines: list[str], *, title: str, color: int | None = None, max_messages: int = 5
+) -> list[list[discord.Embed]]:
+    """Lines as messages of embeds: each embed within 4096, each message within 10 embeds and 6000 characters.
+
+    Lines are never split; past max_messages the rest is replaced by a line saying how many are left out.
+    """
+    lines = [clip(line, DESCRIPTION) for line in lines] or ["(nothing)"]
+    # Room in each message for the embeds' titles ("title · 10/10").
+    budget = EMBED_TOTAL - len(title) - 20
+    messages: list[list[list[str]]] = [[[]]]
+    sizes = [0]  # characters of descriptions in each message
+    for line in lines:
+        embed, size = messages[-1][-1], sizes[-1]
+        desc = sum(len(x) + 1 for x in embed)
+        if embed and desc + len(line) > DESCRIPTION:
+            if len(messages[-1]) < EMBEDS_PER_MESSAGE and size + len(line) <= budget:
+                messages[-1].append([])
+            else:
+                messages.append([[]])
+                sizes.append(0)
+        elif embed and sizes[-1] + len(line) + 1 > budget:
+            messages.append([[]])
+            sizes.append(0)
+        messages[-1][-1].append(line)
+        sizes[-1] += len(line) + 1
+    if len(messages) > max_messages:
+        left_out = sum(len(e) for m in messages[max_messages:] for e in m)
+        messages = messages[:max_messages]
+        last, size = messages[-1][-1], sizes[max_messages - 1]
+        note = f"… and {left_out} more line(s) not shown."
+        while last and (sum(len(x) + 1 for x in last) + len(note) > DESCRIPTION or size + len(note) > budget):
+            size -= len(last.pop()) + 1
+            left_out += 1
+            note = f"… and {left_out} more line(s) not shown."
+        last.append(note)
+    pages: list[list[discord.Embed]] = []
+    for i, message in enumerate(messages, 1):
+        heading = title if len(messages) == 1 else f"{title} · {i}/{len(messages)}"
+        embeds = [
+            discord.Embed(title=heading if j == 0 else None, description="\n".join(chunk), color=color)
+            for j, chunk in enumerate(message)
+        ]
+        pages.append(embeds)
+    return pages

@@ -9,8 +9,11 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import httpx
+
+from bot.links import BadURL, parse_url
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -79,23 +82,43 @@ def address_problem(raw: str | Address, *, allow_loopback: bool = False) -> str 
     return None
 
 
-def check_url_shape(url: str) -> httpx.URL:
+def check_url_shape(url: str, *, allow_spaces: bool = False) -> httpx.URL:
+    """The URL parsed strictly (see bot.links.parse_url); markdown-active characters come back encoded."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise UnsafeURL("That is not a valid URL.") from None
-    if parsed.scheme not in ("http", "https"):
-        raise UnsafeURL("Only http and https feeds are allowed.")
-    if not parsed.host:
-        raise UnsafeURL("The URL has no host name.")
-    if parsed.userinfo:
-        raise UnsafeURL("URLs with a user name or password are not allowed.")
-    return parsed
+        return parse_url(url, allow_spaces=allow_spaces)
+    except BadURL as error:
+        raise UnsafeURL(str(error)) from None
 
 
-async def check_url(url: str, *, allow_loopback: bool = False, resolver: Resolver | None = None) -> httpx.URL:
-    """Refuse the URL unless it is http(s) and every address its host resolves to is public."""
-    parsed = check_url_shape(url)
+@dataclass(frozen=True, slots=True)
+class Vetted:
+    """A URL and the addresses its host resolved to when it was checked: connect to these, never re-resolve."""
+
+    url: httpx.URL
+    addresses: tuple[str, ...]
+
+    @property
+    def host_header(self) -> str:
+        return self.url.netloc.decode("ascii")  # host[:port], IDNA-encoded, as httpx would send it
+
+    def dial(self, address: str) -> httpx.URL:
+        """The same request aimed at one vetted address; Host and TLS name stay the original host."""
+        return self.url.copy_with(host=address.split("%", 1)[0])
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"sni_hostname": self.url.raw_host.decode("ascii")} if self.url.scheme == "https" else {}
+
+
+async def vet_url(
+    url: str, *, allow_loopback: bool = False, resolver: Resolver | None = None, allow_spaces: bool = False
+) -> Vetted:
+    """Refuse the URL unless it is http(s) and every address its host resolves to is public.
+
+    The host is resolved once, here; the caller connects to the returned addresses, so a second DNS
+    answer (rebinding) never decides where the request goes.
+    """
+    parsed = check_url_shape(url, allow_spaces=allow_spaces)
     host = parsed.host
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
@@ -111,4 +134,9 @@ async def check_url(url: str, *, allow_loopback: bool = False, resolver: Resolve
         problem = address_problem(address, allow_loopback=allow_loopback)
         if problem:
             raise UnsafeURL(f"Refused {host}: {problem}.")
-    return parsed
+    return Vetted(parsed, tuple(dict.fromkeys(addresses)))
+
+
+async def check_url(url: str, *, allow_loopback: bool = False, resolver: Resolver | None = None) -> httpx.URL:
+    """Refuse the URL unless it is http(s) and every address its host resolves to is public."""
+    return (await vet_url(url, allow_loopback=allow_loopback, resolver=resolver)).url

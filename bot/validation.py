@@ -4,33 +4,29 @@ from __future__ import annotations
 
 from datetime import date
 
-import yarl
-
 from bot.errors import UserFacingError
+from bot.links import BadURL, parse_url, safe_url
 
 MAX_URL = 500
 
 
 def check_url(url: str | None, *, what: str = "URL") -> str | None:
+    """The link as it will be stored: parsed strictly, with markdown-active characters percent-encoded."""
     if url is None or not url.strip():
         return None
     url = url.strip()
     if len(url) > MAX_URL:
         raise UserFacingError(f"That {what} is longer than {MAX_URL} characters.")
     try:
-        parsed = yarl.URL(url)
-    except ValueError:
-        parsed = None
-    if (
-        parsed is None
-        or parsed.scheme not in ("http", "https")
-        or not parsed.host
-        or any(c.isspace() for c in url)
-    ):
+        parsed = parse_url(url)
+    except BadURL as error:
         raise UserFacingError(
-            f"That {what} is not a valid http(s) link; paste the full address, starting with https://."
-        )
-    return url
+            f"That {what} is not a valid http(s) link. {error} Paste the full address, starting with https://."
+        ) from None
+    safe = safe_url(str(parsed))
+    if safe is None or len(safe) > MAX_URL:
+        raise UserFacingError(f"That {what} is longer than {MAX_URL} characters once encoded.")
+    return safe
 
 
 def check_date(value: str | None, *, what: str = "date") -> str | None:

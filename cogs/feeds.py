@@ -21,8 +21,17 @@ from bot.autocomplete import story_choices
 from bot.checks import curator_only, is_curator
 from bot.client import report_error
 from bot.errors import UserFacingError
-from bot.feeds import FETCH_EVERY, PAUSE_AFTER_FAILURES, FetchResult, backoff, fetch_feed, keyword_match
-from bot.limits import CHOICES, FEEDS_PER_SERVER, clip, fit_embed, split_lines
+from bot.feeds import (
+    FETCH_EVERY,
+    PAUSE_AFTER_FAILURES,
+    FetchResult,
+    backoff,
+    fetch_feed,
+    keyword_match,
+    sentence,
+)
+from bot.limits import CHOICES, FEEDS_PER_SERVER, clip, embed_pages, fit_embed
+from bot.links import bare_link, inert_text, safe_url
 from bot.netguard import UnsafeURL, check_url_shape
 from bot.validation import split_list
 from db.facts import MAX_CLAIM_TEXT, Actor, NewSource, archived_message, parse_id, utcnow
@@ -51,8 +60,12 @@ async def feed_choices(interaction: discord.Interaction, current: str) -> list[a
 
 
 def triage_embed(item: TriageItem, remaining: int) -> discord.Embed:
+    # The link came from a feed: an address Discord would refuse must not block the queue.
     embed = discord.Embed(
-        title=clip(item.title, 256), url=item.link, description=clip(item.summary, 1500) or None, color=0xE67E22
+        title=clip(item.title, 256),
+        url=safe_url(item.link),
+        description=clip(inert_text(item.summary), 1500) or None,
+        color=0xE67E22,
     )
     embed.add_field(name="Outlet", value=clip(item.outlet, 1024))
     if item.published:
@@ -399,7 +412,8 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
         result = await self.fetch(url.strip())
         if not result.ok or result.not_modified:
             await interaction.followup.send(
-                f"Could not add that feed: {result.error}. Nothing was added.", ephemeral=True
+                f"Could not add that feed: {sentence(result.error or 'it did not answer')}. Nothing was added.",
+                ephemeral=True,
             )
             return
         words = split_list(keywords)
@@ -437,15 +451,17 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
             return
         lines = []
         for f in feeds:
-            line = f"**#{f.id} {discord.utils.escape_markdown(clip(f.label, 80))}** · <{f.url}>"
+            line = f"**#{f.id} {discord.utils.escape_markdown(clip(f.label, 80))}** · {bare_link(f.url) or '(invalid URL)'}"
             line += f"\n  keywords: {', '.join(f.keywords) or '(none: every item)'}"
             if f.paused_reason:
                 line += f"\n  ⏸️ {f.paused_reason}"
             elif f.last_result:
                 line += f"\n  last: {f.last_result}"
             lines.append(line)
-        embeds = [discord.Embed(title="News feeds", description=chunk) for chunk in split_lines(lines)][:10]
-        await interaction.response.send_message(embeds=embeds, ephemeral=True)
+        first, *rest = embed_pages(lines, title="News feeds")
+        await interaction.response.send_message(embeds=first, ephemeral=True)
+        for page in rest:
+            await interaction.followup.send(embeds=page, ephemeral=True)
 
     @app_commands.command(name="remove", description="Curators: stop following a feed.")
     @app_commands.describe(feed="The feed")
@@ -455,7 +471,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
     async def remove(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 20]) -> None:
         assert interaction.guild_id is not None
         removed = await self.store.remove(interaction.guild_id, _feed_id(feed))
-        await interaction.response.send_message(f"Stopped following {removed.label}.", ephemeral=True)
+        await interaction.response.send_message(
+            f"Stopped following {discord.utils.escape_markdown(sentence(removed.label))}.", ephemeral=True
+        )
 
     @app_commands.command(name="check", description="Curators: fetch a feed now and explain what was found.")
     @app_commands.describe(feed="The feed")
@@ -468,7 +486,10 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
         await interaction.response.defer(ephemeral=True, thinking=True)
         result, report = await self.refresh(f)
         if not result.ok:
-            await interaction.followup.send(f"Fetching {f.label} failed: {result.error}.", ephemeral=True)
+            await interaction.followup.send(
+                f"Fetching {discord.utils.escape_markdown(f.label)} failed: {sentence(result.error or 'unknown error')}.",
+                ephemeral=True,
+            )
             return
         if result.not_modified:
             await interaction.followup.send(
@@ -487,8 +508,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
         new = sum(r.new for r in report)
         matched = sum(r.matched for r in report)
         head = f"{f.label}: {len(report)} items found, {new} new, {matched} matched."
-        embeds = [discord.Embed(description=chunk) for chunk in split_lines(lines or ["(the feed is empty)"])][:3]
-        await interaction.followup.send(head, embeds=embeds, ephemeral=True)
+        pages = embed_pages(lines or ["(the feed is empty)"], title=clip(f"Items of {f.label}", 200))
+        for i, page in enumerate(pages):
+            await interaction.followup.send(head if i == 0 else None, embeds=page, ephemeral=True)
 
 
 class Triage(commands.Cog):

@@ -36,6 +36,7 @@ from bot.forecast import (
     percent,
 )
 from bot.limits import OPEN_POLLS_PER_SERVER, POLLS_PER_MEMBER_PER_HOUR, clip, fit_embed
+from bot.links import masked_link
 from bot.votes import VoteWriter
 from db.errors import NotFound
 from db.facts import archived_message, change_events_since, has_visible, parse_id
@@ -1061,7 +1062,7 @@ class Polls(commands.Cog):
                 else "no deadline"
             )
             link = f"https://discord.com/channels/{p.guild_id}/{p.channel_id}/{p.message_id}"
-            lines.append(f"`#{p.id}` [{discord.utils.escape_markdown(clip(p.question, 90))}]({link}) · {when}")
+            lines.append(f"`#{p.id}` {masked_link(p.question, link, limit=90)} · {when}")
         embed = discord.Embed(title="Open polls", description="\n".join(lines), color=POLL_COLOR)
         await interaction.response.send_message(embed=fit_embed(embed), ephemeral=True)
 

@@ -8,6 +8,7 @@ have landed is first looked for in the channel (its reference is in the embed fo
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from discord.ext import commands, tasks
 
 from bot.autocomplete import story_choices
 from bot.checks import curator_only
-from bot.client import answer, defer
+from bot.client import FACT_CHANGE, answer, defer
 from bot.digest import Draft, build_post, embeds_from_payload, footer_text, stamp
 from bot.errors import UserFacingError
 from bot.limits import CHOICES, SUBSCRIPTIONS_PER_SERVER, clip, fit_embed
@@ -39,6 +40,9 @@ MODES = [
 ]
 DAYS = [app_commands.Choice(name=d, value=i) for i, d in enumerate(WEEKDAYS)]
 PRODUCE_EVERY = 20.0
+# Instant posts are woken by each committed change (the bot's "fact_change" event, see `waker`);
+# polling is only a safety net.
+SAFETY_NET_EVERY = 120.0
 SEND_EVERY = 5.0
 MAX_RETRY_DELAY = 600.0
 PUBLISH_TIMEOUT = 60.0
@@ -61,15 +65,26 @@ def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member) -
     return [p.replace("_", " ") for p in NEEDED if not getattr(perms, p)]
 
 
-def render_post(sub: Subscription, title: str, events: list[ChangeEvent], slot: datetime | None) -> Produced:
-    """The outbox payloads for one production (pure apart from fresh nonces)."""
+def render_post(
+    sub: Subscription,
+    title: str,
+    events: list[ChangeEvent],
+    slot: datetime | None,
+    *,
+    online_since: datetime,
+) -> Produced:
+    """The outbox payloads for one production (pure apart from fresh nonces).
+
+    A digest whose slot came before online_since (this process's start) came due while the bot was
+    down, and says so, however little it is late.
+    """
     now = utcnow()
     late_note = None
     next_due = None
     late = False
     heading = render_heading(sub, slot)
     if sub.is_digest and slot is not None:
-        late = is_late(slot, now)
+        late = is_late(slot, online_since)
         if late:
             late_note = (
                 f"Late: this digest was due {discord.utils.format_dt(slot, 'f')} while the bot was offline; "
@@ -88,13 +103,21 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         self.store = UpdateStore(bot.db)
         self._send_lock = asyncio.Lock()
         self._publishing: set[asyncio.Task] = set()
+        self._produce_lock = asyncio.Lock()
+        self._waking = False
+        self._changed_meanwhile = False
+        # Digest slots before this instant came due while this process was not running.
+        self.online_since = utcnow()
         super().__init__()
 
     async def cog_load(self) -> None:
+        self.online_since = utcnow()
+        self.waker.start()
         self.producer.start()
         self.sender.start()
 
     async def cog_unload(self) -> None:
+        self.waker.cancel()
         self.producer.cancel()
         self.sender.cancel()
 
@@ -109,6 +132,30 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
             log.exception("update producer pass failed; the next pass will retry")
         finally:
             await self._reschedule()
+
+    @tasks.loop(seconds=0)
+    async def waker(self) -> None:
+        """Produce and send as soon as a change commits, instead of waiting for the next poll."""
+        if not self._changed_meanwhile:
+            try:
+                await self.bot.wait_for(FACT_CHANGE, timeout=IDLE_WAIT)  # the producer loop is the safety net
+            except TimeoutError:
+                return
+        self._changed_meanwhile = False
+        self._waking = True
+        try:
+            if await self.produce_all():
+                await self.send_due()
+        except Exception:
+            log.exception("update pass after a change failed; the periodic pass will retry")
+        finally:
+            self._waking = False
+
+    @commands.Cog.listener("on_" + FACT_CHANGE)
+    async def _note_change(self) -> None:
+        # A change that commits while a pass runs is not seen by wait_for: run once more after it.
+        if self._waking:
+            self._changed_meanwhile = True
 
     @tasks.loop(seconds=SEND_EVERY)
     async def sender(self) -> None:
@@ -136,7 +183,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
                 return cap
             return (datetime.fromisoformat(iso_time) - now).total_seconds()
 
-        produce = PRODUCE_EVERY if instant else min(until(digest_due, IDLE_WAIT), IDLE_WAIT)
+        produce = min(SAFETY_NET_EVERY if instant else IDLE_WAIT, until(digest_due, IDLE_WAIT))
         send = min(until(retry_due, IDLE_WAIT), IDLE_WAIT)
         self._set_interval(self.producer, max(PRODUCE_EVERY / 4, produce + 0.5))
         self._set_interval(self.sender, max(SEND_EVERY, send + 0.5))
@@ -146,6 +193,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         if abs(loop.seconds - seconds) > 0.25:
             loop.change_interval(seconds=seconds)
 
+    @waker.before_loop
     @producer.before_loop
     @sender.before_loop
     async def _wait_ready(self) -> None:
@@ -153,12 +201,14 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
 
     async def produce_all(self) -> int:
         made = 0
-        now = utcnow()
-        for sub in await self.store.active():
-            try:
-                made += await self.store.produce(sub.id, now, render_post)
-            except Exception:
-                log.exception("producing updates for subscription %s failed", sub.id)
+        render = functools.partial(render_post, online_since=self.online_since)
+        async with self._produce_lock:
+            now = utcnow()
+            for sub in await self.store.active():
+                try:
+                    made += await self.store.produce(sub.id, now, render)
+                except Exception:
+                    log.exception("producing updates for subscription %s failed", sub.id)
         return made
 
     async def send_due(self) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -45,6 +46,8 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._listeners: dict[str, list[Callable[[], object]]] = {}
+        self._touched: set[str] = set()
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
@@ -136,10 +139,42 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
+                self._touched.clear()
                 await self.conn.execute("ROLLBACK")
                 raise
             else:
                 await self.conn.execute("COMMIT")
+                touched, self._touched = self._touched, set()
+                self._notify(touched)
+
+    # -- commit notifications ----------------------------------------------------------------------
+    # A wake-up hint for loops that would otherwise poll (the update sender): a writer touches a
+    # topic inside its transaction, and the topic's listeners run once that transaction commits (never
+    # after a rollback). Listeners must be quick and must not raise; they usually set an asyncio.Event.
+    def on_commit(self, topic: str, listener: Callable[[], object]) -> Callable[[], None]:
+        """Call listener after each commit that touched topic; returns a function that stops it."""
+        self._listeners.setdefault(topic, []).append(listener)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.get(topic, []).remove(listener)
+
+        return stop
+
+    def touch(self, topic: str) -> None:
+        """Say that the current transaction changed topic (outside a transaction: notify at once)."""
+        if self._write_lock.locked() and self.conn.in_transaction:
+            self._touched.add(topic)
+        else:
+            self._notify({topic})
+
+    def _notify(self, topics: set[str]) -> None:
+        for topic in topics:
+            for listener in list(self._listeners.get(topic, ())):
+                try:
+                    listener()
+                except Exception:
+                    log.exception("commit listener for %s failed", topic)
 
     # -- key/value metadata ------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:

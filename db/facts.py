@@ -1115,6 +1115,7 @@ class FactStore:
         detail: dict[str, Any],
         at: str,
     ) -> int:
+        self.db.touch("change_events")  # wakes the update sender once this transaction commits
         event_id = await _insert(
             conn,
             "INSERT INTO change_events(story_id, guild_id, claim_id, history_id, kind, summary, detail, created_at) "

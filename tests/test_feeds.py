@@ -203,3 +203,71 @@ def test_keywords_must_all_appear_as_words():
     items = {i.title: i for i in parse_feed(rss(ITEMS)).items}
     assert keyword_match(items["Netflix and Spotify in talks"], ["netflix", "spotify"]) == (True, [])
     assert keyword_match(items["Spotify earnings"], ["netflix", "spotify"]) == (False, ["netflix"])
+
+
+class Dialled(httpx.AsyncBaseTransport):
+    """The real transport, recording where each request connects. Only the internet is stood in for:
+    a connection to any address but 127.0.0.1 fails as it would on a machine without a route."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.dialled: list[tuple[str, str | None, object]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.dialled.append(
+            (request.url.host, request.headers.get("host"), request.extensions.get("sni_hostname"))
+        )
+        if request.url.host != "127.0.0.1":
+            raise httpx.ConnectError("network is unreachable", request=request)
+        return await self.real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+def rebinding_dns(first: str, then: str):
+    """A resolver that answers a public address the first time and another one after that."""
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return [first if len(asked) == 1 else then]
+
+    resolve.asked = asked  # type: ignore[attr-defined]
+    return resolve
+
+
+async def test_dns_rebinding_cannot_reach_a_loopback_server(server):
+    # "localhost" is what a second resolution (the system's) turns this name into: 127.0.0.1.
+    port = server.url.rsplit(":", 1)[1]
+    dns = rebinding_dns("93.184.215.14", "127.0.0.1")
+    transport = Dialled()
+    async with httpx.AsyncClient(transport=transport) as web:
+        result = await fetch_feed(web, f"http://localhost:{port}/feed", time_limit=1.0, resolver=dns)
+    assert not result.ok and "could not fetch the feed" in result.error
+    assert server.requests == []  # nothing reached the loopback-only server
+    assert [d[0] for d in transport.dialled] == ["93.184.215.14"] and dns.asked == ["localhost"]
+    assert transport.dialled[0][1] == f"localhost:{port}"
+
+
+async def test_the_vetted_address_is_dialled_with_the_original_host_name(server):
+    # feeds.test resolves nowhere but in the stub: fetching it works only by dialling what was vetted.
+    port = server.url.rsplit(":", 1)[1]
+    dns = rebinding_dns("127.0.0.1", "10.0.0.1")
+    transport = Dialled()
+    async with httpx.AsyncClient(transport=transport) as web:
+        result = await fetch_feed(
+            web, f"http://feeds.test:{port}/feed", time_limit=2.0, resolver=dns, allow_loopback=True
+        )
+    assert result.ok and len(result.items) == 3 and result.final_url == f"http://feeds.test:{port}/feed"
+    assert server.requests[0].headers["Host"] == f"feeds.test:{port}"
+    assert transport.dialled == [("127.0.0.1", f"feeds.test:{port}", None)]
+
+
+async def test_https_keeps_the_host_name_for_tls():
+    dns = rebinding_dns("93.184.215.14", "127.0.0.1")
+    transport = Dialled()
+    async with httpx.AsyncClient(transport=transport) as web:
+        result = await fetch_feed(web, "https://news.example/feed.xml", time_limit=1.0, resolver=dns)
+    assert not result.ok
+    assert transport.dialled == [("93.184.215.14", "news.example", "news.example")]

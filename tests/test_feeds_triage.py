@@ -3,6 +3,7 @@ accepts it, and the subscribed channel gets the change once."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bot.client import RumorBot
+from bot.limits import DESCRIPTION, EMBED_TOTAL, EMBEDS_PER_MESSAGE
 from db.feeds import FeedStore
 from tests.conftest import make_settings
 from tests.test_feeds import ITEMS, rss
@@ -24,13 +26,14 @@ class Wire:
 
     def __init__(self) -> None:
         self.items = list(ITEMS)
+        self.title = "Media Wire"
         self.requests: list[str] = []
         wire = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 wire.requests.append(self.path)
-                body = rss(wire.items)
+                body = rss(wire.items, wire.title)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/rss+xml")
                 self.send_header("Content-Length", str(len(body)))
@@ -164,3 +167,83 @@ async def test_unsafe_feed_url_is_refused_and_nothing_is_added(curated_world):
     assert "private address" in result.response.content and "Nothing was added" in result.response.content
     listing = await w.carol.slash(w.general, "feeds list")
     assert "No feeds yet" in listing.response.content
+
+
+def messages_of(result) -> list:
+    """Every message a command answered with: the response and its followups, in order."""
+    seen, out = set(), []
+    for message in [result.response, *result.followups]:
+        if message is not None and message.id not in seen:
+            seen.add(message.id)
+            out.append(message)
+    return out
+
+
+def assert_within_discord_limits(message) -> None:
+    assert len(message.embeds) <= EMBEDS_PER_MESSAGE
+    assert sum(len(e) for e in message.embeds) <= EMBED_TOTAL
+    for embed in message.embeds:
+        assert len(embed.description or "") <= DESCRIPTION
+        assert all(len(f.value) <= 1024 for f in embed.fields)
+
+
+async def test_check_of_a_long_feed_is_paged_within_discord_limits(curated_world, wire):
+    w = curated_world
+    await w.carol.slash(w.general, "feeds add", url=wire.url, keywords="Netflix, Spotify")
+    wire.items = [
+        (f"long{i}", f"Netflix and Spotify item {i:03d}: " + "a long headline about music deals " * 3)
+        for i in range(120)
+    ]
+    checked = await w.carol.slash(w.general, "feeds check", feed="1")
+    messages = messages_of(checked)
+    assert "120 items found, 120 new, 120 matched" in messages[0].content
+    for message in messages:
+        assert_within_discord_limits(message)
+    listed = "\n".join(e.description for m in messages for e in m.embeds)
+    assert all(f"item {i:03d}" in listed for i in range(120))
+
+
+async def test_a_long_feed_list_is_paged_within_discord_limits(curated_world, wire):
+    w = curated_world
+    words = ", ".join(f"keyword{i}" for i in range(18))
+    for i in range(28):
+        added = await w.carol.slash(w.general, "feeds add", url=f"{wire.url}?edition={i:02d}", keywords=words)
+        assert "Following" in added.response.content
+    listing = await w.carol.slash(w.general, "feeds list")
+    messages = messages_of(listing)
+    for message in messages:
+        assert_within_discord_limits(message)
+    listed = "\n".join(e.description for m in messages for e in m.embeds)
+    assert all(f"edition={i:02d}" in listed for i in range(28))
+
+
+async def test_an_item_link_with_spaces_does_not_block_the_triage_queue(curated_world, wire):
+    w = curated_world
+    await w.carol.slash(w.general, "feeds add", url=wire.url, keywords="netflix")
+    wire.items = [("a story with spaces", "Netflix story [read](https://evil.example/x)")] + wire.items
+    await w.carol.slash(w.general, "feeds check", feed="1")
+    shown = await w.carol.slash(w.general, "triage")
+    embed = shown.response.embeds[0]
+    assert embed.title.startswith("Netflix story")
+    assert embed.url == "https://news.example/a%20story%20with%20spaces"
+    assert not re.search(r"\s", embed.url)
+    dismissed = await w.carol.click(shown.response, label="Dismiss")
+    assert "Dismissed" in dismissed.response.content
+    assert "queue is empty" in dismissed.response.content
+
+
+async def test_refusals_end_with_a_single_full_stop(curated_world, wire):
+    w = curated_world
+    answers = []
+    for url in ("http://10.0.0.5/feed.xml", "http://[::ffff:127.0.0.1]/feed", "ftp://127.0.0.1/feed"):
+        answers.append((await w.carol.slash(w.general, "feeds add", url=url)).response.content)
+    wire.title = "Media Wire Inc."
+    await w.carol.slash(w.general, "feeds add", url=wire.url)
+    wire.close()
+    await w.env.advance_time(60)
+    answers.append((await w.carol.slash(w.general, "feeds check", feed="1")).response.content)
+    answers.append((await w.carol.slash(w.general, "feeds remove", feed="1")).response.content)
+    assert "Nothing was added." in answers[0] and "Fetching Media Wire Inc" in answers[3]
+    assert answers[4] == "Stopped following Media Wire Inc."
+    for answer in answers:
+        assert ".." not in answer, answer

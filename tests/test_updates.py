@@ -197,3 +197,20 @@ async def test_preview_shows_the_next_post_privately(curated_world):
     assert "Daily digest" in shown.response.content
     assert "Now official" in shown.response.embeds[0].description
     assert bot_posts(news) == []
+
+
+async def test_instant_post_arrives_within_seconds_of_the_change(curated_world):
+    w = curated_world
+    news = w.guild.create_text_channel("news")
+    await subscribe(w, news)
+    await w.env.advance_time(7)  # somewhere between two periodic passes
+    changed = await w.carol.slash(
+        w.general, "fact status", claim="3", status="confirmed", reason="Announced on stage"
+    )
+    assert changed.response.content == "Claim #3: reported → confirmed."
+    await w.env.advance_time(2)
+    posts = bot_posts(news)
+    assert len(posts) == 1 and "Announced on stage" in post_text(posts[0])
+    assert (posts[0].created_at - changed.response.message.created_at).total_seconds() <= 2
+    await w.env.advance_time(300)
+    assert len(bot_posts(news)) == 1

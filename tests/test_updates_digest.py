@@ -146,3 +146,28 @@ def test_next_slot_across_both_dst_changes():
     # Weekly: Mondays only.
     slot = next_slot(datetime(2026, 1, 1, tzinfo=UTC), time(9, 0), paris, weekday=0)
     assert slot.astimezone(paris).weekday() == 0
+
+
+async def test_a_digest_due_during_a_short_outage_is_marked_late_and_an_on_time_one_is_not(
+    curated_world, make_bot
+):
+    w = curated_world
+    news = w.guild.create_text_channel("news")
+    await w.carol.slash(
+        w.general, "updates subscribe", channel=news, story="netflix-spotify", mode="daily", time="09:00"
+    )
+    await w.facts.set_status(4, "reported", actor=CURATOR, reason="Reported by a second outlet")
+    # Down from 08:58 to 09:03: five minutes, the 09:00 digest came due meanwhile.
+    await advance_until(w.env, datetime(2026, 1, 1, 8, 58, tzinfo=UTC), step=3600)
+    await w.bot.unload_extension("cogs.updates")
+    await advance_until(w.env, datetime(2026, 1, 1, 9, 3, tzinfo=UTC), step=60)
+    await w.env.restart_bot(make_bot())
+    await w.env.advance_time(30)
+    [late] = bot_posts(news)
+    assert "Late: this digest was due" in late.content
+    # The next day the bot is up at 09:00: the digest is on time and says nothing about lateness.
+    await w.facts.set_status(5, "confirmed", actor=CURATOR, reason="Confirmed by the filing")
+    await advance_until(w.env, datetime(2026, 1, 2, 9, 1, tzinfo=UTC), step=3600)
+    posts = bot_posts(news)
+    assert len(posts) == 2 and "Confirmed by the filing" in post_text(posts[1])
+    assert "Late" not in posts[1].content
