@@ -2,7 +2,8 @@
 
 Votes come from raw reaction events (so old messages count too), go through the single vote writer
 (bot/votes.py) and are committed before the embed shows them. Open polls are reconciled against the
-message's reactions on every start and after every fresh gateway session.
+message's reactions on every start and after every fresh gateway session. A vote counts if its event
+arrived before the poll's deadline; a timer closes each poll at its deadline.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import csv
 import io
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,7 @@ MAX_EVIDENCE = 300
 MAX_DURATION = timedelta(days=90)
 MIN_DURATION = timedelta(minutes=1)
 EDIT_DELAY = 3.0  # seconds: at most one embed edit per poll in this window
-LOOP_SECONDS = 60.0
+LOOP_SECONDS = 60.0  # the maintenance loop (a safety net for deadlines), and the deadline timer's longest sleep
 PAGE = 100  # users per page when listing reactions
 CURSOR_KEY = "polls:change_cursor"
 NUMBER_EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟") + tuple(chr(0x1F1E6 + i) for i in range(10))
@@ -241,6 +241,7 @@ class LivePoll:
     anonymous: bool
     positions: dict[str, int]  # emoji key -> option position
     emojis: dict[int, str]  # option position -> stored emoji
+    deadline: datetime | None  # a reaction event arriving at or after it changes nothing
     # What gateway events carry, looked up as is: unicode name (with and without U+FE0F), custom emoji id.
     by_name: dict[str, int] = field(default_factory=dict)
     by_id: dict[int, int] = field(default_factory=dict)
@@ -256,6 +257,7 @@ class LivePoll:
             poll.anonymous,
             {emoji_key(o.emoji): o.position for o in poll.options},
             {o.position: o.emoji for o in poll.options},
+            datetime.fromisoformat(poll.closes_at) if poll.closes_at else None,
         )
         for key, position in live.positions.items():
             _name, _, emoji_id = key.partition(":")
@@ -357,12 +359,14 @@ class Polls(commands.Cog):
         self.writer = VoteWriter(bot.settings.database_path, on_commit=self._committed, clock=lambda: iso(now()))
         self.live: dict[int, LivePoll] = {}  # message id -> open poll
         self.live_by_id: dict[int, LivePoll] = {}
-        # Removals the bot makes itself: (message, user, position) -> pending count; not withdrawals.
-        self.expected_removals: Counter[tuple[int, int, int]] = Counter()
         self._dirty: set[int] = set()
         self._background: set[asyncio.Task] = set()
         self._reconcile_lock = asyncio.Lock()
         self._reconciled_once = asyncio.Event()
+        # Every new session asks for a full pass; a pass covers the requests made before it began.
+        self._passes_wanted = 0
+        self._passes_done = 0
+        self._posting = asyncio.Lock()  # the deadline timer and the maintenance loop may both post results
         self.reconcile_requests = 0
 
     # -- lifetime ----------------------------------------------------------------------------------
@@ -372,11 +376,13 @@ class Polls(commands.Cog):
             if poll.message_id is not None:
                 self._track(poll)
         self.maintenance.start()
+        self.deadline_timer.start()
         if self.bot.is_ready():
             self._spawn(self.reconcile_all())
 
     async def cog_unload(self) -> None:
         self.maintenance.cancel()
+        self.deadline_timer.cancel()
         self.edit_loop.cancel()
         for task in list(self._background):
             task.cancel()
@@ -408,6 +414,8 @@ class Polls(commands.Cog):
         live = self.live.get(payload.message_id)
         if live is None or self._own(payload.user_id):
             return
+        if live.deadline is not None and now() >= live.deadline:
+            return  # judged by when the event arrived: too late, whenever the poll actually closes
         position = live.position_of(payload.emoji)
         if position is None:
             # Not an option: take it off so the poll stays readable; it never counts.
@@ -420,18 +428,14 @@ class Polls(commands.Cog):
         live = self.live.get(payload.message_id)
         if live is None or self._own(payload.user_id):
             return
+        if live.deadline is not None and now() >= live.deadline:
+            return
         position = live.position_of(payload.emoji)
         if position is None:
             return
-        if self.expected_removals:
-            key = (live.message_id, payload.user_id, position)
-            if self.expected_removals[key] > 0:
-                self.expected_removals[key] -= 1
-                if not self.expected_removals[key]:
-                    del self.expected_removals[key]
-                return
-        if live.anonymous:
-            return  # in an anonymous poll reactions are removed by design; withdrawing is /poll myvote
+        # The writer tells apart a withdrawal from the removal of a reaction that held no vote (one the
+        # bot took off, or was owed to take off): the latter changes no vote. So does any removal in an
+        # anonymous poll, where withdrawing is /poll myvote.
         self.writer.reaction_removed(live.poll_id, payload.user_id, position)
 
     @commands.Cog.listener()
@@ -466,17 +470,18 @@ class Polls(commands.Cog):
                 self._spawn(self._remove_reaction(live, user_id, live.emojis[position], position))
 
     async def _remove_reaction(self, live: LivePoll, user_id: int, emoji: str, position: int | None) -> None:
-        key = (live.message_id, user_id, position) if position is not None else None
-        if key is not None:
-            self.expected_removals[key] += 1
+        """Take a reaction off. For an option, the removal is owed in the database (written with the vote
+        change that made it owed): skip it if the member picked that option again meanwhile, and settle
+        it once Discord confirms. Until then a restart's reconciliation knows it is not a vote."""
         try:
+            if position is not None and not await self.store.owes_removal(live.poll_id, user_id, position):
+                return
             await self.bot.http.remove_reaction(live.channel_id, live.message_id, emoji, user_id)
         except discord.HTTPException as error:
-            if key is not None:
-                self.expected_removals[key] -= 1
-                if self.expected_removals[key] <= 0:
-                    del self.expected_removals[key]
             log.info("could not remove a reaction on poll %s: %s", live.poll_id, error)
+            return
+        if position is not None:
+            self.writer.submit(VoteOp("settled", live.poll_id, iso(now()), user_id, position))
 
     async def _add_option_reactions(self, live: LivePoll, positions: list[int]) -> None:
         for position in positions:
@@ -527,15 +532,23 @@ class Polls(commands.Cog):
         self._spawn(self.reconcile_all())
 
     async def reconcile_all(self) -> None:
+        """A full pass over the open polls for a new session. One pass at a time: a session that starts
+        while a pass runs gets a whole pass of its own after it (the running one may have done a poll
+        before that session's gap, whose events are never replayed)."""
+        self._passes_wanted += 1
         if self._reconcile_lock.locked():
-            return  # one pass at a time; the running pass covers the new session too
+            return
         async with self._reconcile_lock:
             try:
-                for poll in await self.store.open_polls():
-                    try:
-                        await self.reconcile_poll(poll)
-                    except Exception:
-                        log.exception("could not reconcile poll %s", poll.id)
+                while self._passes_done < self._passes_wanted:
+                    covers = self._passes_wanted
+                    for poll in await self.store.open_polls():
+                        try:
+                            await self.reconcile_poll(poll)
+                        except Exception:
+                            log.exception("could not reconcile poll %s", poll.id)
+                    self._passes_done = covers
+                    self._reconciled_once.set()
             finally:
                 self._reconciled_once.set()
 
@@ -544,6 +557,9 @@ class Polls(commands.Cog):
         per 100 reactors per emoji and reaction type (discord.py waits out rate limits)."""
         if poll.message_id is None or not poll.is_open:
             return None
+        listed_at = now()
+        if poll.closes_at and listed_at >= datetime.fromisoformat(poll.closes_at):
+            return None  # what the reactions show now may be later than the deadline: keep what was recorded
         if poll.id not in self.live_by_id:
             self._track(poll)
         live = self.live_by_id[poll.id]
@@ -576,7 +592,7 @@ class Polls(commands.Cog):
                 VoteOp(
                     "reconcile",
                     poll.id,
-                    iso(now()),
+                    iso(listed_at),
                     multi=poll.multi,
                     actual=actual,
                     anonymous=poll.anonymous,
@@ -664,8 +680,12 @@ class Polls(commands.Cog):
 
     async def post_results(self, poll: Poll) -> None:
         """Post a closed poll's results once (the nonce makes a retry after a crash return the same message)."""
-        if poll.results_message_id is not None:
-            return
+        async with self._posting:
+            poll = await self.store.get(poll.id)  # as of now: another task may have posted them meanwhile
+            if poll.results_message_id is None:
+                await self._post_results(poll)
+
+    async def _post_results(self, poll: Poll) -> None:
         channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
         embed, file = await self.results_message(poll)
         try:
@@ -694,6 +714,37 @@ class Polls(commands.Cog):
     async def _close_due(self) -> None:
         for poll in await self.store.due(iso(now())):
             await self.close_poll(poll, "deadline")
+
+    @tasks.loop(seconds=LOOP_SECONDS)
+    async def deadline_timer(self) -> None:
+        """Close each poll at its deadline: the next pass is due at the earliest open deadline (a minute
+        at most, so nothing waits long on a missed wake-up), and creating a poll brings it forward.
+        Deadlines live in the database, so a restart catches up."""
+        wait = LOOP_SECONDS
+        try:
+            await self._close_due()
+            upcoming = await self.store.next_deadline()
+            if upcoming is not None:
+                wait = (upcoming - now()).total_seconds()
+                if wait <= 0:  # due, yet still open: closing it failed just now
+                    wait = 1.0
+        except Exception:
+            log.exception("the poll deadline timer failed; trying again")
+        self._wake_deadline_timer_by(now() + timedelta(seconds=min(wait, LOOP_SECONDS)), earlier_only=False)
+
+    @deadline_timer.before_loop
+    async def _before_deadline_timer(self) -> None:
+        await self.bot.wait_until_ready()
+
+    def _wake_deadline_timer_by(self, at: datetime, *, earlier_only: bool = True) -> None:
+        """Have the timer's next pass run at `at` (or keep an earlier one). A loop's next pass is its
+        last one plus its interval, and changing the interval re-arms a sleep in progress."""
+        timer = self.deadline_timer
+        upcoming, interval = timer.next_iteration, timer.seconds
+        if upcoming is None or interval is None or (earlier_only and at >= upcoming):
+            return
+        last = upcoming - timedelta(seconds=interval)
+        timer.change_interval(seconds=max((at - last).total_seconds(), 0.0))
 
     async def _post_pending(self) -> None:
         for poll in await self.store.results_pending():
@@ -852,6 +903,8 @@ class Polls(commands.Cog):
             await self.store.set_message(poll.id, message.id)
             poll = await self.store.get(poll.id)
             self._track(poll)
+            if poll.closes_at:
+                self._wake_deadline_timer_by(datetime.fromisoformat(poll.closes_at))
             for option in poll.options:
                 await message.add_reaction(emoji_text(option.emoji))
         except BaseException as error:
@@ -1025,7 +1078,7 @@ class Polls(commands.Cog):
         await self.writer.flush()
         held = await self.store.votes_of(p.id, interaction.user.id)
         if withdraw:
-            if not p.is_open:
+            if not p.is_open or (p.closes_at and now() >= datetime.fromisoformat(p.closes_at)):
                 raise UserFacingError(f"Poll #{p.id} is closed; votes can no longer change.")
             if not held:
                 raise UserFacingError(f"You have no vote in poll #{p.id}.")

@@ -105,7 +105,10 @@ ALL_USERS = -1  # in VoteOp.skip_users: skip the whole reconciliation
 
 @dataclass(slots=True)
 class VoteOp:
-    """One vote change. kind: add | remove | clear (position None: every option) | reconcile."""
+    """One vote change. kind: add | remove | clear (position None: every option) | reconcile, or
+    settled: the bot's removal of a reaction (user_id, position) went through, so it is no longer owed.
+    Only `settled` applies to a poll that is closed or past its deadline; `at` is when the change
+    arrived (for a reconciliation: when the listing began), and one at or after the deadline is ignored."""
 
     kind: str
     poll_id: int
@@ -133,14 +136,16 @@ class ReactionRun:
 @dataclass(slots=True)
 class RunResult:
     changed_polls: set[int] = field(default_factory=set)
-    # (poll_id, user_id, position) reactions the bot should now remove (moved votes, anonymous polls)
+    # (poll_id, user_id, position) reactions the bot should now remove (moved votes, anonymous polls);
+    # each is in owed_removals, written by the same transaction
     remove_reactions: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class OpResult:
     log_ids: list[int] = field(default_factory=list)
-    # (user_id, position) reactions the bot should now remove (moved votes, duplicates, anonymous)
+    # (user_id, position) reactions the bot should now remove (moved votes, duplicates, anonymous, owed
+    # removals still to do); each is in owed_removals, written by the same transaction
     remove_reactions: list[tuple[int, int]] = field(default_factory=list)
     added: int = 0
     removed: int = 0
@@ -227,10 +232,29 @@ def _held(conn: sqlite3.Connection, poll_id: int, user_id: int) -> list[int]:
     ]
 
 
+_OWE = "INSERT INTO owed_removals(poll_id, user_id, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+_SETTLE = "DELETE FROM owed_removals WHERE poll_id = ? AND user_id = ? AND position = ?"
+
+
+def _takes_votes(conn: sqlite3.Connection, poll_id: int, at: str) -> bool:
+    """Whether a change that arrived at `at` may still change the poll's votes: it is open, and `at` is
+    before its deadline (a change judged by when it arrived, not by when the writer got to it)."""
+    row = conn.execute("SELECT status, closes_at FROM polls WHERE id = ?", (poll_id,)).fetchone()
+    if row is None or row[0] != "open":
+        return False
+    return row[1] is None or datetime.fromisoformat(at) < datetime.fromisoformat(row[1])
+
+
 def _apply(conn: sqlite3.Connection, op: VoteOp) -> OpResult:
     res = OpResult()
+    if op.kind == "settled":
+        conn.execute(_SETTLE, (op.poll_id, op.user_id, op.position))
+        return res
+    if not _takes_votes(conn, op.poll_id, op.at):
+        return res
     if op.kind == "add":
         assert op.position is not None
+        conn.execute(_SETTLE, (op.poll_id, op.user_id, op.position))  # picked again: not owed any more
         if not op.multi:
             for other in _held(conn, op.poll_id, op.user_id):
                 if other != op.position:
@@ -247,18 +271,30 @@ def _apply(conn: sqlite3.Connection, op: VoteOp) -> OpResult:
         ).fetchall()
         for user_id, position in rows:
             _remove(conn, op, user_id, position, "clear", res)
+        # The reactions are gone: nothing is owed on them any more.
+        conn.execute(
+            "DELETE FROM owed_removals WHERE poll_id = ?1 AND (?2 IS NULL OR position = ?2)",
+            (op.poll_id, op.position),
+        )
     elif op.kind == "reconcile":
         _reconcile(conn, op, res)
     else:
         raise ValueError(f"unknown vote op {op.kind}")
+    conn.executemany(_OWE, [(op.poll_id, user_id, position) for user_id, position in res.remove_reactions])
     return res
 
 
 def _reconcile(conn: sqlite3.Connection, op: VoteOp, res: OpResult) -> None:
     """Make stored votes match the reactions seen on the message, except for users whose votes
-    changed through live events while the reactions were being listed (those are newer)."""
+    changed through live events while the reactions were being listed (those are newer). A reaction
+    the bot owes a removal of is not a vote: it is removed again; an owed one that is gone is settled."""
     if ALL_USERS in op.skip_users:
         return
+    owed: dict[int, set[int]] = {}
+    for user_id, position in conn.execute(
+        "SELECT user_id, position FROM owed_removals WHERE poll_id = ?", (op.poll_id,)
+    ):
+        owed.setdefault(user_id, set()).add(position)
     actual = op.actual or {}
     seen: dict[int, list[int]] = {}
     for position in sorted(actual):
@@ -269,10 +305,15 @@ def _reconcile(conn: sqlite3.Connection, op: VoteOp, res: OpResult) -> None:
         "SELECT user_id, position FROM votes WHERE poll_id = ? ORDER BY position", (op.poll_id,)
     ):
         stored.setdefault(user_id, []).append(position)
-    for user_id in set(seen) | set(stored):
+    for user_id in set(seen) | set(stored) | set(owed):
         if user_id in op.skip_users:
             continue
         reacted = seen.get(user_id, [])
+        owes = owed.get(user_id)
+        if owes:
+            conn.executemany(_SETTLE, [(op.poll_id, user_id, p) for p in owes if p not in reacted])
+            res.remove_reactions.extend((user_id, p) for p in reacted if p in owes)  # try again
+            reacted = [p for p in reacted if p not in owes]
         held = stored.get(user_id, [])
         if op.anonymous:
             # A missing reaction is the normal state: only add what is found, then clear those reactions.
@@ -329,6 +370,10 @@ _DELETE_VOTES = (
     "DELETE FROM votes WHERE poll_id = ?1 AND position = ?2 AND user_id IN (SELECT value FROM json_each(?3))"
 )
 _ADD, _REMOVE, _MOVE = 0, 1, 2  # the low two bits of a change's code
+_USER_OWED = (
+    "SELECT j.value, o.position FROM json_each(?1) AS j CROSS JOIN owed_removals AS o "
+    "ON o.poll_id = ?2 AND o.user_id = j.value"
+)
 
 
 def _insert_votes(conn: sqlite3.Connection, at: str, groups: dict[tuple[int, int], list[int]]) -> None:
@@ -341,7 +386,8 @@ def _insert_votes(conn: sqlite3.Connection, at: str, groups: dict[tuple[int, int
 def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
     """Reaction adds and removals in bulk, with the same effect as applying them one by one: read the
     touched members' current votes once, play the run in memory, then write the net change (a few
-    statements) and the run's log (one vote_runs row). Changes to a poll that is not open are ignored.
+    statements) and the run's log (one vote_runs row). Changes to a poll that is not open are ignored
+    (the reaction handler already left out those that arrived at or after a poll's deadline).
     A run of first votes, what a burst mostly is, skips the per-event loop altogether."""
     flat = run.flat
     pids, users, codes = flat[0::3], flat[1::3], flat[2::3]
@@ -355,6 +401,13 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
         )
     }
     stored: dict[tuple[int, int], set[int]] = {}
+    owed: set[tuple[int, int, int]] = set()
+    # Most runs touch no poll with an owed removal: one index probe per poll finds out.
+    owing = {
+        poll_id
+        for poll_id in flags
+        if conn.execute("SELECT 1 FROM owed_removals WHERE poll_id = ? LIMIT 1", (poll_id,)).fetchone()
+    }
     for poll_id in flags:
         members = set(users) if len(polls) == 1 else {u for p, u in zip(pids, users, strict=True) if p == poll_id}
         for user_id, position in conn.execute(_USER_VOTES, (json.dumps(list(members)), poll_id)):
@@ -363,10 +416,13 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
                 stored[(poll_id, user_id)] = {position}
             else:
                 positions.add(position)
+        if poll_id in owing:
+            owed.update((poll_id, u, p) for u, p in conn.execute(_USER_OWED, (json.dumps(list(members)), poll_id)))
     result = RunResult()
     anonymous_polls = {poll_id for poll_id, (_, anonymous) in flags.items() if anonymous}
     first_votes = (
         not stored
+        and not owed
         and len(flags) == len(polls)
         and not any(code & 3 for code in codes)
         and len(set(zip(pids, users, strict=True)) if len(polls) > 1 else set(users)) == len(users)
@@ -379,11 +435,12 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
             result.remove_reactions = [
                 (p, u, c >> 2) for p, u, c in zip(pids, users, codes, strict=True) if p in anonymous_polls
             ]
+            conn.executemany(_OWE, result.remove_reactions)
         _insert_votes(conn, run.at, groups)
         _count(conn, {key: len(members) for key, members in groups.items()})
         changes = flat
     else:
-        changes = _play(conn, run, flags, stored, result)
+        changes = _play(conn, run, flags, stored, owed, result)
     if changes:
         conn.execute("INSERT INTO vote_runs(at, changes) VALUES (?, ?)", (run.at, json.dumps(changes)))
         result.changed_polls = set(changes[0::3])
@@ -407,12 +464,15 @@ def _play(
     run: ReactionRun,
     flags: dict[int, tuple[bool, bool]],
     held: dict[tuple[int, int], set[int]],
+    owed: set[tuple[int, int, int]],
     result: RunResult,
 ) -> list[int]:
     """The general case, event by event in memory over the members' stored votes (`held`, updated in
-    place); returns the effective changes, flat. The net effect on the votes table is tracked as it
-    happens, per vote: a new row, a stored row to delete, or a stored row removed and added again
-    (which gets the new voted_at)."""
+    place) and the removals the bot owes (`owed`, likewise); returns the effective changes, flat. The
+    net effect on the votes table is tracked as it happens, per vote: a new row, a stored row to delete,
+    or a stored row removed and added again (which gets the new voted_at). A removal event settles an
+    owed removal (whoever took the reaction off); in an anonymous poll it changes no vote."""
+    owed_before = set(owed)
     net: dict[tuple[int, int, int], int] = {}
     removals = result.remove_reactions
     changes: list[int] = []
@@ -426,21 +486,26 @@ def _play(
         state = held.get(key)
         if state is None:
             state = held[key] = set()
+        multi, anonymous = flag
         if code & 1:  # a removal
-            if position in state:
+            owed.discard((poll_id, user_id, position))
+            if position in state and not anonymous:
                 state.discard(position)
                 changes += (poll_id, user_id, position << 2 | _REMOVE)
                 _drop(net, (poll_id, user_id, position))
             continue
-        multi, anonymous = flag
         if anonymous:  # recorded, so the reaction comes off again: the receipt is /poll myvote
             removals.append((poll_id, user_id, position))
+            owed.add((poll_id, user_id, position))
+        else:
+            owed.discard((poll_id, user_id, position))  # picked again: not owed any more
         if not multi and state and state != {position}:
             for other in sorted(state - {position}):
                 state.discard(other)
                 changes += (poll_id, user_id, other << 2 | _MOVE)
                 if not anonymous:  # an anonymous poll's older reaction is already gone
                     removals.append((poll_id, user_id, other))
+                    owed.add((poll_id, user_id, other))
                 _drop(net, (poll_id, user_id, other))
         if position not in state:
             state.add(position)
@@ -458,6 +523,9 @@ def _play(
         conn.execute(_DELETE_VOTES, (poll_id, position, json.dumps(users)))
     _insert_votes(conn, run.at, inserts)
     _count(conn, counts)
+    if owed != owed_before:
+        conn.executemany(_SETTLE, owed_before - owed)
+        conn.executemany(_OWE, owed - owed_before)
     return changes
 
 
@@ -537,7 +605,7 @@ class PollStore:
     async def discard(self, poll_id: int) -> None:
         """Undo a poll whose message could not be set up; nothing of it stays behind."""
         async with self.db.transaction() as conn:
-            for table in ("vote_log", "votes", "poll_counts", "poll_options"):
+            for table in ("vote_log", "votes", "poll_counts", "owed_removals", "poll_options"):
                 await conn.execute(f"DELETE FROM {table} WHERE poll_id = ?", (poll_id,))  # noqa: S608
             await conn.execute("DELETE FROM polls WHERE id = ?", (poll_id,))
 
@@ -578,6 +646,20 @@ class PollStore:
 
     async def due(self, now_iso: str) -> list[Poll]:
         return await self._select("status = 'open' AND closes_at IS NOT NULL AND closes_at <= ?", (now_iso,))
+
+    async def next_deadline(self) -> datetime | None:
+        """The earliest deadline of an open poll."""
+        at = await self.db.fetchval("SELECT min(closes_at) FROM polls WHERE status = 'open'")
+        return datetime.fromisoformat(at) if at else None
+
+    async def owes_removal(self, poll_id: int, user_id: int, position: int) -> bool:
+        """Whether the bot still owes the removal of this reaction (the member has not picked it again)."""
+        return bool(
+            await self.db.fetchval(
+                "SELECT 1 FROM owed_removals WHERE poll_id = ? AND user_id = ? AND position = ?",
+                (poll_id, user_id, position),
+            )
+        )
 
     async def results_pending(self) -> list[Poll]:
         return await self._select("status = 'closed' AND results_message_id IS NULL")
@@ -630,6 +712,8 @@ class PollStore:
                 "UPDATE polls SET status = 'closed', closed_at = ?, close_reason = ? WHERE id = ? AND status = 'open'",
                 (at, reason, poll_id),
             )
+            # A closed poll's reactions no longer matter: nothing is owed on them.
+            await conn.execute("DELETE FROM owed_removals WHERE poll_id = ?", (poll_id,))
             return cur.rowcount == 1
 
     async def set_results_message(self, poll_id: int, message_id: int) -> None:

@@ -78,6 +78,7 @@ class RecordedRequest:
     multipart: bool = False
     files: list[RecordedFile] = field(default_factory=list)
     status: int = 0
+    at: float = field(default_factory=time.time)  # wall-clock time the request arrived
 
     @property
     def params(self) -> dict[str, str]:
