@@ -198,6 +198,11 @@ INSERT INTO claims_fts(rowid, text, tags, entities, scope)
            'g' || c.guild_id
     FROM claims c ORDER BY c.id;
 
+-- The old version seeded once per database; every server that has a copy now has its seed.
+INSERT INTO meta(key, value)
+    SELECT 'seed:netflix-spotify:' || guild_id, '1' FROM m_guilds
+    WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'seed:netflix-spotify');
+
 -- Writes made by a Discord interaction record its id in the same transaction: a replayed interaction
 -- writes nothing twice.
 CREATE TABLE applied_requests (
