@@ -59,7 +59,7 @@ PAGE = 100  # users per page when listing reactions
 CURSOR_KEY = "polls:change_cursor"
 NUMBER_EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟") + tuple(chr(0x1F1E6 + i) for i in range(10))
 _CUSTOM = re.compile(r"^<(a?):([A-Za-z0-9_~]{2,32}):(\d{15,21})>$")
-_DURATION = re.compile(r"([0-9]{1,7})\s*([dhm])", re.IGNORECASE)
+_DURATION = re.compile(r"([0-9]{1,12})\s*([dhm])", re.IGNORECASE)
 POLL_COLOR = 0x5865F2
 FORECAST_COLOR = 0xE67E22
 

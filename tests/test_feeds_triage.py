@@ -247,3 +247,21 @@ async def test_refusals_end_with_a_single_full_stop(curated_world, wire):
     assert answers[4] == "Stopped following Media Wire Inc."
     for answer in answers:
         assert ".." not in answer, answer
+
+
+async def test_the_feed_limit_gets_one_line_and_stores_nothing(curated_world, wire, monkeypatch):
+    import sys
+
+    w = curated_world
+    monkeypatch.setattr(sys.modules["cogs.feeds"], "FEEDS_PER_SERVER", 2)
+    for i in range(2):
+        added = await w.carol.slash(w.general, "feeds add", url=f"{wire.url}?n={i}")
+        assert "Following" in added.response.content
+    fetched = len(wire.requests)
+    refused = await w.carol.slash(w.general, "feeds add", url=f"{wire.url}?n=3")
+    assert refused.ephemeral
+    assert refused.response.content == (
+        "This server already follows 2 feeds, the most it can. Remove one with /feeds remove first."
+    )
+    assert len(wire.requests) == fetched  # refused before fetching anything
+    assert await w.bot.db.fetchval("SELECT count(*) FROM feeds") == 2
