@@ -60,7 +60,7 @@ class SimulatedDiscord:
 async def bench_feed(path: Path) -> list[tuple[str, float]]:
     body = feed_bytes(ITEMS)
     db = await Database.open(path)
-    story = await FactStore(db).add_story("bench", "Bench", "bench story", default=True)
+    story = await FactStore(db, 1).add_story("Bench", "bench story", default=True)
     store = FeedStore(db)
     now = datetime(2026, 1, 1, tzinfo=UTC)
     feed = await store.add(
@@ -102,7 +102,7 @@ async def bench_feed(path: Path) -> list[tuple[str, float]]:
 
 async def bench_outbox(path: Path) -> list[tuple[str, float, float]]:
     db = await Database.open(path)
-    story = await FactStore(db).add_story("bench2", "Bench 2", "bench story")
+    story = await FactStore(db, 1).add_story("Bench 2", "bench story")
     store = UpdateStore(db)
     now = datetime(2026, 1, 1, tzinfo=UTC)
     subs = []

@@ -106,6 +106,7 @@ INSERT INTO claims(id, story_id, key, text, status, first_reported, created_at, 
 DROP INDEX claims_story_status;
 CREATE INDEX claims_story_status ON claims(story_id, status);
 CREATE INDEX claims_guild_recent ON claims(guild_id, updated_at, id);
+CREATE INDEX claims_story ON claims(story_id, id);
 
 INSERT INTO claim_tags(claim_id, tag)
     SELECT t.claim_id + g.rank * o.c, t.tag FROM claim_tags t, m_guilds g, m_off o
