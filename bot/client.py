@@ -39,6 +39,10 @@ EXTENSIONS: tuple[str, ...] = (
 FACT_CHANGE = "fact_change"
 
 
+ALREADY_ACKNOWLEDGED = 40060  # Discord's error codes
+UNKNOWN_INTERACTION = 10062
+
+
 def intents() -> discord.Intents:
     """Only what the bot uses: guild events and reactions (polls). No privileged intents."""
     wanted = discord.Intents.none()
@@ -99,10 +103,18 @@ async def reply_ephemeral(interaction: discord.Interaction, message: str) -> Non
 
 async def report_error(interaction: discord.Interaction, error: BaseException, where: str) -> None:
     """Expected errors get their message; unexpected ones are logged with a short id the user can quote."""
+    original = getattr(error, "original", error)
+    if isinstance(original, discord.HTTPException) and original.code in (
+        ALREADY_ACKNOWLEDGED,
+        UNKNOWN_INTERACTION,
+    ):
+        # A replayed interaction (already answered) or one whose 3 seconds ran out before it reached us:
+        # there is nobody left to tell, and the interaction id keeps a write from happening twice.
+        log.info("%s: interaction %s not answered (%s)", where, interaction.id, original.text or original.code)
+        return
     message = expected_error_message(error)
     if message is None:
         error_id = secrets.token_hex(4)
-        original = getattr(error, "original", error)
         log.error("%s failed [error id %s]", where, error_id, exc_info=original)
         message = f"Something went wrong on our side (error id `{error_id}`). It has been logged."
     await reply_ephemeral(interaction, message)
