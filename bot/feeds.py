@@ -148,7 +148,7 @@ def backoff(failures: int) -> timedelta:
 
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:
     declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > cap:
         raise FeedError(f"the feed is larger than the {cap:,}-byte limit ({int(declared):,} bytes declared)")
     chunks: list[bytes] = []
     size = 0

@@ -111,7 +111,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = True) -> Sett
     guild_raw = env.get("DEV_GUILD_ID", "").strip()
     dev_guild_id: int | None = None
     if guild_raw:
-        if not guild_raw.isdigit() or not 15 <= len(guild_raw) <= 21:
+        if not (guild_raw.isascii() and guild_raw.isdigit()) or not 15 <= len(guild_raw) <= 21:
             raise SettingsError(
                 "DEV_GUILD_ID",
                 "is not a server id",

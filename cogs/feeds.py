@@ -522,10 +522,10 @@ class Triage(commands.Cog):
 
 
 def _feed_id(ref: str) -> int:
-    digits = ref.strip().lstrip("#")
-    if not digits.isdigit() or len(digits) > 12:
+    feed_id = parse_id(ref)
+    if feed_id is None:
         raise UserFacingError("Pick a feed from the list as you type.")
-    return int(digits)
+    return feed_id
 
 
 async def setup(bot: RumorBot) -> None:
