@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -12,12 +13,14 @@ import httpx
 from discord import app_commands
 from discord.ext import commands
 
+from bot.embeddings import Embedder, shared_embedder
 from bot.errors import UserFacingError
 from bot.settings import Settings
 from db import Database
 from db.errors import StoreError
 from db.facts import FactStore
 from db.guilds import GuildConfig
+from db.retrieval import Retrieval
 from db.seed import load_seed
 
 log = logging.getLogger(__name__)
@@ -102,12 +105,20 @@ class RumorBot(commands.Bot):
         self.db: Database
         self.facts: FactStore
         self.guild_config: GuildConfig
+        self.embedder: Embedder
+        self.retrieval: Retrieval
         self.web: httpx.AsyncClient | None = None
 
     async def setup_hook(self) -> None:
         self.db = await Database.open(self.settings.database_path)
         await load_seed(self.db)
         self.facts = FactStore(self.db)
+        # /ask's model ships in the wordllama wheel (bot/embeddings.py); claims written before it was
+        # loaded (the seed, an import, the CLI) get their vectors here.
+        self.embedder = await asyncio.to_thread(shared_embedder)
+        self.retrieval = Retrieval(self.db, self.embedder)
+        self.facts.retrieval = self.retrieval
+        await self.retrieval.backfill()
         self.guild_config = GuildConfig(self.db)
         self.web = httpx.AsyncClient(
             transport=self._http_transport,

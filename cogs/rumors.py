@@ -13,10 +13,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answer import answer_embed
+from bot.answer import ask as ask_store
 from bot.autocomplete import story_choices, tag_choices
 from bot.charts import TimelineEvent, timeline_png
 from bot.client import report_error
-from bot.formatting import ask_embed, facts_embed, story_embed
+from bot.formatting import facts_embed, story_embed
 from db.facts import STATUSES, Story
 
 if TYPE_CHECKING:
@@ -126,12 +128,17 @@ class Rumors(commands.Cog):
         await interaction.response.send_message(embed=embed, view=view)
 
     @app_commands.command(name="ask", description="Ask about the rumor; answered only from curated claims.")
-    @app_commands.describe(question="Your question, in your own words")
+    @app_commands.describe(question="Your question, in your own words", story="Only this story (default: all)")
+    @app_commands.autocomplete(story=story_choices)
     @app_commands.guild_only()
-    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 300]) -> None:
-        hits = await self.bot.facts.search(question, limit=5)
-        sources = {h.claim.id: await self.bot.facts.sources(h.claim.id) for h in hits}
-        await interaction.response.send_message(embed=ask_embed(question, hits, sources))
+    async def ask(
+        self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 300], story: str | None = None
+    ) -> None:
+        # Hook for per-server stores: pass this server's stories here.
+        stories = [await self.bot.facts.resolve_story(story)] if story else await self.bot.facts.list_stories()
+        answer, sources = await ask_store(self.bot.retrieval, self.bot.facts, question, stories)
+        embed = answer_embed(question, answer, sources, {s.id: s for s in stories})
+        await interaction.response.send_message(embed=embed)
 
     @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
     @app_commands.describe(story="Story (default: the main one)")

@@ -8,12 +8,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from db.connection import Database
 from db.errors import InvalidChange, NotFound
+
+if TYPE_CHECKING:
+    from db.retrieval import Retrieval
 
 STATUSES = (
     "rumored",
@@ -182,6 +185,9 @@ class FactStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._vocab: list[str] | None = None
+        # /ask's vector index (db/retrieval.py), set by the bot: it writes each claim's vector in the
+        # claim's own transaction. Without it, vectors are backfilled when the index is next built.
+        self.retrieval: Retrieval | None = None
 
     # -- stories -----------------------------------------------------------------------------------
     async def add_story(self, slug: str, title: str, summary: str, *, default: bool = False) -> Story:
@@ -360,6 +366,8 @@ class FactStore:
             for source in sources:
                 await self._insert_source(conn, claim_id, source, at)
             await self._index(conn, claim_id, text, tags, entities)
+            if self.retrieval is not None:
+                await self.retrieval.write_vector(conn, claim_id, text)
             history_id = await self._append_history(
                 conn, claim_id, at, actor, "created", None, status, reason, evidence_url
             )
@@ -374,6 +382,7 @@ class FactStore:
                 at,
             )
         self._vocab = None
+        self._written()
         return await self.get_claim(claim_id)
 
     async def set_status(
@@ -430,6 +439,8 @@ class FactStore:
                 for r in await _fetchall(conn, "SELECT entity FROM claim_entities WHERE claim_id = ?", (claim_id,))
             ]
             await self._index(conn, claim_id, text, tags, entities, replace=True)
+            if self.retrieval is not None:
+                await self.retrieval.write_vector(conn, claim_id, text)
             history_id = await self._append_history(
                 conn, claim_id, at, actor, "edit", claim["text"], text, reason, evidence_url
             )
@@ -444,6 +455,7 @@ class FactStore:
                 at,
             )
         self._vocab = None
+        self._written()
         return await self.get_claim(claim_id)
 
     async def add_source(self, claim_id: int, source: NewSource, *, actor: Actor, reason: str) -> Source:
@@ -494,6 +506,24 @@ class FactStore:
                 at,
             )
         return await self.get_claim(claim_id)
+
+    def _written(self) -> None:
+        if self.retrieval is not None:
+            self.retrieval.invalidate()
+
+    async def sources_for(self, claim_ids: Sequence[int]) -> dict[int, list[Source]]:
+        """The sources of several claims in one round trip, each claim's in the order they were added."""
+        out: dict[int, list[Source]] = {i: [] for i in claim_ids}
+        if not out:
+            return out
+        marks = ",".join("?" * len(out))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM sources WHERE claim_id IN ({marks}) ORDER BY claim_id, id",  # noqa: S608
+            list(out),
+        )
+        for r in rows:
+            out[r["claim_id"]].append(Source(**dict(r)))
+        return out
 
     # -- search ------------------------------------------------------------------------------------
     async def search(self, question: str, *, story_id: int | None = None, limit: int = 5) -> list[SearchHit]:
@@ -661,6 +691,7 @@ class FactStore:
                 ]
                 await self._index(conn, claim_id, text, tags, ents)
         self._vocab = None
+        self._written()
         return sum(len(tables.get(t) or []) for t in _EXPORT_TABLES)
 
     # -- internals ---------------------------------------------------------------------------------
