@@ -72,7 +72,7 @@ def status_words(claim: Claim, sources: Sequence[Source]) -> str:
         case "corroborated":
             return f"reported independently by {count}{named}, not yet confirmed"
         case "confirmed":
-            return f"confirmed{named}"
+            return f"confirmed, per {', '.join(outlets[:3])}" if outlets else "confirmed"
         case "denied":
             return f"denied{named}"
         case "launched":
@@ -176,9 +176,12 @@ def decide(found: Retrieved, model: EmbeddingModel) -> Answer:
             left -= covered[c.id]
     held = set().union(*(covered[c.id] for c in chosen))
     missing = [t for t in central if t.lower in left]
-    # Answering part of a question takes a claim that spells one of its own words, not only a likeness.
-    if (not held - ubiquitous and everything - ubiquitous) or (
-        missing and not set().union(*(spelled[c.id] for c in chosen)) - ubiquitous
+    # Answering part of a question takes a claim that spells one of its own words, not only a likeness;
+    # and a question about a name nothing stored holds ("Is YouTube bidding?") has no part answered.
+    if (
+        any(t.is_name for t in missing)
+        or (not held - ubiquitous and everything - ubiquitous)
+        or (missing and not set().union(*(spelled[c.id] for c in chosen)) - ubiquitous)
     ):
         return _nothing(found, central, claims, covered, ubiquitous)
     absent = [t.surface for t in missing if not found.index.known(t.lower)]
