@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import re
 import time
 from collections import OrderedDict
@@ -109,14 +110,18 @@ def words_of(*texts: str | Iterable[str]) -> list[str]:
     return list(out)
 
 
+@functools.lru_cache(maxsize=100_000)
 def same_word(a: str, b: str) -> bool:
     """Stems equal, one a short extension of the other ('documentar'), or one typo apart ('spotfy')."""
     if a == b:
         return True
     short, long_ = sorted((a, b), key=len)
-    if len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 3:
+    if len(short) < 4 or len(long_) - len(short) > 3:
+        return False
+    if long_.startswith(short):
         return True
-    return len(short) >= 4 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.84
+    matcher = difflib.SequenceMatcher(None, a, b)
+    return matcher.real_quick_ratio() >= 0.84 and matcher.quick_ratio() >= 0.84 and matcher.ratio() >= 0.84
 
 
 # -- the model, as seen from here ------------------------------------------------------------------
@@ -301,8 +306,9 @@ class Retrieval:
         if fts and story_key:
             marks = ",".join("?" * len(story_key))
             rows = await self.db.fetchall(
-                "SELECT rowid FROM claims_fts WHERE claims_fts MATCH ? "  # noqa: S608 - "?" marks only
-                f"AND rowid IN (SELECT id FROM claims WHERE story_id IN ({marks})) "
+                # A join, not "rowid IN (SELECT ...)": that form made FTS5 take 125 ms at 1,000 claims.
+                "SELECT f.rowid FROM claims_fts f JOIN claims c ON c.id = f.rowid "  # noqa: S608 - "?" marks only
+                f"WHERE claims_fts MATCH ? AND c.story_id IN ({marks}) "
                 "ORDER BY bm25(claims_fts, 3.0, 1.0, 2.0) LIMIT 50",
                 (fts, *story_key),
             )
