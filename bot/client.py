@@ -16,12 +16,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import limits
+from bot.embeddings import Embedder, shared_embedder
 from bot.errors import UserFacingError
 from bot.settings import Settings
 from db import Database
 from db.errors import StoreError
 from db.facts import FactStore
 from db.guilds import GuildConfig
+from db.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,8 @@ class RumorBot(commands.Bot):
         self._stores: dict[int, FactStore] = {}
         self._seeded: set[int] = set()
         self._seed_locks: dict[int, asyncio.Lock] = {}
+        self.embedder: Embedder
+        self.retrieval: Retrieval
         self.web: httpx.AsyncClient | None = None
 
     async def setup_hook(self) -> None:
@@ -156,6 +160,11 @@ class RumorBot(commands.Bot):
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self._stores.clear()
         self._seeded.clear()
+        # /ask's model ships in the wordllama wheel (bot/embeddings.py); claims written before it was
+        # loaded (an import, the CLI, a migration) get their vectors here.
+        self.embedder = await asyncio.to_thread(shared_embedder)
+        self.retrieval = Retrieval(self.db, self.embedder)
+        await self.retrieval.backfill()
         self.guild_config = GuildConfig(self.db)
         self.web = httpx.AsyncClient(
             transport=self._http_transport,
@@ -178,6 +187,7 @@ class RumorBot(commands.Bot):
                 max_stories=limits.STORIES_PER_SERVER,
                 max_claims_per_story=limits.CLAIMS_PER_STORY,
             )
+            store.retrieval = self.retrieval
         return store
 
     async def facts_for(self, guild_id: int | None) -> FactStore:

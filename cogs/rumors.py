@@ -13,10 +13,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answer import answer_embed
+from bot.answer import ask as ask_store
 from bot.autocomplete import story_choices, tag_choices
 from bot.charts import TimelineEvent, timeline_png
 from bot.client import answer, defer, report_error
-from bot.formatting import ask_embed, facts_embed, story_embed
+from bot.formatting import facts_embed, story_embed
 from db.facts import STATUSES, FactStore, Story
 
 if TYPE_CHECKING:
@@ -141,10 +143,9 @@ class Rumors(commands.Cog):
     ) -> None:
         await defer(interaction)
         facts = await self.bot.facts_for(interaction.guild_id)
-        story_id = (await facts.resolve_story(story)).id if story else None
-        hits = await facts.search(question, story_id=story_id, limit=5)
-        sources = await facts.sources_for([h.claim.id for h in hits])
-        await answer(interaction, embed=ask_embed(question, hits, sources))
+        stories = [await facts.resolve_story(story)] if story else await facts.list_stories()
+        found, sources = await ask_store(self.bot.retrieval, facts, question, stories)
+        await answer(interaction, embed=answer_embed(question, found, sources, {s.id: s for s in stories}))
 
     @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
     @app_commands.describe(story="Story (default: the main one)")

@@ -11,12 +11,15 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from db.connection import Database
 from db.errors import AlreadyApplied, InvalidChange, NotFound
+
+if TYPE_CHECKING:
+    from db.retrieval import Retrieval
 
 STATUSES = (
     "rumored",
@@ -240,6 +243,9 @@ class FactStore:
         self.max_stories = max_stories
         self.max_claims_per_story = max_claims_per_story
         self._scope = f'scope:"g{guild_id}"'
+        # /ask's vector index (db/retrieval.py), set by the bot: it writes each claim's vector in the
+        # claim's own transaction. Without it, vectors are backfilled when the index is next built.
+        self.retrieval: Retrieval | None = None
 
     # -- stories: reads ----------------------------------------------------------------------------
     async def default_story(self) -> Story | None:
@@ -639,6 +645,8 @@ class FactStore:
             for source in sources:
                 await self._insert_source(conn, claim_id, source, at)
             await self._index(conn, claim_id, text, tags, entities)
+            if self.retrieval is not None:
+                await self.retrieval.write_vector(conn, claim_id, text)
             history_id = await self._append_history(
                 conn, claim_id, at, actor, "created", None, status, reason, evidence_url
             )
@@ -660,6 +668,7 @@ class FactStore:
                 at,
             )
         _vocab.pop(self.db, None)
+        self._written()
         return await self.get_claim(claim_id)
 
     async def set_status(
@@ -730,6 +739,8 @@ class FactStore:
                 for r in await _fetchall(conn, "SELECT entity FROM claim_entities WHERE claim_id = ?", (claim_id,))
             ]
             await self._index(conn, claim_id, text, tags, entities, replace=True)
+            if self.retrieval is not None:
+                await self.retrieval.write_vector(conn, claim_id, text)
             history_id = await self._append_history(
                 conn, claim_id, at, actor, "edit", claim["text"], text, reason, evidence_url
             )
@@ -744,6 +755,7 @@ class FactStore:
                 at,
             )
         _vocab.pop(self.db, None)
+        self._written()
         return await self.get_claim(claim_id)
 
     async def mark(
@@ -852,6 +864,10 @@ class FactStore:
                 at,
             )
         return await self.get_claim(claim_id)
+
+    def _written(self) -> None:
+        if self.retrieval is not None:
+            self.retrieval.invalidate()
 
     # -- search ------------------------------------------------------------------------------------
     async def search(self, question: str, *, story_id: int | None = None, limit: int = 5) -> list[SearchHit]:

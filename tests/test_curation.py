@@ -193,7 +193,7 @@ async def test_unexpected_error_shows_an_error_id_and_is_logged(world, monkeypat
     async def boom(*_a, **_k):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(world.facts, "search", boom)
+    monkeypatch.setattr(world.bot.retrieval, "search", boom)
     result = await world.alice.slash(world.general, "ask", question="anything")
     message = seen(result)
     assert message.ephemeral

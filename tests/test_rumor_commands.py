@@ -111,17 +111,18 @@ async def test_fact_show_unknown_claim(world):
 async def test_ask_answers_only_with_stored_claims(world):
     result = await world.alice.slash(world.general, "ask", question="Will there be a music awards show?")
     embed = result.response.embeds[0]
-    assert embed.fields[0].name == "#2 · 📰 reported"
-    assert embed.fields[0].value.startswith("A music awards show is among the projects")
-    assert "Sources:" in embed.fields[0].value and "The Wall Street Journal" in embed.fields[0].value
-    assert "nothing here is the bot's own wording" in embed.description
+    lead, text, sources = embed.description.split("\n")[:3]
+    assert lead == "**#2 · 📰 reported by one outlet (The Wall Street Journal), not confirmed**"
+    assert text == "A music awards show is among the projects Netflix and Spotify are discussing."
+    assert sources.startswith("*Sources:*") and "The Wall Street Journal" in sources
+    assert "nothing here is the bot's own wording" in embed.footer.text
 
 
 async def test_ask_with_a_typo_and_partial_words(world):
     result = await world.alice.slash(world.general, "ask", question="Who is Sarandso?")
-    assert result.response.embeds[0].fields[0].name.startswith("#13 ")
+    assert result.response.embeds[0].description.startswith("**#13 ")
     result = await world.alice.slash(world.general, "ask", question="documentar")
-    assert result.response.embeds[0].fields[0].name.startswith("#5 ")
+    assert result.response.embeds[0].description.startswith("**#5 ")
 
 
 @pytest.mark.parametrize("question", ['"', "*", "AND", "(netflix", "-spotify", 'say "hi', "NEAR(a b)", "x:y"])
@@ -134,15 +135,16 @@ async def test_ask_treats_query_syntax_as_text(world, question):
 async def test_ask_says_plainly_when_nothing_answers(world):
     result = await world.alice.slash(world.general, "ask", question="What is the weather in Paris?")
     embed = result.response.embeds[0]
-    assert embed.description.startswith("Nothing in the fact store answers that.")
+    assert embed.description.startswith("Nothing in the fact store answers that.\n")
+    assert "Nothing stored mentions “weather” or “Paris”." in embed.description
     assert not embed.fields
 
 
 async def test_ask_partial_coverage_says_what_is_missing(world):
     result = await world.alice.slash(world.general, "ask", question="Is Netflix buying Disney?")
     embed = result.response.embeds[0]
-    assert "No stored claim covers your whole question" in embed.description
-    assert "disney" in embed.description
+    assert embed.description.startswith("Nothing in the fact store answers that.")
+    assert "Nothing stored mentions “buying” or “Disney”." in embed.description
 
 
 async def test_timeline_attaches_a_png(world):

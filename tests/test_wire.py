@@ -61,7 +61,11 @@ async def test_python_m_bot_logs_in_syncs_answers_and_stops_on_sigterm(tmp_path)
                 10
             )
             answer = data["embeds"][0]
-            assert answer["fields"][0]["value"].startswith("Netflix co-CEO Ted Sarandos sits on Spotify's board")
+            assert (
+                answer["description"]
+                .split("\n")[1]
+                .startswith("Netflix co-CEO Ted Sarandos sits on Spotify's board")
+            )
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)

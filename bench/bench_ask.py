@@ -1,0 +1,148 @@
+"""Bot-side latency of /ask with the embedding model, at the 14-claim seed and at 10,000 claims in one
+server, plus the model's load time and the process's memory with and without it.
+
+Run: python -m bench.bench_ask [--claims 10000] [--iterations 400] [--seed 7]
+
+The store is filled through the real repository (FactStore.add_claim, which writes each vector), using
+bench_core's synthetic claims and questions. Timed: what the /ask handler does before Discord's round
+trip (hybrid search, the decision, one sources query, the embed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_core import cpu_model, fill, percentile, questions
+from db.connection import Database
+from db.facts import FactStore
+from db.retrieval import Retrieval
+from db.seed import load_seed
+
+TARGET_P99_MS = 50.0
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def measure(
+    retrieval: Retrieval, store: FactStore, qs: list[str], iterations: int, seed: int
+) -> list[float]:
+    from bot.answer import answer_embed, ask
+
+    rng = random.Random(seed)
+    stories = await store.list_stories()
+    by_id = {s.id: s for s in stories}
+
+    async def once() -> None:
+        q = rng.choice(qs)
+        answer, sources = await ask(retrieval, store, q, stories)
+        answer_embed(q, answer, sources, by_id)
+
+    for _ in range(20):
+        await once()
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        await once()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+async def run(claims: int, iterations: int, seed: int) -> str:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="rumormill-bench-ask-") as tmp:
+        db = await Database.open(Path(tmp) / "bench.db")
+        try:
+            store = FactStore(db, 1)
+            await load_seed(store)
+            await store.list_stories()
+            rss_without = rss_mb()
+            from bot.embeddings import load_embedder
+
+            start = time.perf_counter()
+            model = load_embedder()
+            load_s = time.perf_counter() - start
+            retrieval = Retrieval(db, model)
+            store.retrieval = retrieval
+            await retrieval.backfill()
+            rss_with = rss_mb()
+            story = await store.default_story()
+            assert story is not None
+            seed_qs = questions(rng, ["Kestral"]) + [
+                "Are they planning a prize show?",
+                "Did Netflix broadcast football?",
+                "Is YouTube involved?",
+            ]
+            small = await measure(retrieval, store, seed_qs, iterations, seed)
+            start = time.perf_counter()
+            codenames = await fill(store, story.id, claims, rng)
+            fill_s = time.perf_counter() - start
+            total = int(await db.fetchval("SELECT count(*) FROM claims", (), 0))
+            start = time.perf_counter()
+            await retrieval.index([s.id for s in await store.list_stories()])
+            build_ms = (time.perf_counter() - start) * 1000
+            big_qs = questions(rng, codenames) + seed_qs
+            big = await measure(retrieval, store, big_qs, iterations, seed)
+            rss_big = rss_mb()
+        finally:
+            await db.close()
+
+    def row(label: str, s: list[float]) -> str:
+        p99 = percentile(s, 99)
+        met = "yes" if p99 < TARGET_P99_MS else "**no**"
+        return (
+            f"| {label} | {statistics.median(s):.2f} | {p99:.2f} | {max(s):.2f} | < {TARGET_P99_MS:.0f} | {met} |"
+        )
+
+    command = f"python -m bench.bench_ask --claims {claims} --iterations {iterations} --seed {seed}"
+    return "\n".join(
+        [
+            f"Machine: {cpu_model()}, nproc={os.cpu_count()}, Python {platform.python_version()}, "
+            f"SQLite {__import__('sqlite3').sqlite_version}",
+            f"Command: `{command}`",
+            f"Filled {claims} synthetic claims (with their vectors) through FactStore.add_claim in {fill_s:.1f} s; "
+            f"{iterations} timed /ask calls per store after 20 warm-up calls.",
+            "",
+            "| store | p50 ms | p99 ms | max ms | target p99 | met |",
+            "|---|---:|---:|---:|---:|---|",
+            row("seed (14 claims)", small),
+            row(f"{total} claims, one server", big),
+            "",
+            "| measure | value |",
+            "|---|---:|",
+            f"| model load (import + weights + tokenizer) | {load_s * 1000:.0f} ms |",
+            f"| process RSS before the model (seed store open) | {rss_without:.0f} MB |",
+            f"| process RSS with the model loaded | {rss_with:.0f} MB (+{rss_with - rss_without:.0f} MB) |",
+            f"| process RSS after /ask at {total} claims (matrix cache) | {rss_big:.0f} MB |",
+            f"| rebuilding the {total}-claim matrix after a write (next /ask) | {build_ms:.0f} ms |",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    print(asyncio.run(run(args.claims, args.iterations, args.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

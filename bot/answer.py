@@ -1,0 +1,267 @@
+"""Decide what /ask can say from what the store holds, and show it. The bot never composes a statement:
+it quotes stored claims, describes their stored status and sources, and names the question's words that
+nothing stored covers.
+
+Coverage decides: the words that carry the question (names, subjects, what is asked about; never
+question words or filler, see db/retrieval.py) are each covered by a claim that spells them (allowing
+a typo or a suffix) or, for ordinary words, holds a word close in meaning ("prize" ≈ "awards").
+Names are matched by spelling only, so "YouTube" is never taken for "video".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import discord
+import numpy as np
+
+from bot.formatting import BRAND, STATUS_EMOJI, escape, source_line
+from bot.limits import clip, fit_embed
+from db.facts import Claim, FactStore, Source, Story
+from db.retrieval import EmbeddingModel, Retrieval, Retrieved, Term, same_word, stem, words_of
+
+# Two ordinary words this close (cosine of their vectors) mean about the same thing here. Measured on
+# the seed: prize/awards 0.49, football/nfl 0.42, negotiating/talks 0.62; most unrelated pairs stay below
+# 0.30, but not all (cooking/preparing 0.54: shared word pieces), so a word matched only by meaning
+# never makes a partial answer on its own.
+WORD_SIM = 0.35
+# A claim is shown as related to an unanswered question only this close to it (question vs. claim).
+RELATED_MIN = 0.40
+# A word held by more than this share of the searched claims (the story's own names) decides nothing.
+UBIQUITOUS = 0.5
+
+Verdict = Literal["answered", "partial", "nothing"]
+
+# Tags that mark a claim as background to the rumor rather than part of it, and tags of the rumor itself.
+
+
+def is_context(claim: Claim) -> bool:
+    """Background to the rumor (analysis, track record, people), not the rumored deal itself: what the
+    curators marked the claim as."""
+    return claim.is_context
+
+
+def story_is_archived(story: Story | None) -> bool:
+    return story is not None and story.archived
+
+
+def status_words(claim: Claim, sources: Sequence[Source]) -> str:
+    """The claim's stored status and sources in plain words, e.g. 'reported by one outlet, not confirmed'."""
+    outlets = list(dict.fromkeys(s.cites or s.outlet for s in sources))
+    named = f" ({', '.join(outlets[:3])}{', …' if len(outlets) > 3 else ''})" if outlets else ""
+    count = "one outlet" if len(outlets) == 1 else f"{len(outlets)} outlets"
+    match claim.status:
+        case "rumored":
+            return f"a rumor{', relayed by ' + count + named if outlets else ''}, not confirmed"
+        case "reported":
+            return f"reported by {count}{named}, not confirmed" if outlets else "reported, not confirmed"
+        case "corroborated":
+            return f"reported independently by {count}{named}, not yet confirmed"
+        case "confirmed":
+            return f"confirmed, per {', '.join(outlets[:3])}" if outlets else "confirmed"
+        case "denied":
+            return f"denied{named}"
+        case "launched":
+            return "launched"
+        case "cancelled":
+            return "cancelled"
+        case "retracted":
+            return "retracted: the curators withdrew it as wrong"
+    return claim.status
+
+
+@dataclass
+class Answer:
+    verdict: Verdict
+    claims: list[Claim] = field(default_factory=list)  # the best claim first, then claims covering the rest
+    absent: list[str] = field(default_factory=list)  # words of the question nothing stored mentions
+    apart: list[str] = field(default_factory=list)  # words stored elsewhere, but in no claim of the answer
+    related: list[Claim] = field(default_factory=list)  # shown only as related, never as the answer
+    covered: dict[int, set[str]] = field(default_factory=dict)
+
+    @property
+    def claim_ids(self) -> list[int]:
+        return [c.id for c in self.claims + self.related]
+
+
+def _coverage(
+    terms: Sequence[Term], claims: Sequence[Claim], model: EmbeddingModel, strength: dict[int, dict[str, float]]
+) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+    """Per claim: the question's words it covers, and those of them it spells (not only means);
+    `strength` gets how well each is covered (1.0 spelled, else the similarity)."""
+    words = {c.id: words_of(c.text, c.tags, c.entities) for c in claims}
+    ordinary = [t for t in terms if not t.is_name]
+    vocab = list(dict.fromkeys(w for ws in words.values() for w in ws))
+    sims: dict[str, np.ndarray] = {}
+    if ordinary and vocab:
+        matrix = model.words([t.lower for t in ordinary]) @ model.words(vocab).T
+        column = {w: i for i, w in enumerate(vocab)}
+        for t, row in zip(ordinary, matrix, strict=True):
+            sims[t.lower] = row
+    out: dict[int, set[str]] = {}
+    spelled: dict[int, set[str]] = {}
+    for c in claims:
+        got, exact = set(), set()
+        strength[c.id] = {}
+        stems = [stem(w) for w in words[c.id]]
+        for t in terms:
+            if any(same_word(t.lower, w) or same_word(t.stem, s) for w, s in zip(words[c.id], stems, strict=True)):
+                got.add(t.lower)
+                exact.add(t.lower)
+                strength[c.id][t.lower] = 1.0
+            elif t.lower in sims and words[c.id]:
+                row = sims[t.lower]
+                best = max(float(row[column[w]]) for w in words[c.id])
+                if best >= WORD_SIM:
+                    got.add(t.lower)
+                    strength[c.id][t.lower] = best
+        out[c.id], spelled[c.id] = got, exact
+    return out, spelled
+
+
+def decide(found: Retrieved, model: EmbeddingModel) -> Answer:
+    """Whether the store answers the question, part of it, or holds nothing on it."""
+    central = [t for t in found.terms if not t.is_status]
+    candidates = found.candidates
+    if not central or not candidates:
+        return Answer("nothing", absent=[t.surface for t in central if not found.index.known(t.lower)])
+    claims = [c.claim for c in candidates]
+    strength: dict[int, dict[str, float]] = {}
+    covered, spelled = _coverage(central, claims, model, strength)
+    ubiquitous = {t.lower for t in central if found.index.share(found.index.known(t.lower)) > UBIQUITOUS}
+    if found.index.size < 4:
+        ubiquitous = set()
+    weight = {t.lower: 0.25 if t.lower in ubiquitous else (1.5 if t.is_name else 1.0) for t in central}
+
+    def score(c: Claim, want: set[str]) -> float:
+        return sum(weight[w] * strength[c.id][w] for w in covered[c.id] & want)
+
+    everything = {t.lower for t in central}
+    order = {c.claim.id: i for i, c in enumerate(candidates)}
+    dense = {c.claim.id: c.dense for c in candidates}
+    # Coverage first; between claims that cover as much, the one closer in meaning to the whole question.
+    ranked = sorted(
+        claims,
+        key=lambda c: (
+            score(c, everything) + 0.3 * dense[c.id] - (0.5 if c.status == "retracted" else 0.0),
+            -order[c.id],
+        ),
+        reverse=True,
+    )
+    lead = ranked[0]
+    if not covered[lead.id]:
+        return _nothing(found, central, claims, covered, ubiquitous)
+    chosen = [lead]
+    left = everything - covered[lead.id]
+    for c in ranked[1:]:
+        if len(chosen) == 3 or not left:
+            break
+        gain = (covered[c.id] & left) - ubiquitous
+        if gain:
+            chosen.append(c)
+            left -= covered[c.id]
+    held = set().union(*(covered[c.id] for c in chosen))
+    missing = [t for t in central if t.lower in left]
+    # Answering part of a question takes a claim that spells one of its own words, not only a likeness;
+    # and a question about a name nothing stored holds ("Is YouTube bidding?") has no part answered.
+    if (
+        any(t.is_name for t in missing)
+        or (not held - ubiquitous and everything - ubiquitous)
+        or (missing and not set().union(*(spelled[c.id] for c in chosen)) - ubiquitous)
+    ):
+        return _nothing(found, central, claims, covered, ubiquitous)
+    absent = [t.surface for t in missing if not found.index.known(t.lower)]
+    apart = [t.surface for t in missing if found.index.known(t.lower)]
+    # Other claims about the same things the answer covers, e.g. the talks and the companies' silence.
+    topic = held - ubiquitous
+    related = [
+        c
+        for c in ranked[len(chosen) :]
+        if c not in chosen and topic and topic <= covered[c.id] and dense[c.id] >= RELATED_MIN
+    ][:2]
+    return Answer("partial" if missing else "answered", chosen, absent, apart, related, covered)
+
+
+def _nothing(
+    found: Retrieved,
+    central: Sequence[Term],
+    claims: Sequence[Claim],
+    covered: dict[int, set[str]],
+    ubiquitous: set[str],
+) -> Answer:
+    held = set().union(*covered.values()) if covered else set()
+    absent = [t.surface for t in central if t.lower not in held and not found.index.known(t.lower)]
+    apart = [t.surface for t in central if t.lower not in ubiquitous and t.surface not in absent]
+    dense = {c.claim.id: c.dense for c in found.candidates}
+    related = [c for c in claims if dense[c.id] >= RELATED_MIN and covered[c.id] - ubiquitous][:3]
+    return Answer("nothing", absent=absent, apart=apart, related=related, covered=covered)
+
+
+async def ask(
+    retrieval: Retrieval, facts: FactStore, question: str, stories: Sequence[Story]
+) -> tuple[Answer, dict[int, list[Source]]]:
+    """Search the given stories, decide, and fetch the shown claims' sources in one round trip."""
+    found = await retrieval.search(question, [s.id for s in stories])
+    answer = decide(found, retrieval.model)
+    return answer, await facts.sources_for(answer.claim_ids)
+
+
+# -- showing it ------------------------------------------------------------------------------------
+def _words(words: Sequence[str]) -> str:
+    shown = [f"“{escape(clip(w, 40))}”" for w in words[:6]]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _claim_block(claim: Claim, sources: Sequence[Source], stories: dict[int, Story]) -> tuple[str, str]:
+    label = "Background, not the deal itself · " if is_context(claim) else ""
+    story = stories.get(claim.story_id)
+    archived = " · from an archived story" if story_is_archived(story) else ""
+    name = clip(
+        f"#{claim.id} · {STATUS_EMOJI.get(claim.status, '•')} {label}{status_words(claim, sources)}{archived}", 256
+    )
+    text = escape(clip(claim.text, 600))
+    if claim.status == "retracted":
+        text = f"~~{text}~~"
+    src = "; ".join(source_line(s) for s in sources[:3]) or "no source recorded"
+    return name, f"{text}\n*Sources:* {src}"
+
+
+def answer_embed(
+    question: str,
+    answer: Answer,
+    sources: dict[int, list[Source]],
+    stories: dict[int, Story],
+) -> discord.Embed:
+    embed = discord.Embed(title=clip(f"Q: {question}", 256), color=BRAND)
+    lines: list[str] = []
+    if answer.verdict == "nothing":
+        lines.append("Nothing in the fact store answers that.")
+        if answer.absent:
+            lines.append(f"Nothing stored mentions {_words(answer.absent)}.")
+        lines.append("Rumor Mill only repeats curated claims. Try `/facts` to browse what is tracked.")
+    else:
+        if answer.verdict == "partial":
+            lines.append("The store answers part of your question.")
+            if answer.absent:
+                lines.append(f"Nothing stored mentions {_words(answer.absent)}.")
+            if answer.apart:
+                lines.append(f"Stored claims mention {_words(answer.apart)}, but not together with the rest.")
+        lead = answer.claims[0]
+        name, value = _claim_block(lead, sources.get(lead.id, []), stories)
+        lines.append(f"**{name}**\n{value}")
+    if answer.claims and stories.get(answer.claims[0].story_id) and len(stories) > 1:
+        lines.append(f"*Story:* {escape(stories[answer.claims[0].story_id].title)}")
+    embed.description = "\n".join(lines)
+    for claim in answer.claims[1:]:
+        name, value = _claim_block(claim, sources.get(claim.id, []), stories)
+        embed.add_field(name=clip(f"Also answering · {name}", 256), value=value, inline=False)
+    for claim in answer.related:
+        name, value = _claim_block(claim, sources.get(claim.id, []), stories)
+        heading = "Related, not an answer" if answer.verdict == "nothing" else "Related"
+        embed.add_field(name=clip(f"{heading} · {name}", 256), value=value, inline=False)
+    embed.set_footer(
+        text="Quoted from the curated store with each claim's status; nothing here is the bot's own wording."
+    )
+    return fit_embed(embed)

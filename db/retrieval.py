@@ -1,0 +1,395 @@
+"""Hybrid retrieval for /ask: FTS5 for exact names, ids and typos, plus dense vectors for meaning,
+fused by reciprocal rank. SQL-side and numpy-side only; deciding what to answer lives in bot/answer.py.
+
+Vectors are written with each claim (FactStore calls `write_vector` inside its transaction) and kept
+in memory as one matrix per set of stories, rebuilt after any claim is added or reworded.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import functools
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiosqlite
+import numpy as np
+
+from db.connection import Database
+from db.facts import Claim
+
+# -- words -----------------------------------------------------------------------------------------
+# Words that never carry a question: question words, auxiliaries, pronouns, generic verbs (plan, start,
+# happen...), vague nouns that stand for "them" (the companies, the deal's parties) and chat filler.
+# A word in this list is never reported as missing from the store.
+FILLER = frozenset(
+    """a about above across after again against ago all almost along already also although always am
+    among an and another any anybody anyone anything anyway anywhere are around as ask asked asking at
+    away back be became because become been before being below between beyond both but by can cannot
+    could did do does doing done down during each either else enough especially even ever every
+    everyone everything exactly far few for from further get gets getting give given go goes going gone
+    gonna got gotten had happen happened happening happens has have having he hear heard hello her here
+    hers herself hey hi him himself his how however i if in including instead into is it its itself
+    just kind know known let like likely look looking lot lots made make makes making many may maybe me
+    mean means might mine more most much must my myself near need needs neither never new news next no
+    nor not nothing now of off often oh ok okay on once one only onto or other others otherwise our ours
+    out over own perhaps please plan planned planning plans possible possibly probably put quite rather
+    really right said same say saying says see seem seems seen several shall she should since so some
+    somebody someone something sometime sometimes soon sort start started starting starts still stuff
+    such sure take taken taking tell telling than thank thanks that the their theirs them themselves then
+    there these they thing things think this those though through thus till to today too toward towards
+    two under unless until up upon us use used very via want wanted wants was way we well went were
+    what whatever when whenever where whether which while who whoever whole whom whose why will with
+    within without would yeah yes yet you your yours yourself update updates latest info information
+    detail details company companies firm firms side sides anymore currently actually already truly
+    part involve involved involving regarding coming come comes happen move moves moving moved
+    air airs aired airing broadcast broadcasts broadcasting stream streams streamed""".split()
+)
+# Words that ask about a claim's status: the answer's status line answers them, so they are never missing.
+STATUS_WORDS = frozenset(
+    """confirm confirmed confirms confirmation true real rumor rumour rumors rumours rumored rumoured
+    status official officially legit verified verify denied deny denies fake""".split()
+)
+_WORD = re.compile(r"[\w][\w'’.-]*", re.UNICODE)
+_SUFFIXES = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: 'interviews', 'interviewed' and 'interview' meet; good enough to compare."""
+    for suffix, repl in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    surface: str  # as the member typed it, for "Nothing stored mentions YouTube."
+    lower: str
+    stem: str
+    is_name: bool  # capitalised inside a sentence, an acronym or a number: matched by spelling only
+    is_status: bool
+
+
+def question_terms(question: str) -> list[Term]:
+    """The words that carry a question, in order, without duplicates, filler or FTS5 syntax."""
+    out: dict[str, Term] = {}
+    for match in _WORD.finditer(question):
+        before = question[: match.start()].rstrip()
+        sentence_start = not before or before[-1] in ".?!:;\"'(“"
+        raw = re.sub(r"['’]s$", "", match.group(0).strip("'’.-"))
+        for part in re.split(r"[^\w]+", raw):
+            lower = part.lower()
+            if len(lower) < 2 or lower in FILLER or lower in out:
+                continue
+            is_name = (
+                (part[:1].isupper() and not sentence_start)
+                or any(ch.isupper() for ch in part[1:])
+                or any(ch.isdigit() for ch in part)
+            )
+            out[lower] = Term(part, lower, stem(lower), is_name, lower in STATUS_WORDS)
+            sentence_start = False
+    return list(out.values())
+
+
+def words_of(*texts: str | Iterable[str]) -> list[str]:
+    """Lower-cased words of claim text, tags and entities (tags like 'awards-show' split in two)."""
+    out: dict[str, None] = {}
+    for text in texts:
+        joined = text if isinstance(text, str) else " ".join(text)
+        for raw in _WORD.findall(joined.lower()):
+            raw = re.sub(r"['’]s$", "", raw.strip("'’.-"))
+            for part in re.split(r"[^\w]+", raw):
+                if len(part) >= 2 and part not in FILLER:
+                    out.setdefault(part, None)
+    return list(out)
+
+
+@functools.lru_cache(maxsize=100_000)
+def same_word(a: str, b: str) -> bool:
+    """Stems equal, one a short extension of the other ('documentar'), or one typo apart ('spotfy')."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    if len(short) < 4 or len(long_) - len(short) > 3:
+        return False
+    if long_.startswith(short):
+        return True
+    matcher = difflib.SequenceMatcher(None, a, b)
+    return matcher.real_quick_ratio() >= 0.84 and matcher.quick_ratio() >= 0.84 and matcher.ratio() >= 0.84
+
+
+# -- the model, as seen from here ------------------------------------------------------------------
+class EmbeddingModel(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def words(self, words: Sequence[str]) -> np.ndarray: ...
+
+
+def vector_text(text: str) -> str:
+    return text
+
+
+# -- one in-memory index per set of stories ---------------------------------------------------------
+class ClaimIndex:
+    """The vectors of a set of stories' claims as one matrix, and how many claims hold each word stem."""
+
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray, stems: dict[str, int]) -> None:
+        self.ids = ids
+        self.matrix = matrix
+        self.size = len(ids)
+        self.stems = stems
+        self._sorted = sorted(stems)
+        self._by_initial: dict[str, list[str]] = {}
+        for s in self._sorted:
+            self._by_initial.setdefault(s[0], []).append(s)
+
+    def known(self, word: str) -> list[str]:
+        """Stored word stems this word matches by spelling: itself, a short extension, or a typo fix."""
+        s = stem(word)
+        found = [s] if s in self.stems else []
+        start = bisect.bisect_left(self._sorted, s)
+        for t in self._sorted[start : start + 20]:
+            if not t.startswith(s):
+                break
+            if t != s and len(t) - len(s) <= 3 and len(s) >= 4:
+                found.append(t)
+        found += [s[:k] for k in range(max(4, len(s) - 3), len(s)) if s[:k] in self.stems]
+        if found or len(s) < 4:
+            return found
+        pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
+        return difflib.get_close_matches(s, pool, n=2, cutoff=0.8)
+
+    def share(self, stems: Sequence[str]) -> float:
+        """The largest share of claims that hold one of these stems (1.0: every claim mentions it)."""
+        if not self.size or not stems:
+            return 0.0
+        return max(self.stems.get(s, 0) for s in stems) / self.size
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    claim: Claim
+    fused: float  # reciprocal-rank-fusion score
+    dense: float  # cosine similarity of the question and the claim
+    lexical_rank: int | None  # 1-based rank in the FTS5 ranking, None when FTS5 did not find it
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    question: str
+    terms: list[Term]
+    candidates: list[Candidate]
+    index: ClaimIndex
+    query_vector: np.ndarray
+    sql_round_trips: int
+
+
+RRF_K = 60
+_CACHE_SETS = 16
+
+
+class Retrieval:
+    """Hybrid search over the claims of the given stories; one instance per bot, shared by every cog."""
+
+    def __init__(self, db: Database, model: EmbeddingModel) -> None:
+        self.db = db
+        self.model = model
+        self._indexes: OrderedDict[tuple[int, ...], ClaimIndex] = OrderedDict()
+        self._generation = 0
+        self.last_build_ms = 0.0
+
+    # -- writes (called by FactStore inside its transaction) ---------------------------------------
+    async def write_vector(self, conn: aiosqlite.Connection, claim_id: int, text: str) -> None:
+        vector = self.model.embed([vector_text(text)])[0]
+        await conn.execute(
+            "INSERT INTO claim_vectors(claim_id, model, dim, vector) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(claim_id) DO UPDATE SET model = excluded.model, dim = excluded.dim, "
+            "vector = excluded.vector",
+            (claim_id, self.model.name, self.model.dim, vector.astype("<f4").tobytes()),
+        )
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._indexes.clear()
+
+    async def backfill(self, *, batch: int = 512) -> int:
+        """Write vectors for claims that have none, or one from another model; returns how many."""
+        done = 0
+        while True:
+            rows = await self.db.fetchall(
+                "SELECT c.id, c.text FROM claims c LEFT JOIN claim_vectors v ON v.claim_id = c.id "
+                "AND v.model = ? WHERE v.claim_id IS NULL ORDER BY c.id LIMIT ?",
+                (self.model.name, batch),
+            )
+            if not rows:
+                break
+            vectors = self.model.embed([vector_text(r["text"]) for r in rows])
+            async with self.db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO claim_vectors(claim_id, model, dim, vector) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(claim_id) DO UPDATE SET model = excluded.model, dim = excluded.dim, "
+                    "vector = excluded.vector",
+                    [
+                        (r["id"], self.model.name, self.model.dim, v.astype("<f4").tobytes())
+                        for r, v in zip(rows, vectors, strict=True)
+                    ],
+                )
+            done += len(rows)
+        if done:
+            self.invalidate()
+        return done
+
+    # -- the in-memory index -----------------------------------------------------------------------
+    async def index(self, story_ids: Sequence[int]) -> ClaimIndex:
+        key = tuple(sorted(set(story_ids)))
+        cached = self._indexes.get(key)
+        if cached is not None:
+            self._indexes.move_to_end(key)
+            return cached
+        generation = self._generation
+        started = time.perf_counter()
+        if not key:
+            built = ClaimIndex(np.zeros(0, dtype=np.int64), np.zeros((0, self.model.dim), np.float32), {})
+        else:
+            marks = ",".join("?" * len(key))
+            rows = await self.db.fetchall(
+                "SELECT c.id, c.text, v.vector, "  # noqa: S608 - only "?" marks are formatted in
+                "(SELECT group_concat(tag, ' ') FROM claim_tags t WHERE t.claim_id = c.id) AS tags, "
+                "(SELECT group_concat(entity, ' ') FROM claim_entities e WHERE e.claim_id = c.id) AS entities "
+                "FROM claims c LEFT JOIN claim_vectors v ON v.claim_id = c.id AND v.model = ? "
+                f"WHERE c.story_id IN ({marks}) ORDER BY c.id",
+                (self.model.name, *key),
+            )
+            missing = [r for r in rows if r["vector"] is None]
+            if missing:  # claims written without the model (seed, import, CLI): embed them now
+                await self.backfill()
+                return await self.index(key)
+            ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
+            matrix = np.frombuffer(b"".join(r["vector"] for r in rows), dtype="<f4").reshape(
+                len(rows), self.model.dim
+            )
+            stems: dict[str, int] = {}
+            for r in rows:
+                for s in {stem(w) for w in words_of(r["text"], r["tags"] or "", r["entities"] or "")}:
+                    stems[s] = stems.get(s, 0) + 1
+            built = ClaimIndex(ids, np.ascontiguousarray(matrix, dtype=np.float32), stems)
+        self.last_build_ms = (time.perf_counter() - started) * 1000
+        if generation == self._generation:  # a write during the build makes it stale: don't keep it
+            self._indexes[key] = built
+            while len(self._indexes) > _CACHE_SETS:
+                self._indexes.popitem(last=False)
+        return built
+
+    # -- search ------------------------------------------------------------------------------------
+    async def search(self, question: str, story_ids: Sequence[int], *, limit: int = 8) -> Retrieved:
+        """Candidates for a question among the given stories' claims, best first (fused ranking).
+
+        Three SQL round trips at most: the FTS5 match, and the candidates' rows with tags and entities
+        (the index is built once per set of stories and kept until a claim is written).
+        """
+        terms = question_terms(question)
+        index = await self.index(story_ids)
+        trips = 0
+        lexical: list[int] = []
+        fts = self._fts_query(terms, index)
+        story_key = sorted(set(story_ids))
+        if fts and story_key:
+            marks = ",".join("?" * len(story_key))
+            rows = await self.db.fetchall(
+                # A join, not "rowid IN (SELECT ...)": that form made FTS5 take 125 ms at 1,000 claims.
+                "SELECT f.rowid FROM claims_fts f JOIN claims c ON c.id = f.rowid "  # noqa: S608 - "?" marks only
+                f"WHERE claims_fts MATCH ? AND c.story_id IN ({marks}) "
+                "ORDER BY bm25(claims_fts, 3.0, 1.0, 2.0) LIMIT 50",
+                (fts, *story_key),
+            )
+            trips += 1
+            lexical = [r[0] for r in rows]
+        # Claims asked for by id ("#12") come first, if they are in these stories.
+        wanted = [int(m) for m in re.findall(r"#(\d{1,18})\b", question)]
+        wanted = [i for i in wanted if np.any(index.ids == i)]
+
+        query_text = " ".join(t.surface for t in terms)
+        qv = self.model.embed([query_text])[0] if terms else np.zeros(self.model.dim, np.float32)
+        dense_scores = index.matrix @ qv if index.size else np.zeros(0, np.float32)
+        top = min(50, index.size)
+        if top:
+            part = np.argpartition(-dense_scores, top - 1)[:top]
+            dense_order = part[np.argsort(-dense_scores[part])]
+        else:
+            dense_order = np.zeros(0, dtype=np.int64)
+        fused: dict[int, float] = {}
+        for rank, claim_id in enumerate(wanted):
+            fused[claim_id] = 1.0 + 1.0 / (1 + rank)
+        for rank, claim_id in enumerate(lexical):
+            fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        if terms:
+            for rank, row in enumerate(dense_order):
+                claim_id = int(index.ids[row])
+                fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
+        claims = await self.claims(best)
+        trips += 1 if best else 0
+        position = {int(claim_id): row for row, claim_id in enumerate(index.ids)}
+        lex_rank = {claim_id: rank + 1 for rank, claim_id in enumerate(lexical)}
+        candidates = [
+            Candidate(
+                claims[i],
+                fused[i],
+                float(dense_scores[position[i]]) if i in position else 0.0,
+                lex_rank.get(i),
+            )
+            for i in best
+            if i in claims
+        ]
+        return Retrieved(question, terms, candidates, index, qv, trips)
+
+    def _fts_query(self, terms: Sequence[Term], index: ClaimIndex) -> str:
+        parts = []
+        for term in terms[:12]:
+            if index.stems and not index.known(term.lower):
+                continue  # nothing stored is spelled like it: a costly FTS5 lookup would find nothing
+            known = index.known(term.lower)
+            spelled = [term.lower] + [k for k in known if not k.startswith(stem(term.lower))]
+            parts.append(" OR ".join(_fts_term(w, prefix=len(w) >= 3) for w in dict.fromkeys(spelled)))
+        return " OR ".join(f"({p})" for p in parts)
+
+    async def claims(self, ids: Sequence[int]) -> dict[int, Claim]:
+        """Claims with their tags and entities, in one round trip."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self.db.fetchall(
+            "SELECT c.*, "  # noqa: S608 - only "?" marks are formatted in
+            "(SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM claim_tags t "
+            " WHERE t.claim_id = c.id ORDER BY tag)) AS _tags, "
+            "(SELECT group_concat(entity, char(31)) FROM (SELECT entity FROM claim_entities e "
+            " WHERE e.claim_id = c.id ORDER BY entity)) AS _entities "
+            f"FROM claims c WHERE c.id IN ({marks})",
+            list(ids),
+        )
+        return {r["id"]: _claim(r) for r in rows}
+
+
+def _claim(row: Any) -> Claim:
+    d = dict(row)
+    tags, entities = d.pop("_tags"), d.pop("_entities")
+    return Claim(
+        **d,
+        tags=tuple(tags.split("\x1f")) if tags else (),
+        entities=tuple(entities.split("\x1f")) if entities else (),
+    )
+
+
+def _fts_term(word: str, *, prefix: bool) -> str:
+    # User text is data: each word becomes one double-quoted FTS5 string (quotes doubled inside).
+    return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")

@@ -1,0 +1,92 @@
+"""db/retrieval.py on a real SQLite file: vectors written with claims, backfill, the cache, round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bot.answer import ask, is_context
+from bot.embeddings import MODEL_ID, shared_embedder
+from db.connection import Database, migrations
+from db.facts import Actor, FactStore
+from db.retrieval import Retrieval
+from db.seed import load_seed
+
+CURATOR = Actor(1, "tester")
+
+
+async def _open(tmp_path: Path) -> tuple[Database, FactStore, Retrieval]:
+    db = await Database.open(tmp_path / "r.db")
+    store = FactStore(db, 1)
+    await load_seed(store)  # written without the model, like an old database or an import
+    retrieval = Retrieval(db, shared_embedder())
+    store.retrieval = retrieval
+    return db, store, retrieval
+
+
+async def test_vectors_are_backfilled_once_and_written_with_each_claim_and_edit(tmp_path: Path) -> None:
+    db, store, retrieval = await _open(tmp_path)
+    try:
+        assert await db.schema_version() == len(migrations())
+        assert await db.fetchval("SELECT count(*) FROM claim_vectors") == 0
+        assert await retrieval.backfill() == 14
+        assert await retrieval.backfill() == 0
+        story = await store.default_story()
+        claim = await store.add_claim(story.id, "Spotify is testing a karaoke mode.", actor=CURATOR, reason="t")
+        row = await db.fetchone("SELECT model, dim, vector FROM claim_vectors WHERE claim_id = ?", (claim.id,))
+        assert (row["model"], row["dim"], len(row["vector"])) == (MODEL_ID, 256, 1024)
+        await store.edit_text(claim.id, "Spotify dropped its karaoke mode.", actor=CURATOR, reason="t")
+        edited = await db.fetchval("SELECT vector FROM claim_vectors WHERE claim_id = ?", (claim.id,))
+        assert edited != row["vector"]
+        assert np.allclose(
+            np.frombuffer(edited, "<f4"), retrieval.model.embed(["Spotify dropped its karaoke mode."])[0]
+        )
+    finally:
+        await db.close()
+
+
+async def test_the_matrix_cache_follows_writes_and_ask_costs_three_round_trips(tmp_path: Path) -> None:
+    db, store, retrieval = await _open(tmp_path)
+    try:
+        stories = await store.list_stories()
+        index = await retrieval.index([s.id for s in stories])  # builds it (and backfills)
+        assert index.size == 14 and await retrieval.index([stories[0].id]) is index
+        calls = []
+        for name in ("fetchall", "fetchone"):
+            original = getattr(db, name)
+
+            async def counted(*args, _original=original, **kwargs):
+                calls.append(args[0])
+                return await _original(*args, **kwargs)
+
+            setattr(db, name, counted)
+        answer, sources = await ask(retrieval, store, "Are they planning a prize show?", stories)
+        assert answer.verdict == "answered" and answer.claims[0].key == "format-awards-show"
+        assert sources[answer.claims[0].id][0].cites == "The Wall Street Journal"
+        assert len(calls) == 3, calls  # FTS5 match, the candidates' rows, their sources
+
+        await store.add_claim(stories[0].id, "Spotify will host a prize gala.", actor=CURATOR, reason="t")
+        assert (await retrieval.index([stories[0].id])).size == 15
+    finally:
+        await db.close()
+
+
+async def test_background_claims_are_told_apart_from_the_rumor(tmp_path: Path) -> None:
+    db, store, _ = await _open(tmp_path)
+    try:
+        claims, _ = await store.list_claims((await store.default_story()).id, limit=100)
+        context = sorted(c.key for c in claims if is_context(c))
+        assert context == sorted(
+            [
+                "building-the-band",
+                "netflix-gain",
+                "netflix-live-record",
+                "sarandos-board",
+                "spotify-gain",
+                "spotify-video",
+                "star-search",
+            ]
+        )
+    finally:
+        await db.close()
