@@ -67,35 +67,91 @@ def expected_error_message(error: BaseException) -> str | None:
     return None
 
 
+# Discord gives an interaction 3 s for its first answer. A reply ready sooner goes out as the answer itself
+# (one request); past this budget (a slow disk, a busy loop) the bot shows "thinking…" first and edits the
+# reply in when it is ready.
+DEFER_AFTER = 1.5
+
+
+class _PendingReply:
+    """The first answer to an interaction, owed within Discord's deadline: the reply itself if it is ready
+    in time, else a deferral that the reply later replaces."""
+
+    def __init__(self, interaction: discord.Interaction, ephemeral: bool) -> None:
+        self.interaction = interaction
+        self.ephemeral = ephemeral
+        self.deferred = False
+        self.settled = False
+        self.lock = asyncio.Lock()
+        self.timer: asyncio.Task[None] | None = (
+            asyncio.create_task(self._defer_later()) if DEFER_AFTER > 0 else None
+        )
+
+    async def _defer_later(self) -> None:
+        await asyncio.sleep(DEFER_AFTER)
+        async with self.lock:
+            if not self.settled and not self.interaction.response.is_done():
+                await self.interaction.response.defer(ephemeral=self.ephemeral, thinking=True)
+                self.deferred = True
+
+    def settle(self) -> None:
+        self.settled = True
+        if self.timer is not None:
+            self.timer.cancel()
+
+
 async def defer(interaction: discord.Interaction, *, ephemeral: bool = False) -> None:
-    """Answer Discord at once ("thinking…"), before any database work, so a slow disk never costs the
-    3-second deadline. `answer` then replaces the placeholder with the real reply."""
-    interaction.extras["deferred"] = "ephemeral" if ephemeral else "public"
-    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    """Promise Discord an answer before any database work: `answer` sends the reply, and if it is not
+    ready within DEFER_AFTER seconds, the bot defers ("thinking…") so a slow disk never costs the deadline."""
+    pending = interaction.extras["reply"] = _PendingReply(interaction, ephemeral)
+    if DEFER_AFTER <= 0:  # no budget: always "thinking…" first
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        pending.deferred = True
 
 
-async def answer(interaction: discord.Interaction, content: str | None = None, **kwargs: Any) -> None:
-    """The reply to a deferred command: it takes the place of the "thinking…" placeholder."""
-    interaction.extras.pop("deferred", None)
-    await interaction.edit_original_response(content=content, **kwargs)
+async def answer(
+    interaction: discord.Interaction,
+    content: str | None = None,
+    *,
+    files: list[discord.File] | None = None,
+    **kwargs: Any,
+) -> None:
+    """The reply to a command that called `defer`: the answer itself, or the edit of its "thinking…"."""
+    pending: _PendingReply | None = interaction.extras.pop("reply", None)
+    if pending is None:
+        await interaction.response.send_message(content, files=files or discord.utils.MISSING, **kwargs)
+        return
+    async with pending.lock:
+        pending.settle()
+        if pending.deferred:
+            await interaction.edit_original_response(
+                content=content, attachments=files or discord.utils.MISSING, **kwargs
+            )
+        else:
+            await interaction.response.send_message(
+                content, files=files or discord.utils.MISSING, ephemeral=pending.ephemeral, **kwargs
+            )
 
 
 async def reply_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    pending: _PendingReply | None = interaction.extras.pop("reply", None)
     try:
+        if pending is not None:
+            async with pending.lock:
+                pending.settle()
+                if pending.deferred and pending.ephemeral:
+                    await interaction.edit_original_response(content=message, embeds=[], view=None)
+                    return
+                if pending.deferred:
+                    # The public "thinking…" placeholder cannot become private, and editing it would show
+                    # the refusal to everyone. So it is completed with a neutral line, the refusal goes to
+                    # the asker alone, and the placeholder is deleted.
+                    await interaction.edit_original_response(content="…")
+                    await interaction.followup.send(message, ephemeral=True)
+                    with contextlib.suppress(discord.HTTPException):
+                        await interaction.delete_original_response()
+                    return
         if interaction.response.is_done():
-            deferred = interaction.extras.pop("deferred", None)
-            if deferred == "ephemeral":
-                await interaction.edit_original_response(content=message, embeds=[], view=None)
-                return
-            if deferred == "public":
-                # The public "thinking…" placeholder cannot become private, and editing it would show the
-                # refusal to everyone. So it is completed with a neutral line, the refusal goes to the asker
-                # alone, and the placeholder is deleted.
-                await interaction.edit_original_response(content="…")
-                await interaction.followup.send(message, ephemeral=True)
-                with contextlib.suppress(discord.HTTPException):
-                    await interaction.delete_original_response()
-                return
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)

@@ -183,9 +183,7 @@ class Rumors(commands.Cog):
             description=f"{len(events)} dated event(s): when each claim entered the store and every status change.",
         )
         embed.set_image(url="attachment://timeline.png")
-        await answer(
-            interaction, embed=embed, attachments=[discord.File(io.BytesIO(png), filename="timeline.png")]
-        )
+        await answer(interaction, embed=embed, files=[discord.File(io.BytesIO(png), filename="timeline.png")])
 
 
 async def setup(bot: RumorBot) -> None:

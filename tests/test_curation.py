@@ -198,7 +198,7 @@ async def test_unexpected_error_shows_an_error_id_and_is_logged(world, monkeypat
     message = seen(result)
     assert message.ephemeral
     assert message.content.startswith("Something went wrong on our side (error id `")
-    assert result.response is None  # the public "thinking…" placeholder is gone: only alice saw the error
+    assert not result.followups  # answered once, privately: nobody else saw anything
     error_id = message.content.split("`")[1]
     assert any(error_id in r.getMessage() and r.exc_info for r in caplog.records)
     assert [type(e.original) for e in world.take_errors()] == [RuntimeError]

@@ -29,7 +29,7 @@ async def test_rumor_unknown_story_is_a_clear_ephemeral_error(world):
     result = await world.alice.slash(world.general, "rumor", story="no-such-story")
     assert seen(result).ephemeral
     assert seen(result).content == "No such story in this server. Pick one from the list as you type."
-    assert result.response is None  # the public placeholder is gone: nobody else saw anything
+    assert not result.followups  # answered once, privately: nobody else saw anything
 
 
 async def test_facts_pages_with_buttons_only_for_the_asker(world):
@@ -156,3 +156,22 @@ async def test_timeline_attaches_a_png(world):
     data = await attachment.read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     assert message.embeds[0].image.url == "attachment://timeline.png"
+
+
+async def test_a_slow_answer_is_deferred_and_a_late_refusal_stays_private(world, monkeypatch):
+    import bot.client
+
+    def deferrals() -> int:
+        return sum(1 for r in world.env.http_requests if "callback" in r.path and (r.json or {}).get("type") == 5)
+
+    monkeypatch.setattr(bot.client, "DEFER_AFTER", 0)  # as if every statement took seconds
+    result = await world.alice.slash(world.general, "rumor")
+    assert deferrals() == 1 and not result.ephemeral
+    assert "Netflix × Spotify" in result.response.embeds[0].title  # the placeholder became the answer
+    refused = await world.alice.slash(world.general, "rumor", story="no-such-story")
+    assert deferrals() == 2
+    assert seen(refused).ephemeral
+    assert seen(refused).content == "No such story in this server. Pick one from the list as you type."
+    assert refused.response is None  # the public placeholder is gone: nobody else saw anything
+    shown = await world.carol.slash(world.general, "fact show", claim="2")
+    assert deferrals() == 3 and "Claim #2" in shown.response.embeds[0].title

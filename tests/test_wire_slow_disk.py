@@ -82,6 +82,18 @@ async def test_every_command_answers_in_time_on_a_slow_disk(tmp_path: Path) -> N
                 final = await call.final(60)
                 assert final.get("embeds") or final.get("content"), f"{label}: empty answer"
                 assert "Something went wrong" not in (final.get("content") or ""), label
+            # A refusal that comes after the public "thinking…" still reaches only the member who asked.
+            call = await fd.slash(alice, "rumor", {"story": "no-such-story"})
+            await call.wait_response(DEADLINE + 2)
+            assert call.answered_at - call.sent_at < DEADLINE
+            if call.response["type"] == 5:  # deferred publicly: the refusal follows privately
+                await call.wait_for(lambda c: bool(c.followups), 60)
+                refusal = call.followups[-1]
+                await call.wait_for(lambda c: c.original_message is None, 10)  # the placeholder is gone
+            else:
+                refusal = call.response["data"]
+            assert refusal["content"] == "No such story in this server. Pick one from the list as you type."
+            assert refusal["flags"] & 64  # ephemeral
         finally:
             flag.unlink(missing_ok=True)
             assert await bot.stop() == 0
