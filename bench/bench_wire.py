@@ -6,7 +6,8 @@ The real entry point (`python -m bot`) runs as a subprocess against the local Di
 (tests/support/fake_discord.py, spec checks off), exactly as in the wire tests. N simulated members run
 closed loops: each sends /rumor or /ask and waits for the interaction callback, or moves its vote on an
 open poll by adding a reaction (then pauses 50 ms, as a person cannot click faster). Measured:
-interactions answered per second, p50/p99 from dispatching INTERACTION_CREATE to receiving the callback,
+interactions answered per second, p50/p99 from dispatching INTERACTION_CREATE to receiving the answer (the
+callback, or for a deferred one the edit that follows),
 votes lost (poll tallies vs. the reactions Discord holds once the bot has settled; must be 0), and the
 peak RSS (VmHWM) of the bot process plus its vote worker process. The same load then runs against a
 do-nothing discord.py client on the same wire (bench/_null_bot.py: answers every interaction with "ok") as the baseline, in the same run.
@@ -134,8 +135,16 @@ async def member_loop(
         except TimeoutError:
             result.timeouts += 1
             continue
-        assert call.answered_at is not None
-        result.latencies.append(call.answered_at - call.sent_at)
+        assert call.answered_at is not None and call.response is not None
+        done = call.answered_at
+        if call.response["type"] == 5:  # deferred: the answer is the edit that follows
+            try:
+                await call.final(10)
+            except TimeoutError:
+                result.timeouts += 1
+                continue
+            done = time.perf_counter()
+        result.latencies.append(done - call.sent_at)
 
 
 async def until(predicate, timeout: float) -> bool:  # noqa: ASYNC109

@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import limits
+from bot.cache import RenderCache
 from bot.embeddings import Embedder, shared_embedder
 from bot.errors import UserFacingError
 from bot.settings import Settings
@@ -204,6 +205,7 @@ class RumorBot(commands.Bot):
         self._extensions = extensions
         self.db: Database
         self.guild_config: GuildConfig
+        self.rendered: RenderCache
         self._stores: dict[int, FactStore] = {}
         self._seeded: set[int] = set()
         self._seed_locks: dict[int, asyncio.Lock] = {}
@@ -214,6 +216,7 @@ class RumorBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.db = await Database.open(self.settings.database_path)
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
+        self.rendered = RenderCache(self.db)
         self._stores.clear()
         self._seeded.clear()
         # /ask's model ships in the wordllama wheel (bot/embeddings.py); claims written before it was

@@ -106,13 +106,18 @@ class Rumors(commands.Cog):
     @app_commands.autocomplete(story=story_choices)
     @app_commands.guild_only()
     async def rumor(self, interaction: discord.Interaction, story: str | None = None) -> None:
-        await defer(interaction)
-        facts = await self.bot.facts_for(interaction.guild_id)
-        s = await facts.resolve_story(story)
-        claims, _ = await facts.list_claims(s.id, limit=25)
-        counts = await facts.status_counts(s.id, kind="rumor")
-        last = await facts.last_change(s.id)
-        await answer(interaction, embed=story_embed(s, claims, counts, last))
+        key = ("rumor", interaction.guild_id, (story or "").strip().lower())
+        card = self.bot.rendered.get(key)
+        if card is None:
+            await defer(interaction)
+            facts = await self.bot.facts_for(interaction.guild_id)
+            s = await facts.resolve_story(story)
+            claims, _ = await facts.list_claims(s.id, limit=25)
+            counts = await facts.status_counts(s.id, kind="rumor")
+            last = await facts.last_change(s.id)
+            card = story_embed(s, claims, counts, last)
+            self.bot.rendered.put(key, card)
+        await answer(interaction, embed=card)
 
     @app_commands.command(name="facts", description="Browse the claims, filtered by status or tag.")
     @app_commands.describe(status="Only claims with this status", tag="Only claims with this tag", story="Story")
@@ -141,11 +146,17 @@ class Rumors(commands.Cog):
     async def ask(
         self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 300], story: str | None = None
     ) -> None:
-        await defer(interaction)
-        facts = await self.bot.facts_for(interaction.guild_id)
-        stories = [await facts.resolve_story(story)] if story else await facts.list_stories()
-        found, sources = await ask_store(self.bot.retrieval, facts, question, stories)
-        await answer(interaction, embed=answer_embed(question, found, sources, {s.id: s for s in stories}))
+        # The same question about an unchanged store gets the same answer: it is rendered once.
+        key = ("ask", interaction.guild_id, (story or "").strip().lower(), " ".join(question.split()))
+        reply = self.bot.rendered.get(key)
+        if reply is None:
+            await defer(interaction)
+            facts = await self.bot.facts_for(interaction.guild_id)
+            stories = [await facts.resolve_story(story)] if story else await facts.list_stories()
+            found, sources = await ask_store(self.bot.retrieval, facts, question, stories)
+            reply = answer_embed(question, found, sources, {s.id: s for s in stories})
+            self.bot.rendered.put(key, reply)
+        await answer(interaction, embed=reply)
 
     @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
     @app_commands.describe(story="Story (default: the main one)")

@@ -1113,6 +1113,7 @@ class FactStore:
         new: str | None,
         reason: str,
     ) -> int:
+        self.db.touch("stories")  # rendered answers that show the story are stale once this commits
         return await _insert(
             conn,
             "INSERT INTO story_history(story_id, at, actor_id, actor_name, action, field, old_value, new_value, "
@@ -1207,6 +1208,7 @@ async def adopt_unowned(db: Database, guild_id: int) -> int:
             "UPDATE claims_fts SET scope = ? WHERE scope = 'g0'",
             (f"g{guild_id}",),
         )
+        db.touch("stories")
     return len(rows)
 
 

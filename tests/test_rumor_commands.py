@@ -175,3 +175,26 @@ async def test_a_slow_answer_is_deferred_and_a_late_refusal_stays_private(world,
     assert refused.response is None  # the public placeholder is gone: nobody else saw anything
     shown = await world.carol.slash(world.general, "fact show", claim="2")
     assert deferrals() == 3 and "Claim #2" in shown.response.embeds[0].title
+
+
+async def test_a_cached_answer_never_outlives_a_change(curated_world):
+    w = curated_world
+    first = await w.alice.slash(w.general, "rumor")
+    assert "reported 5" in first.response.embeds[0].fields[0].value
+    asked = await w.alice.slash(w.general, "ask", question="Is there an awards show?")
+    assert "reported" in asked.response.embeds[0].description.split("\n")[0]
+    await w.carol.slash(w.general, "fact status", claim="2", status="confirmed", reason="Announced")
+    again = await w.alice.slash(w.general, "rumor")
+    assert "reported 4" in again.response.embeds[0].fields[0].value
+    assert "confirmed 1" in again.response.embeds[0].fields[0].value
+    asked = await w.alice.slash(w.general, "ask", question="Is there an awards show?")
+    assert "confirmed" in asked.response.embeds[0].description.split("\n")[0]
+    await w.carol.slash(
+        w.general, "story edit", story="netflix-spotify", reason="Shorter", title="Netflix × Spotify"
+    )
+    renamed = await w.alice.slash(w.general, "rumor")
+    assert renamed.response.embeds[0].title == "Netflix × Spotify"
+    hits = w.bot.rendered.hits
+    repeat = await w.bob.slash(w.general, "rumor")  # nothing changed since: the same card, from the cache
+    assert w.bot.rendered.hits == hits + 1
+    assert repeat.response.embeds[0].to_dict() == renamed.response.embeds[0].to_dict()

@@ -1,0 +1,46 @@
+"""Answers rendered from the fact store, kept until the store next changes.
+
+A story's /rumor card, or the answer to a question asked before, changes only when a claim or a story
+changes. Every such write commits a change event or a story history row, and the database tells its
+listeners after the commit: the cache then forgets everything. Bounded, least recently used first out.
+One process only: a second process writing the same database would not clear this one's cache.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from db.connection import Database
+
+# The topics that every write to the fact store touches (db/facts.py).
+FACT_TOPICS = ("change_events", "stories")
+
+
+class RenderCache:
+    def __init__(self, db: Database, *, size: int = 1024) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+        for topic in FACT_TOPICS:
+            db.on_commit(topic, self.clear)
+
+    def get(self, key: Hashable) -> Any | None:
+        value = self._items.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
