@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -56,6 +57,20 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
     async def _begin(self, interaction: discord.Interaction, *, ephemeral: bool) -> FactStore:
         await defer(interaction, ephemeral=ephemeral)
         return await self.bot.facts_for(interaction.guild_id)
+
+    async def _change(
+        self,
+        interaction: discord.Interaction,
+        ref: str,
+        write: Callable[[FactStore, int, dict[str, Any]], Awaitable[Claim]],
+        note: Callable[[Claim, Claim], str],
+    ) -> None:
+        """Every change to a claim: answer Discord, take exactly the claim the member picked (never a
+        guess), write it as this member with this interaction's id (a replay writes nothing), show it."""
+        facts = await self._begin(interaction, ephemeral=True)
+        before = await facts.claim_by_ref(ref)
+        after = await write(facts, before.id, {"actor": actor_of(interaction), "request_id": interaction.id})
+        await self._show(interaction, facts, after, note=note(before, after))
 
     @app_commands.command(name="show", description="A claim with its status, sources and full history.")
     @app_commands.describe(claim="Type words from the claim or its #number")
@@ -143,18 +158,14 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         reason: Reason,
         evidence: str | None = None,
     ) -> None:
-        facts = await self._begin(interaction, ephemeral=True)
-        target = await facts.claim_by_ref(claim)
-        updated = await facts.set_status(
-            target.id,
-            status.value,
-            actor=actor_of(interaction),
-            reason=reason,
-            evidence_url=check_url(evidence),
-            request_id=interaction.id,
-        )
-        await self._show(
-            interaction, facts, updated, note=f"Claim #{updated.id}: {target.status} → {updated.status}."
+        evidence_url = check_url(evidence)
+        await self._change(
+            interaction,
+            claim,
+            lambda facts, claim_id, who: facts.set_status(
+                claim_id, status.value, reason=reason, evidence_url=evidence_url, **who
+            ),
+            lambda before, after: f"Claim #{after.id}: {before.status} → {after.status}.",
         )
 
     @app_commands.command(name="edit", description="Curators: reword a claim (the old wording stays in history).")
@@ -171,17 +182,15 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         reason: Reason,
         evidence: str | None = None,
     ) -> None:
-        facts = await self._begin(interaction, ephemeral=True)
-        target = await facts.claim_by_ref(claim)
-        updated = await facts.edit_text(
-            target.id,
-            text,
-            actor=actor_of(interaction),
-            reason=reason,
-            evidence_url=check_url(evidence),
-            request_id=interaction.id,
+        evidence_url = check_url(evidence)
+        await self._change(
+            interaction,
+            claim,
+            lambda facts, claim_id, who: facts.edit_text(
+                claim_id, text, reason=reason, evidence_url=evidence_url, **who
+            ),
+            lambda _before, after: f"Claim #{after.id} reworded.",
         )
-        await self._show(interaction, facts, updated, note=f"Claim #{updated.id} reworded.")
 
     @app_commands.command(name="mark", description="Curators: mark a claim as rumor or context, or as a project.")
     @app_commands.describe(
@@ -205,19 +214,21 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         horizon: str | None = None,
         not_a_project: bool = False,
     ) -> None:
-        facts = await self._begin(interaction, ephemeral=True)
-        target = await facts.claim_by_ref(claim)
-        updated = await facts.mark(
-            target.id,
-            actor=actor_of(interaction),
-            reason=reason,
-            kind=kind.value if kind else None,
-            project=project,
-            horizon=check_date(horizon, what="horizon date"),
-            clear_project=not_a_project,
-            request_id=interaction.id,
+        horizon_date = check_date(horizon, what="horizon date")
+        await self._change(
+            interaction,
+            claim,
+            lambda facts, claim_id, who: facts.mark(
+                claim_id,
+                reason=reason,
+                kind=kind.value if kind else None,
+                project=project,
+                horizon=horizon_date,
+                clear_project=not_a_project,
+                **who,
+            ),
+            lambda _before, after: f"Claim #{after.id} marked.",
         )
-        await self._show(interaction, facts, updated, note=f"Claim #{updated.id} marked.")
 
     @app_commands.command(name="source", description="Curators: add a source to a claim.")
     @app_commands.describe(
@@ -243,24 +254,19 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         cites: app_commands.Range[str, 1, 100] | None = None,
         published: str | None = None,
     ) -> None:
-        facts = await self._begin(interaction, ephemeral=True)
-        target = await facts.claim_by_ref(claim)
-        await facts.add_source(
-            target.id,
-            NewSource(
-                outlet=outlet,
-                reliability=reliability.value,
-                url=check_url(url),
-                cites=cites,
-                published=check_date(published, what="published date"),
-            ),
-            actor=actor_of(interaction),
-            reason=reason,
-            request_id=interaction.id,
+        new = NewSource(
+            outlet=outlet,
+            reliability=reliability.value,
+            url=check_url(url),
+            cites=cites,
+            published=check_date(published, what="published date"),
         )
-        await self._show(
-            interaction, facts, await facts.get_claim(target.id), note=f"Source added to claim #{target.id}."
-        )
+
+        async def add(facts: FactStore, claim_id: int, who: dict[str, Any]) -> Claim:
+            await facts.add_source(claim_id, new, reason=reason, **who)
+            return await facts.get_claim(claim_id)
+
+        await self._change(interaction, claim, add, lambda _before, after: f"Source added to claim #{after.id}.")
 
     @app_commands.command(name="retract", description="Curators: retract a wrong claim (its history stays).")
     @app_commands.describe(claim="The claim", reason="Why it is wrong", evidence="Link to the evidence")
@@ -273,16 +279,13 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         reason: Reason,
         evidence: str | None = None,
     ) -> None:
-        facts = await self._begin(interaction, ephemeral=True)
-        target = await facts.claim_by_ref(claim)
-        updated = await facts.retract(
-            target.id,
-            actor=actor_of(interaction),
-            reason=reason,
-            evidence_url=check_url(evidence),
-            request_id=interaction.id,
+        evidence_url = check_url(evidence)
+        await self._change(
+            interaction,
+            claim,
+            lambda facts, claim_id, who: facts.retract(claim_id, reason=reason, evidence_url=evidence_url, **who),
+            lambda _before, after: f"Claim #{after.id} retracted.",
         )
-        await self._show(interaction, facts, updated, note=f"Claim #{updated.id} retracted.")
 
 
 async def setup(bot: RumorBot) -> None:
