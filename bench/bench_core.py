@@ -28,11 +28,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 
+from bot.answer import answer_embed
+from bot.answer import ask as ask_store
 from bot.autocomplete import claim_choices
-from bot.formatting import ask_embed, claim_embed
+from bot.embeddings import shared_embedder
+from bot.formatting import claim_embed
 from bot.limits import CHOICES
 from db.connection import Database
 from db.facts import SETTABLE_STATUSES, Actor, FactStore, NewSource
+from db.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 
 TARGETS_MS = {"/fact show": 20.0, "/ask": 50.0, "autocomplete": 20.0}
@@ -209,6 +213,7 @@ async def measure(
     stores: list[FactStore], rng: random.Random, iterations: int, qs: list[str]
 ) -> dict[str, list[float]]:
     db = stores[0].db
+    stories = {s.guild_id: await s.list_stories() for s in stores}
     ids = {
         s.guild_id: [r[0] for r in await db.fetchall("SELECT id FROM claims WHERE guild_id = ?", (s.guild_id,))]
         for s in stores
@@ -225,10 +230,12 @@ async def measure(
         claim_embed(claim, await store.sources(claim.id), await store.history(claim.id), story)
 
     async def ask() -> None:
+        # What cogs/rumors.py does on a question not asked before: hybrid search over the server's
+        # stories, the decision, the sources in one round trip, the embed.
         store = rng.choice(stores)
         question = rng.choice(qs)
-        hits = await store.search(question, limit=5)
-        ask_embed(question, hits, await store.sources_for([h.claim.id for h in hits]))
+        found, sources = await ask_store(store.retrieval, store, question, stories[store.guild_id])
+        answer_embed(question, found, sources, {s.id: s for s in stories[store.guild_id]})
 
     async def autocomplete() -> None:
         store = rng.choice(stores)
@@ -357,6 +364,7 @@ async def run(claims: int, iterations: int, seed: int, servers: int, per_server:
         db = await Database.open(Path(tmp) / "bench.db")
         try:
             store = FactStore(db, 1)
+            store.retrieval = Retrieval(db, shared_embedder())
             await ensure_guild_seeded(db, store)
             story = await store.default_story()
             assert story is not None
@@ -385,7 +393,11 @@ async def run(claims: int, iterations: int, seed: int, servers: int, per_server:
                 notes.append(
                     f"Loaded {servers} servers × {per_server} claims with bulk SQL in {time.perf_counter() - start:.1f} s."
                 )
+                retrieval = Retrieval(db, shared_embedder())
+                await retrieval.backfill()
                 stores = [FactStore(db, g) for g in guild_ids]
+                for s in stores:
+                    s.retrieval = retrieval
                 many = await measure(stores, random.Random(seed), iterations, questions(rng, codenames))
                 rows.append((f"{servers} servers × {per_server} claims, random server per call", "", many))
                 plan_lines = await plans(db)

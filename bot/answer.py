@@ -203,7 +203,7 @@ async def ask(
     retrieval: Retrieval, facts: FactStore, question: str, stories: Sequence[Story]
 ) -> tuple[Answer, dict[int, list[Source]]]:
     """Search the given stories, decide, and fetch the shown claims' sources in one round trip."""
-    found = await retrieval.search(question, [s.id for s in stories])
+    found = await retrieval.search(question, [s.id for s in stories], guild_id=facts.guild_id)
     answer = decide(found, retrieval.model)
     return answer, await facts.sources_for(answer.claim_ids)
 

@@ -668,7 +668,7 @@ class FactStore:
                 at,
             )
         _vocab.pop(self.db, None)
-        self._written()
+        self._written(story_id)
         return await self.get_claim(claim_id)
 
     async def set_status(
@@ -755,7 +755,7 @@ class FactStore:
                 at,
             )
         _vocab.pop(self.db, None)
-        self._written()
+        self._written(claim["story_id"])
         return await self.get_claim(claim_id)
 
     async def mark(
@@ -865,9 +865,9 @@ class FactStore:
             )
         return await self.get_claim(claim_id)
 
-    def _written(self) -> None:
+    def _written(self, story_id: int) -> None:
         if self.retrieval is not None:
-            self.retrieval.invalidate()
+            self.retrieval.invalidate(story_id)
 
     # -- search ------------------------------------------------------------------------------------
     async def search(self, question: str, *, story_id: int | None = None, limit: int = 5) -> list[SearchHit]:

@@ -194,7 +194,8 @@ class Retrieved:
 
 
 RRF_K = 60
-_CACHE_SETS = 16
+# Matrices kept at once (one per server's set of stories, or a story filter): least recently used out.
+_CACHE_SETS = 256
 
 
 class Retrieval:
@@ -216,11 +217,16 @@ class Retrieval:
             "vector = excluded.vector",
             (claim_id, self.model.name, self.model.dim, vector.astype("<f4").tobytes()),
         )
-        self.invalidate()
+        self._generation += 1  # a build running now is not kept; FactStore invalidates after the commit
 
-    def invalidate(self) -> None:
+    def invalidate(self, story_id: int | None = None) -> None:
+        """Forget the matrices that hold a story's claims (every matrix when story_id is None)."""
         self._generation += 1
-        self._indexes.clear()
+        if story_id is None:
+            self._indexes.clear()
+        else:
+            for key in [k for k in self._indexes if story_id in k]:
+                del self._indexes[key]
 
     async def backfill(self, *, batch: int = 512) -> int:
         """Write vectors for claims that have none, or one from another model; returns how many."""
@@ -291,7 +297,9 @@ class Retrieval:
         return built
 
     # -- search ------------------------------------------------------------------------------------
-    async def search(self, question: str, story_ids: Sequence[int], *, limit: int = 8) -> Retrieved:
+    async def search(
+        self, question: str, story_ids: Sequence[int], *, guild_id: int | None = None, limit: int = 8
+    ) -> Retrieved:
         """Candidates for a question among the given stories' claims, best first (fused ranking).
 
         Three SQL round trips at most: the FTS5 match, and the candidates' rows with tags and entities
@@ -302,6 +310,9 @@ class Retrieval:
         trips = 0
         lexical: list[int] = []
         fts = self._fts_query(terms, index)
+        if fts and guild_id is not None:
+            # The server's token in the index's scope column: FTS5 ranks only this server's claims.
+            fts = f'scope:"g{guild_id}" AND ({fts})'
         story_key = sorted(set(story_ids))
         if fts and story_key:
             marks = ",".join("?" * len(story_key))
