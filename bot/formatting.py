@@ -8,7 +8,7 @@ import discord
 
 from bot.limits import clip, fit_embed
 from bot.links import masked_link, safe_url
-from db.facts import RELIABILITY, Claim, HistoryEntry, SearchHit, Source, Story, StoryOverview
+from db.facts import RELIABILITY, Claim, HistoryEntry, Source, Story, StoryOverview
 
 STATUS_EMOJI = {
     "rumored": "💬",
@@ -204,36 +204,4 @@ def facts_embed(
         color=BRAND,
     )
     embed.set_footer(text=f"Page {page + 1} of {max(pages, 1)} · {total} claim(s){filters}")
-    return fit_embed(embed)
-
-
-def ask_embed(question: str, hits: list[SearchHit], sources: dict[int, list[Source]]) -> discord.Embed:
-    embed = discord.Embed(title=clip(f"Q: {question}", 256), color=BRAND)
-    if not hits:
-        embed.description = (
-            "Nothing in the fact store answers that. Rumor Mill only repeats curated claims, "
-            "so it has no answer to give. Try `/facts` to browse what is tracked."
-        )
-        return fit_embed(embed)
-    full = [h for h in hits if not h.missing]
-    embed.description = (
-        "These stored claims match your question, most relevant first. Each is shown with its status "
-        "and sources; nothing here is the bot's own wording."
-        if full
-        else "No stored claim covers your whole question. These are the closest ones; they do not "
-        f"mention: {', '.join(escape(w) for w in hits[0].missing)}."
-    )
-    for hit in hits:
-        c = hit.claim
-        srcs = sources.get(c.id, [])
-        src = "; ".join(source_line(s) for s in srcs[:3]) or "no source recorded"
-        embed.add_field(
-            name=clip(
-                f"#{c.id} · {STATUS_EMOJI.get(c.status, '')} {c.status}"
-                + (" · background, not the rumor itself" if c.is_context else ""),
-                256,
-            ),
-            value=f"{escape(clip(c.text, 600))}\n*Sources:* {src}",
-            inline=False,
-        )
     return fit_embed(embed)
