@@ -10,7 +10,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -50,6 +50,7 @@ MAX_STORY_TITLE = 100
 MAX_STORY_SUMMARY = 1000
 MAX_PROJECT = 80
 KINDS = ("rumor", "context")
+_PRUNE_EVERY = 64  # about one write in 64 prunes request ids older than a day
 
 _SCOPE_TOKEN = re.compile(r"g\d+")  # a server's token in the search index's scope column
 _WORD = re.compile(r"[\w][\w'’.-]*", re.UNICODE)
@@ -1030,6 +1031,12 @@ class FactStore:
                     raise AlreadyApplied(
                         "That request was already carried out; nothing was changed twice."
                     ) from None
+                if request_id % _PRUNE_EVERY == 0:
+                    # Discord cannot deliver an interaction again once its token's 15 minutes are over:
+                    # a day of ids is plenty, and the table stays small.
+                    await conn.execute(
+                        "DELETE FROM applied_requests WHERE at < ?", (_iso(utcnow() - timedelta(days=1)),)
+                    )
             yield conn
 
     async def _story_for_change(self, conn: aiosqlite.Connection, story_id: int) -> Story:

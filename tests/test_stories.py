@@ -188,6 +188,11 @@ async def test_a_replayed_write_is_applied_once(world):
         await world.facts.set_status(1, "confirmed", actor=Actor(1, "x"), reason="r", request_id=4242)
     assert (await world.facts.list_claims(story.id, limit=0))[1] == 15
     assert (await world.facts.get_claim(1)).status == "reported"
+    # Ids older than a day are pruned now and then (Discord never replays one that old).
+    await world.bot.db.execute("INSERT INTO applied_requests VALUES (7, 1, '2025-01-01T00:00:00+00:00')")
+    await world.facts.set_status(1, "confirmed", actor=Actor(1, "x"), reason="r", request_id=64 * 99)
+    ids = {r[0] for r in await world.bot.db.fetchall("SELECT id FROM applied_requests")}
+    assert ids == {4242, 64 * 99}
 
 
 # -- limits: the call past each gets one ephemeral line, and nothing is stored ---------------------------
