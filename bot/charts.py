@@ -65,15 +65,17 @@ class TimelineClaim:
 
 MARKERS = {"added": "o", "status": "D", "source": "^"}
 MARK_NAMES = {"added": "claim added", "status": "status change", "source": "dated source"}
+MARK_PLURALS = {"added": "claims added", "status": "status changes", "source": "dated sources"}
 OTHER_LANE = "other claims"
 
 
 def _span_limits(times: list[datetime]) -> tuple[datetime, datetime]:
-    """An axis that fits the data: a small margin around it, never a day of emptiness around one instant."""
+    """An axis that fits the data: a small margin around it, never a day of emptiness around one instant.
+    The right margin is wider: it holds the counts written beside a cluster."""
     first, last = min(times), max(times)
     span = last - first
-    pad = max(span * 0.06, timedelta(hours=2)) if span else timedelta(hours=3)
-    return first - pad, last + pad
+    pad = max(span * 0.04, timedelta(hours=2)) if span else timedelta(hours=3)
+    return first - pad, last + max(pad, span * 0.14)
 
 
 def _lane_names(claims: dict[int, TimelineClaim], marks: list[TimelineMark], by: str) -> list[str]:
@@ -106,15 +108,16 @@ def timeline_png(
     fig, ax = _figure(11, max(3.0, 0.62 * len(lanes) + 2.0))
     y_of = {name: len(lanes) - 1 - i for i, name in enumerate(lanes)}
     # Spread marks that share a lane and an hour, so none hides another.
-    buckets: dict[tuple[int, datetime, str], list[TimelineMark]] = {}
+    buckets: dict[tuple[int, datetime], list[TimelineMark]] = {}
     for m in marks:
         lane = lanes[lane_of[m.claim_id]] if by == "project" else m.status
         hour = m.at.replace(minute=0, second=0, microsecond=0)
-        buckets.setdefault((y_of[lane], hour, m.kind), []).append(m)
+        buckets.setdefault((y_of[lane], hour), []).append(m)
     points: dict[int, list[tuple[datetime, float]]] = {}
-    for (y, _hour, kind), group in buckets.items():
+    for (y, _hour), group in buckets.items():
         n = len(group)
         for i, m in enumerate(group):
+            kind = m.kind
             offset = 0.0 if n == 1 else -0.32 + 0.64 * i / (n - 1)
             ax.scatter(
                 m.at,
@@ -129,9 +132,10 @@ def timeline_png(
             if kind != "source":
                 points.setdefault(m.claim_id, []).append((m.at, y + offset))
         if n > 2:
+            kinds = {k: sum(m.kind == k for m in group) for k in MARKERS}
             ax.annotate(
-                f"{n} × {MARK_NAMES.get(kind, kind)}",
-                (group[-1].at, y + 0.36),
+                ", ".join(f"{c} {(MARK_PLURALS if c > 1 else MARK_NAMES)[k]}" for k, c in kinds.items() if c),
+                (group[-1].at, y),
                 xytext=(6, 0),
                 textcoords="offset points",
                 color=FG,
@@ -180,7 +184,7 @@ def timeline_png(
         handles=handles,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.12),
-        ncol=min(len(handles), 6),
+        ncol=min(len(handles), 8),
         frameon=False,
         fontsize=8,
     )
@@ -228,13 +232,15 @@ def bar_chart_png(title: str, labels: list[str], values: list[float], *, unit: s
     ys = list(range(len(labels)))[::-1]
     total = sum(values)
     top = max(values, default=0)
-    colors = [WINNER if top > 0 and v == top else BAR for v in values]
+    # The leader is highlighted only when there is one: a tie has no winner.
+    leader = values.index(top) if top > 0 and values.count(top) == 1 else None
+    colors = [WINNER if i == leader else BAR for i in range(len(values))]
     bars = ax.barh(ys, values, color=colors)
     ax.set_yticks(ys)
     ax.set_yticklabels([textwrap.shorten(_drawable(label), 40, placeholder="…") for label in labels])
     ax.set_xlim(0, (top or 1) * 1.3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-    for bar, value in zip(bars, values, strict=True):
+    for i, (bar, value) in enumerate(zip(bars, values, strict=True)):
         share = f" ({value / total:.0%})" if total else ""
         ax.text(
             bar.get_width() + (top or 1) * 0.02,
@@ -243,8 +249,9 @@ def bar_chart_png(title: str, labels: list[str], values: list[float], *, unit: s
             va="center",
             color=FG,
             fontsize=9,
-            fontweight="bold" if top > 0 and value == top else "normal",
+            fontweight="bold" if i == leader else "normal",
         )
-    ax.set_xlabel(f"{unit} · {total:g} in all", color=FG)
+    tie = " · a tie" if top > 0 and leader is None else ""
+    ax.set_xlabel(f"{unit} · {total:g} in all{tie}", color=FG)
     ax.set_title(wrapped, color=FG, fontsize=11, loc="left")
     return _png(fig)

@@ -34,6 +34,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.updates",
     "cogs.feeds",
     "cogs.polls",
+    "cogs.help",
 )
 # Dispatched (as on_fact_change) after each commit that recorded a change event in the fact store.
 FACT_CHANGE = "fact_change"

@@ -203,11 +203,14 @@ async def timeline_marks(facts: FactStore, story: Story) -> tuple[list[TimelineC
             marks.append(TimelineMark(_at(entry.at), claim.id, "status", status_now[claim.id], entry.reason))
     sources = await facts.sources_for(list(claims))
     for claim_id, found in sources.items():
+        own = sorted((m for m in marks if m.claim_id == claim_id), key=lambda m: m.at)
         for source in found:
-            at = _at(source.published) if source.published else _at(source.added_at)
-            # The source sits on the lane of the status the claim had when it was published.
-            before = [m for m in marks if m.claim_id == claim_id and m.kind != "source" and m.at <= at]
-            status = before[-1].status if before else claims[claim_id].status
+            if not source.published:
+                continue  # an undated source has no place on a timeline
+            at = _at(source.published)
+            # The source sits on the lane of the status the claim had then (before it was added: its first).
+            before = [m for m in own if m.at <= at]
+            status = (before[-1] if before else own[0]).status if own else claims[claim_id].status
             marks.append(TimelineMark(at, claim_id, "source", status, source.outlet))
     return list(claims.values()), marks
 
