@@ -601,9 +601,17 @@ async def run_demo(
     """Run until ``stop`` is set or the page ends the session. ``settings.database_path`` must be the
     demo's own, prepared file (see :func:`prepare_database`). ``on_url`` gets the front door's address;
     ``on_world`` gets the world and the first preview (on #general, as Alice)."""
-    import simcord
+    from bot.client import RumorBot  # first: it turns off discord.py's voice warnings
 
-    from bot.client import RumorBot
+    state_log = logging.getLogger("discord.state")
+    previous = state_log.level
+    # SimCord checks discord.py at import by building a bare Client without the guilds intent, and
+    # discord.py warns about that Client; the bot's own intents include guilds (tests/test_meta.py).
+    state_log.setLevel(logging.ERROR)
+    try:
+        import simcord
+    finally:
+        state_log.setLevel(previous)
 
     feed = DemoFeed()
     await feed.start()
@@ -712,13 +720,29 @@ async def main_async(settings: Settings, *, port: int, db_path: Path) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    if settings.log_level != "DEBUG":
+        # The demo speaks through the lines it prints; the bot's own notes would only be noise here.
+        logging.getLogger().setLevel(max(logging.getLevelName(settings.log_level), logging.WARNING))
+    shown: dict[str, Any] = {}
+
+    async def describe(world: DemoWorld, preview: Any) -> None:
+        facts = await world.env.bot.facts_for(world.guild.id)
+        shown["stories"] = len(await facts.list_stories())
+
     def announce(url: str) -> None:
+        shown["url"] = url
+
+    async def on_world(world: DemoWorld, preview: Any) -> None:
+        await describe(world, preview)
         # The one line a person needs; the secret after # is what lets the page act.
-        print(f"Rumor Mill demo: open {url}", flush=True)
-        print("(Ctrl-C to stop; the demo's data lives in " + str(db_path) + ")", flush=True)
+        print(
+            f"Rumor Mill demo: database {db_path}, 1 server, {shown['stories']} stories. "
+            f"Open {shown['url']} (Ctrl-C to stop)",
+            flush=True,
+        )
 
     try:
-        await run_demo(demo_settings(settings, db_path), port=port, on_url=announce, stop=stop)
+        await run_demo(demo_settings(settings, db_path), port=port, on_url=announce, stop=stop, on_world=on_world)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
