@@ -163,6 +163,7 @@ class DemoWorld:
     members: dict[str, Any]
     feed: DemoFeed
     poll_message_id: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # member key -> the name people see
     steps: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -220,14 +221,14 @@ async def build_world(env: Any, feed: DemoFeed) -> DemoWorld:
     updates = guild.create_text_channel("updates", topic="The story's news, posted by the bot")
     curators = guild.create_role("Curators")
     managers = guild.create_role("Managers", permissions=discord.Permissions(manage_guild=True))
+    labels = {"alice": "Alice", "bob": "Bob", "carol": "Carol (curator)", "dana": "Dana (admin)"}
+    roles = {"carol": [curators], "dana": [managers]}
     members = {
-        "alice": guild.add_member(env.create_user("alice", global_name="Alice")),
-        "bob": guild.add_member(env.create_user("bob", global_name="Bob")),
-        "carol": guild.add_member(env.create_user("carol", global_name="Carol (curator)"), roles=[curators]),
-        "dana": guild.add_member(env.create_user("dana", global_name="Dana (admin)"), roles=[managers]),
+        key: guild.add_member(env.create_user(key, global_name=label), roles=roles.get(key, []))
+        for key, label in labels.items()
     }
     await env.settle()
-    world = DemoWorld(env, guild, general, updates, members, feed)
+    world = DemoWorld(env, guild, general, updates, members, feed, labels=labels)
     alice, bob, carol, dana = members.values()
 
     if _has_command(bot, "setup curator-role"):
@@ -528,7 +529,7 @@ class Lobby:
     async def _world(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             raise web.HTTPUnauthorized()
-        members = [{"value": k, "label": m.display_name} for k, m in self.world.members.items()]
+        members = [{"value": k, "label": self.world.labels.get(k, k)} for k in self.world.members]
         channels = [{"value": k, "label": f"#{k}"} for k in self.world.channels]
         return web.json_response({"members": members, "channels": channels})
 
@@ -546,7 +547,8 @@ class Lobby:
         await self.requests.put(OpenRequest(channel, member, done))
         try:
             url = await asyncio.wait_for(done, 30)
-        except Exception:  # noqa: BLE001 - the page gets a plain answer; the demo has logged why
+        except Exception:  # noqa: BLE001 - the page gets a plain answer, the log the reason
+            log.exception("the front door could not open #%s as %s", channel, member)
             return web.Response(status=503, text="the demo could not open that channel; try again")
         return web.json_response({"url": url})
 
@@ -560,18 +562,24 @@ class ActionGate:
         self.lock = asyncio.Lock()
 
     def guard(self, preview: Any) -> None:
-        # SimCord 3.2.1 (pinned) hands every page action to Preview._action; wrapping it on this instance
-        # is the one place where the page and the clock meet.
-        original = getattr(preview, "_action", None)
-        if original is None:
-            log.debug("this SimCord has no Preview._action; page actions are not serialised")
+        """Call before the preview is entered: its server binds its request handlers when it starts."""
+        # SimCord 3.2.1 (pinned) serves the page from Preview._server; each request that reads or changes the
+        # world (a page opening, its state, an action) waits here for the tick in progress, and the other way
+        # round. A page opened halfway through a tick showed "Unavailable channel".
+        server = getattr(preview, "_server", None)
+        names = ("_pages", "_state", "_commands", "_action", "_action_result")
+        if server is None or not all(hasattr(server, name) for name in names):
+            log.debug("this SimCord serves its page differently; page requests are not serialised")
             return
+        for name in names:
+            setattr(server, name, self._serialised(getattr(server, name)))
 
+    def _serialised(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         async def serialised(*args: Any, **kwargs: Any) -> Any:
             async with self.lock:
-                return await original(*args, **kwargs)
+                return await handler(*args, **kwargs)
 
-        preview._action = serialised
+        return serialised
 
     async def tick(self, env: Any, seconds: float) -> None:
         """Advance virtual time; whatever goes wrong is logged and survived."""
@@ -663,10 +671,11 @@ async def _serve(
         member = world.members[choice.member]
         viewers = [member, *(m for m in world.viewers if m is not member)]
         try:
-            async with env.preview(
+            opening = env.preview(
                 world.channels[choice.channel], viewers=viewers, layout="channel", width=1100, height=800
-            ) as preview:
-                gate.guard(preview)
+            )
+            gate.guard(opening)
+            async with opening as preview:
                 if not choice.done.done():
                     choice.done.set_result(preview.url)
                 if not announced:
@@ -703,7 +712,7 @@ async def _run_preview(env: Any, gate: ActionGate, preview: Any, lobby: Lobby, s
         for task in (closed, stopped, asked):
             task.cancel()
         await asyncio.gather(closed, stopped, asked, return_exceptions=True)
-        if asked.done() and not asked.cancelled() and stopped.done():
+        if stop.is_set() and asked.done() and not asked.cancelled():
             request = asked.result()
             if not request.done.done():
                 request.done.set_exception(RuntimeError("the demo is stopping"))
