@@ -116,15 +116,63 @@ async def _facts(settings: Settings, action: str, file: Path) -> int:
     return 0
 
 
+async def check_database(path: Path) -> None:
+    """Open the database once before anything else, so a bad DATABASE_PATH is one line, not a traceback."""
+    import sqlite3
+
+    from db import Database
+
+    try:
+        db = await Database.open(path)  # DatabaseTooNew passes through: main() reports it
+    except PermissionError as error:
+        raise SettingsError(
+            "DATABASE_PATH",
+            f"cannot be created at {path} ({error.strerror})",
+            "point it at a folder you can write to, such as data/rumormill.db",
+        ) from None
+    except sqlite3.DatabaseError as error:
+        if "not a database" in str(error) or "malformed" in str(error):
+            raise SettingsError(
+                "DATABASE_PATH",
+                f"{path} is not a SQLite database",
+                "point it at a Rumor Mill database, or at a new file name to start afresh",
+            ) from None
+        raise SettingsError(
+            "DATABASE_PATH",
+            f"cannot be opened at {path} ({error})",
+            "check that the file and its folder are writable, or choose another path",
+        ) from None
+    except OSError as error:
+        raise SettingsError(
+            "DATABASE_PATH",
+            f"cannot be created at {path} ({error.strerror or error})",
+            "point it at a folder you can write to, such as data/rumormill.db",
+        ) from None
+    await db.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
     load_dotenv(override=False)
     try:
         settings = load_settings(os.environ, require_token=command in ("run", "check"))
+        if command == "demo" and not 0 <= args.port <= 65535:
+            raise SettingsError(
+                "demo --port", f"{args.port} is not a port", "use 1 to 65535, or 0 for any free port"
+            )
+        if command in ("run", "check", "facts"):
+            asyncio.run(check_database(settings.database_path))
     except SettingsError as error:
         print(f"rumormill: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 - a database from a newer version: one line, as below
+        from db.connection import DatabaseTooNew
+
+        if isinstance(error, DatabaseTooNew):
+            print(f"rumormill: DATABASE_PATH {settings.database_path}: {error}", file=sys.stderr)
+            return 1
+        raise
     setup_logging(settings.log_level, [settings.token])
     try:
         if command == "check":

@@ -23,11 +23,15 @@ from bot.settings import Settings
 from db import Database
 from db.errors import StoreError
 from db.facts import FactStore
-from db.guilds import GuildConfig
+from db.guilds import GuildConfig, active_story_count
 from db.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 
 log = logging.getLogger(__name__)
+# Rumor Mill never joins voice, so discord.py's warnings about missing voice libraries (printed by the
+# first Client built in the process) do not apply.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 EXTENSIONS: tuple[str, ...] = (
     "cogs.rumors",
@@ -37,6 +41,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.updates",
     "cogs.feeds",
     "cogs.polls",
+    "cogs.help",
 )
 # Dispatched (as on_fact_change) after each commit that recorded a change event in the fact store.
 FACT_CHANGE = "fact_change"
@@ -297,8 +302,19 @@ class RumorBot(commands.Bot):
         return True
 
     async def on_ready(self) -> None:
+        # on_ready fires again after reconnects: say it once.
+        if getattr(self, "_announced", False):
+            return
+        self._announced = True
+        try:
+            stories = await active_story_count(self.db)
+        except Exception:  # noqa: BLE001 - a count is not worth failing over
+            stories = "?"
         log.info(
-            "logged in as %s (%s) in %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds)
+            "Rumor Mill is up: database %s, %d server(s), %s story(ies)",
+            self.settings.database_path,
+            len(self.guilds),
+            stories,
         )
 
     async def close(self) -> None:

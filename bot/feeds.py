@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 import feedparser
@@ -83,12 +84,52 @@ def _date(entry: dict) -> str | None:
         return None
 
 
-_TAGS = re.compile(r"<[^>]+>")
+class _TextOnly(HTMLParser):
+    """The readable text of an HTML fragment: tags dropped, entities decoded (the standard library's HTML
+    parser, which follows HTML5's character references), script and style left out."""
+
+    _SKIP = frozenset({"script", "style", "template"})
+    _BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BREAKS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self._skipping:
+            self._skipping -= 1
+        elif tag in self._BREAKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def plain_text(text: str | None) -> str:
+    """Feed text as a person reads it: `Netflix &amp; Spotify&nbsp;&mdash; <b>talks</b>` becomes
+    `Netflix & Spotify — talks`. Feeds often escape their HTML twice, so a second pass decodes what the
+    first one uncovered."""
+    for _ in range(2):
+        parser = _TextOnly()
+        parser.feed(text or "")
+        parser.close()
+        decoded = "".join(parser.parts)
+        if decoded == text:
+            break
+        text = decoded
+    return " ".join((text or "").split())
 
 
 def _plain(text: str | None, limit: int) -> str:
-    text = " ".join(_TAGS.sub(" ", text or "").split())
-    return text[:limit]
+    return plain_text(text)[:limit]
 
 
 def parse_feed(body: bytes, *, content_type: str | None = None, base_url: str | None = None) -> FetchResult:

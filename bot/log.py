@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 _FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
+LIBRARIES = ("discord", "httpx", "httpcore", "aiosqlite", "aiohttp", "simcord", "asyncio", "matplotlib", "PIL")
 
 
 class RedactFilter(logging.Filter):
@@ -40,7 +41,10 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # discord.py's gateway chatter at DEBUG is mostly heartbeats; keep it at INFO unless asked.
-    logging.getLogger("discord").setLevel(max(logging.getLevelName(level), logging.INFO))
-    # aiosqlite logs every statement at DEBUG; that drowns everything else.
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # The libraries' own lines (discord.py's login and gateway notes, httpx's line per request, aiosqlite's
+    # per statement) mean nothing to someone running the bot: only their warnings show, unless DEBUG.
+    library_level = logging.DEBUG if level == "DEBUG" else max(logging.getLevelName(level), logging.WARNING)
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(library_level)
+    # Even at DEBUG, aiosqlite's line per statement drowns everything else.
+    logging.getLogger("aiosqlite").setLevel(max(library_level, logging.INFO))

@@ -673,7 +673,7 @@ class Polls(commands.Cog):
         if not hidden:
             labels = [f"{o.label}" for o in poll.options]
             values = [float(counts.get(o.position, 0)) for o in poll.options]
-            png = await asyncio.to_thread(bar_chart_png, clip(poll.question, 80), labels, values)
+            png = await asyncio.to_thread(bar_chart_png, poll.question, labels, values)
             file = discord.File(io.BytesIO(png), filename=f"poll-{poll.id}.png")
             embed.set_image(url=f"attachment://poll-{poll.id}.png")
         return fit_embed(embed), file

@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.answer import answer_embed
 from bot.answer import ask as ask_store
 from bot.autocomplete import story_choices, tag_choices
-from bot.charts import TimelineEvent, timeline_png
+from bot.charts import TimelineClaim, TimelineMark, timeline_png
 from bot.client import answer, defer, report_error
 from bot.formatting import facts_embed, story_embed
 from db.facts import STATUSES, FactStore, Story
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 8
 STATUS_CHOICES = [app_commands.Choice(name=s, value=s) for s in STATUSES]
+LANE_CHOICES = [app_commands.Choice(name=n, value=n) for n in ("status", "project")]
 
 
 async def render_facts_page(
@@ -159,42 +160,69 @@ class Rumors(commands.Cog):
         await answer(interaction, embed=reply)
 
     @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
-    @app_commands.describe(story="Story (default: the main one)")
+    @app_commands.describe(
+        story="Story (default: the main one)", lanes="One lane per status (default) or per project"
+    )
     @app_commands.autocomplete(story=story_choices)
+    @app_commands.choices(lanes=LANE_CHOICES)
     @app_commands.guild_only()
-    async def timeline(self, interaction: discord.Interaction, story: str | None = None) -> None:
+    async def timeline(
+        self,
+        interaction: discord.Interaction,
+        story: str | None = None,
+        lanes: app_commands.Choice[str] | None = None,
+    ) -> None:
         await defer(interaction)
         facts = await self.bot.facts_for(interaction.guild_id)
         s = await facts.resolve_story(story)
-        events = []
-        reported: set[int] = set()
-        for entry, claim in await facts.claim_history(s.id):
-            if claim.first_reported and claim.id not in reported:
-                reported.add(claim.id)
-                at = datetime.fromisoformat(claim.first_reported).replace(tzinfo=UTC)
-                events.append(TimelineEvent(at, claim.id, claim.text, "reported", "first reported"))
-            if entry.action not in ("created", "status", "retract"):
-                continue
-            label = (
-                f"created as {entry.new_value}"
-                if entry.action == "created"
-                else f"{entry.old_value} → {entry.new_value}"
-            )
-            events.append(
-                TimelineEvent(
-                    datetime.fromisoformat(entry.at), claim.id, claim.text, entry.new_value or claim.status, label
-                )
-            )
-        if not events:
-            await answer(interaction, "This story has no dated events yet.")
-            return
-        png = await asyncio.to_thread(timeline_png, s.title, events)
-        embed = discord.Embed(
-            title=f"Timeline · {s.title}",
-            description=f"{len(events)} dated event(s): when each claim entered the store and every status change.",
+        claims, marks = await timeline_marks(facts, s)
+        by = lanes.value if lanes else "status"
+        png = await asyncio.to_thread(timeline_png, s.title, claims, marks, by=by)
+        counts = {kind: sum(m.kind == kind for m in marks) for kind in ("added", "status", "source")}
+        description = (
+            f"{counts['added']} claim(s) added, {counts['status']} status change(s), "
+            f"{counts['source']} dated source(s), on lanes by {by}."
+            if marks
+            else "Nothing in this story is dated yet: claims, sources and status changes appear here once added."
         )
+        embed = discord.Embed(title=f"Timeline · {s.title}", description=description)
         embed.set_image(url="attachment://timeline.png")
         await answer(interaction, embed=embed, files=[discord.File(io.BytesIO(png), filename="timeline.png")])
+
+
+def _at(value: str) -> datetime:
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+async def timeline_marks(facts: FactStore, story: Story) -> tuple[list[TimelineClaim], list[TimelineMark]]:
+    """Every dated thing in a story: each claim's arrival, its status changes, and its dated sources."""
+    history = await facts.claim_history(story.id)
+    claims: dict[int, TimelineClaim] = {}
+    marks: list[TimelineMark] = []
+    status_now: dict[int, str] = {}
+    for entry, claim in history:
+        claims.setdefault(claim.id, TimelineClaim(claim.id, claim.text, claim.status, claim.project))
+        if entry.action == "created":
+            status_now[claim.id] = entry.new_value or claim.status
+            # A claim first reported before it reached the store is placed at that date.
+            at = _at(claim.first_reported) if claim.first_reported else _at(entry.at)
+            marks.append(TimelineMark(at, claim.id, "added", status_now[claim.id]))
+        elif entry.action in ("status", "retract"):
+            status_now[claim.id] = entry.new_value or claim.status
+            marks.append(TimelineMark(_at(entry.at), claim.id, "status", status_now[claim.id], entry.reason))
+    sources = await facts.sources_for(list(claims))
+    for claim_id, found in sources.items():
+        own = sorted((m for m in marks if m.claim_id == claim_id), key=lambda m: m.at)
+        for source in found:
+            if not source.published:
+                continue  # an undated source has no place on a timeline
+            at = _at(source.published)
+            # The source sits on the lane of the status the claim had then (before it was added: its first).
+            before = [m for m in own if m.at <= at]
+            status = (before[-1] if before else own[0]).status if own else claims[claim_id].status
+            marks.append(TimelineMark(at, claim_id, "source", status, source.outlet))
+    return list(claims.values()), marks
 
 
 async def setup(bot: RumorBot) -> None:

@@ -436,7 +436,10 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         lines = []
         paused = 0
         for sub in subs:
-            line = f"<#{sub.channel_id}> · **{titles.get(sub.story_id, '?')}** · {describe(sub.mode, sub.local_time, sub.timezone, sub.weekday)}"
+            # The channel's name, not a mention: a mention of a channel the reader cannot see shows a bare id.
+            channel = interaction.guild.get_channel(sub.channel_id)
+            where = f"#{channel.name}" if channel is not None else f"<#{sub.channel_id}>"
+            line = f"{where} · **{titles.get(sub.story_id, '?')}** · {describe(sub.mode, sub.local_time, sub.timezone, sub.weekday)}"
             pending, held = counts.get(sub.id, (0, 0))
             if sub.paused_at:
                 paused += 1

@@ -18,3 +18,8 @@ class GuildConfig:
             "ON CONFLICT(guild_id) DO UPDATE SET curator_role_id = excluded.curator_role_id",
             (guild_id, role_id),
         )
+
+
+async def active_story_count(db: Database) -> int:
+    """Stories not archived, across every server: the start-up line's count."""
+    return int(await db.fetchval("SELECT count(*) FROM stories WHERE archived_at IS NULL", (), 0))

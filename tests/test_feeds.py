@@ -271,3 +271,19 @@ async def test_https_keeps_the_host_name_for_tls():
         result = await fetch_feed(web, "https://news.example/feed.xml", time_limit=1.0, resolver=dns)
     assert not result.ok
     assert transport.dialled == [("93.184.215.14", "news.example", "news.example")]
+
+
+def test_headlines_and_summaries_reach_triage_as_plain_text():
+    # Escaped once for XML, as feeds send HTML inside titles, and sometimes escaped twice.
+    titles = [
+        ("e1", "Netflix &amp; Spotify&amp;nbsp;&amp;mdash; talks"),
+        ("e2", "Netflix &amp;amp; Spotify sign"),
+        ("e3", "&lt;b&gt;Netflix&lt;/b&gt; hires &lt;script&gt;alert(1)&lt;/script&gt;a music boss"),
+        ("e4", "Rates: 2 &lt; 3 and AT&amp;T"),
+    ]
+    items = {i.key: i for i in parse_feed(rss(titles)).items}
+    assert items["id:e1"].title == "Netflix & Spotify — talks"
+    assert items["id:e2"].title == "Netflix & Spotify sign"
+    assert items["id:e3"].title == "Netflix hires a music boss"
+    assert items["id:e3"].summary == "Netflix hires a music boss in detail"
+    assert items["id:e4"].title == "Rates: 2 < 3 and AT&T"

@@ -66,7 +66,7 @@ class BotProcess:
         await self.wait_until(lambda: self.ready_count() >= self.starts, timeout)
 
     def ready_count(self) -> int:
-        return self.log().count("logged in as")
+        return self.log().count("Rumor Mill is up")
 
     async def wait_until(self, predicate: Callable[[], Any], timeout: float = 15) -> None:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
