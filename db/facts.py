@@ -1197,10 +1197,6 @@ async def change_events_since(db: Database, after_id: int, *, limit: int = 500) 
     return [_event(r) for r in rows]
 
 
-async def guild_has_stories(db: Database, guild_id: int) -> bool:
-    return await db.fetchval("SELECT 1 FROM stories WHERE guild_id = ? LIMIT 1", (guild_id,)) is not None
-
-
 async def adopt_unowned(db: Database, guild_id: int) -> int:
     """Give the stories no server owns (those of a database that no server had used before migration 006)
     to this server; returns how many it got. Used once, by the first server that runs a command."""
