@@ -15,9 +15,9 @@ import pickle
 import sys
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
+from db import clock
 from db.polls import (
     ALL_USERS,
     OpResult,
@@ -47,17 +47,13 @@ CommitHook = Callable[[set[int], list[tuple[int, int, int]]], None]
 Entry = tuple[VoteOp | None, asyncio.Future | None] | list[int]
 
 
-def _utc_stamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class VoteWriter:
     def __init__(
         self,
         path: Path | str,
         *,
         on_commit: CommitHook | None = None,
-        clock: Callable[[], str] = _utc_stamp,
+        clock: Callable[[], str] = clock.iso,
         max_batch: int = MAX_BATCH,
     ) -> None:
         self.path = path

@@ -34,7 +34,8 @@ from bot.limits import CHOICES, FEEDS_PER_SERVER, clip, embed_pages, fit_embed
 from bot.links import bare_link, inert_text, safe_url
 from bot.netguard import UnsafeURL, check_url_shape
 from bot.validation import split_list
-from db.facts import MAX_CLAIM_TEXT, Actor, NewSource, archived_message, parse_id, utcnow
+from db import clock
+from db.facts import MAX_CLAIM_TEXT, Actor, NewSource, archived_message, parse_id
 from db.feeds import Feed, FeedStore, TriageItem
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class TriageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"triage:
                 return
             if self.action == "dismiss":
                 await store.decide(
-                    interaction.guild_id, item.id, "dismissed", by=interaction.user.id, now=utcnow()
+                    interaction.guild_id, item.id, "dismissed", by=interaction.user.id, now=clock.now()
                 )
                 await show_next(interaction, note=f"Dismissed “{clip(item.title, 80)}”.", edit=True)
             elif self.action == "create":
@@ -196,7 +197,12 @@ class ClaimPicker(discord.ui.DynamicItem[discord.ui.Select], template=r"triage:p
             store = FeedStore(bot.db)
             item = await store.triage_item(interaction.guild_id, self.item_id)
             if not await store.decide(
-                interaction.guild_id, item.id, "attached", by=interaction.user.id, now=utcnow(), claim_id=claim_id
+                interaction.guild_id,
+                item.id,
+                "attached",
+                by=interaction.user.id,
+                now=clock.now(),
+                claim_id=claim_id,
             ):
                 await interaction.response.edit_message(content="Someone already handled that item.", view=None)
                 return
@@ -260,7 +266,9 @@ class NewClaimModal(discord.ui.Modal, title="New claim from a news item"):
             return
         store = FeedStore(bot.db)
         item = self.item
-        if not await store.decide(interaction.guild_id, item.id, "created", by=interaction.user.id, now=utcnow()):
+        if not await store.decide(
+            interaction.guild_id, item.id, "created", by=interaction.user.id, now=clock.now()
+        ):
             await interaction.response.send_message("Someone already handled that item.", ephemeral=True)
             return
         try:
@@ -317,7 +325,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
     async def refresh(self, feed: Feed) -> tuple[FetchResult, list]:
         """Fetch one feed and record the outcome (seen items, triage, backoff or pause)."""
         result = await self.fetch(feed.url, feed)
-        now = utcnow()
+        now = clock.now()
         if not result.ok:
             failures = feed.failures + 1
             updated = await self.store.record_failure(
@@ -349,7 +357,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
     @tasks.loop(seconds=FETCH_LOOP_EVERY)
     async def fetcher(self) -> None:
         try:
-            for feed in await self.store.due(utcnow()):
+            for feed in await self.store.due(clock.now()):
                 try:
                     await self.refresh(feed)
                 except Exception:
@@ -369,7 +377,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
         # No feed at all: sleep long; /feeds add wakes the loop.
         wait = FETCH_EVERY.total_seconds() if due is not None else 86400.0
         if due is not None:
-            wait = min(wait, (datetime.fromisoformat(due) - utcnow()).total_seconds() + 1)
+            wait = min(wait, (datetime.fromisoformat(due) - clock.now()).total_seconds() + 1)
         wait = max(FETCH_LOOP_EVERY / 2, wait)
         if abs((self.fetcher.seconds or 0) - wait) > 0.5:
             self.fetcher.change_interval(seconds=wait)
@@ -417,7 +425,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
             )
             return
         words = split_list(keywords)
-        now = utcnow()
+        now = clock.now()
         feed = await self.store.add(
             guild_id=interaction.guild_id,
             story_id=s.id,

@@ -38,6 +38,7 @@ from bot.forecast import (
 from bot.limits import OPEN_POLLS_PER_SERVER, POLLS_PER_MEMBER_PER_HOUR, clip, fit_embed
 from bot.links import masked_link
 from bot.votes import VoteWriter
+from db import clock
 from db.errors import NotFound
 from db.facts import archived_message, change_events_since, has_visible, parse_id
 from db.polls import NewPoll, OpResult, Poll, PollOption, PollStore, VoteOp
@@ -62,14 +63,6 @@ _CUSTOM = re.compile(r"^<(a?):([A-Za-z0-9_~]{2,32}):(\d{15,21})>$")
 _DURATION = re.compile(r"([0-9]{1,12})\s*([dhm])", re.IGNORECASE)
 POLL_COLOR = 0x5865F2
 FORECAST_COLOR = 0xE67E22
-
-
-def now() -> datetime:
-    return discord.utils.utcnow()
-
-
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def emoji_key(emoji: discord.PartialEmoji | str) -> str:
@@ -356,7 +349,9 @@ class Polls(commands.Cog):
     def __init__(self, bot: RumorBot) -> None:
         self.bot = bot
         self.store = PollStore(bot.db)
-        self.writer = VoteWriter(bot.settings.database_path, on_commit=self._committed, clock=lambda: iso(now()))
+        self.writer = VoteWriter(
+            bot.settings.database_path, on_commit=self._committed, clock=lambda: clock.iso(clock.now())
+        )
         self.live: dict[int, LivePoll] = {}  # message id -> open poll
         self.live_by_id: dict[int, LivePoll] = {}
         self._dirty: set[int] = set()
@@ -414,7 +409,7 @@ class Polls(commands.Cog):
         live = self.live.get(payload.message_id)
         if live is None or self._own(payload.user_id):
             return
-        if live.deadline is not None and now() >= live.deadline:
+        if live.deadline is not None and clock.now() >= live.deadline:
             return  # judged by when the event arrived: too late, whenever the poll actually closes
         position = live.position_of(payload.emoji)
         if position is None:
@@ -428,7 +423,7 @@ class Polls(commands.Cog):
         live = self.live.get(payload.message_id)
         if live is None or self._own(payload.user_id):
             return
-        if live.deadline is not None and now() >= live.deadline:
+        if live.deadline is not None and clock.now() >= live.deadline:
             return
         position = live.position_of(payload.emoji)
         if position is None:
@@ -444,7 +439,7 @@ class Polls(commands.Cog):
         if live is None:
             return
         if not live.anonymous:
-            self.writer.submit(VoteOp("clear", live.poll_id, iso(now()), source="clear"))
+            self.writer.submit(VoteOp("clear", live.poll_id, clock.iso(clock.now()), source="clear"))
         self._spawn(self._add_option_reactions(live, list(live.emojis)))
 
     @commands.Cog.listener()
@@ -456,7 +451,9 @@ class Polls(commands.Cog):
         if position is None:
             return
         if not live.anonymous:
-            self.writer.submit(VoteOp("clear", live.poll_id, iso(now()), position=position, source="clear"))
+            self.writer.submit(
+                VoteOp("clear", live.poll_id, clock.iso(clock.now()), position=position, source="clear")
+            )
         self._spawn(self._add_option_reactions(live, [position]))
 
     def _committed(self, changed: set[int], removals: list[tuple[int, int, int]]) -> None:
@@ -481,7 +478,7 @@ class Polls(commands.Cog):
             log.info("could not remove a reaction on poll %s: %s", live.poll_id, error)
             return
         if position is not None:
-            self.writer.submit(VoteOp("settled", live.poll_id, iso(now()), user_id, position))
+            self.writer.submit(VoteOp("settled", live.poll_id, clock.iso(clock.now()), user_id, position))
 
     async def _add_option_reactions(self, live: LivePoll, positions: list[int]) -> None:
         for position in positions:
@@ -557,7 +554,7 @@ class Polls(commands.Cog):
         per 100 reactors per emoji and reaction type (discord.py waits out rate limits)."""
         if poll.message_id is None or not poll.is_open:
             return None
-        listed_at = now()
+        listed_at = clock.now()
         if poll.closes_at and listed_at >= datetime.fromisoformat(poll.closes_at):
             return None  # what the reactions show now may be later than the deadline: keep what was recorded
         if poll.id not in self.live_by_id:
@@ -592,7 +589,7 @@ class Polls(commands.Cog):
                 VoteOp(
                     "reconcile",
                     poll.id,
-                    iso(listed_at),
+                    clock.iso(listed_at),
                     multi=poll.multi,
                     actual=actual,
                     anonymous=poll.anonymous,
@@ -629,7 +626,7 @@ class Polls(commands.Cog):
     # -- closing and results ----------------------------------------------------------------------
     async def close_poll(self, poll: Poll, reason: str) -> bool:
         await self.writer.flush()
-        closed = await self.store.close(poll.id, reason, iso(now()))
+        closed = await self.store.close(poll.id, reason, clock.iso(clock.now()))
         self._untrack(poll.id)
         if not closed:
             return False
@@ -712,7 +709,7 @@ class Polls(commands.Cog):
         await self._reconciled_once.wait()
 
     async def _close_due(self) -> None:
-        for poll in await self.store.due(iso(now())):
+        for poll in await self.store.due(clock.iso(clock.now())):
             await self.close_poll(poll, "deadline")
 
     @tasks.loop(seconds=LOOP_SECONDS)
@@ -725,12 +722,12 @@ class Polls(commands.Cog):
             await self._close_due()
             upcoming = await self.store.next_deadline()
             if upcoming is not None:
-                wait = (upcoming - now()).total_seconds()
+                wait = (upcoming - clock.now()).total_seconds()
                 if wait <= 0:  # due, yet still open: closing it failed just now
                     wait = 1.0
         except Exception:
             log.exception("the poll deadline timer failed; trying again")
-        self._wake_deadline_timer_by(now() + timedelta(seconds=min(wait, LOOP_SECONDS)), earlier_only=False)
+        self._wake_deadline_timer_by(clock.now() + timedelta(seconds=min(wait, LOOP_SECONDS)), earlier_only=False)
 
     @deadline_timer.before_loop
     async def _before_deadline_timer(self) -> None:
@@ -773,7 +770,7 @@ class Polls(commands.Cog):
                     for poll in await self.store.unresolved_for_claim(event.claim_id):
                         if poll.guild_id != event.guild_id:
                             continue  # a claim only ever resolves polls of its own server
-                        await self.store.add_proposal(poll.id, event.id, outcome, evidence, iso(now()))
+                        await self.store.add_proposal(poll.id, event.id, outcome, evidence, clock.iso(clock.now()))
                 cursor = event.id
                 await self.bot.db.set_meta(CURSOR_KEY, str(cursor))
 
@@ -824,7 +821,7 @@ class Polls(commands.Cog):
             await self.close_poll(poll, "resolved")
         held = await self.store.held_forecasts(poll.id)
         scores = {uid: (p, brier(p, outcome)) for uid, p in held.items()}
-        await self.store.store_resolution(poll.id, outcome, evidence, by, iso(now()), scores)
+        await self.store.store_resolution(poll.id, outcome, evidence, by, clock.iso(clock.now()), scores)
         await self.refresh_embed(poll.id)
         mean = sum(held.values()) / len(held) if held else None
         forecast = f"the community forecast was {percent(mean)}" if mean is not None else "nobody had voted"
@@ -866,7 +863,7 @@ class Polls(commands.Cog):
             await is_curator(interaction)
         except NotCurator:
             recent = await self.store.count_by_author_since(
-                guild_id, interaction.user.id, iso(at - timedelta(hours=1))
+                guild_id, interaction.user.id, clock.iso(at - timedelta(hours=1))
             )
             if recent >= POLLS_PER_MEMBER_PER_HOUR:
                 raise UserFacingError(
@@ -890,7 +887,7 @@ class Polls(commands.Cog):
             author_id=interaction.user.id,
             question=question,
             options=options,
-            created_at=iso(at),
+            created_at=clock.iso(at),
             **details,
         )
         await self._check_limits(interaction, at)
@@ -947,7 +944,7 @@ class Polls(commands.Cog):
         anonymous: bool = False,
         hide_counts: bool = False,
     ) -> None:
-        at = now()
+        at = clock.now()
         question = validate_question(question)
         parsed = parse_options(options)
         deadline = parse_deadline(closes_in, closes_at, at)
@@ -957,7 +954,7 @@ class Polls(commands.Cog):
             question,
             parsed,
             at,
-            closes_at=iso(deadline) if deadline else None,
+            closes_at=clock.iso(deadline) if deadline else None,
             multi=multi,
             anonymous=anonymous,
             hide_counts=hide_counts,
@@ -981,7 +978,7 @@ class Polls(commands.Cog):
         by: str | None = None,
         closes_in: str | None = None,
     ) -> None:
-        at = now()
+        at = clock.now()
         await interaction.response.defer(ephemeral=True, thinking=True)
         facts = await self.bot.facts_for(interaction.guild_id)
         claim = await facts.claim_by_ref(project)
@@ -1015,7 +1012,7 @@ class Polls(commands.Cog):
             question,
             [PollOption(i, e, label, p) for i, (e, label, p) in enumerate(FORECAST_OPTIONS)],
             at,
-            closes_at=iso(deadline),
+            closes_at=clock.iso(deadline),
             kind="forecast",
             claim_id=claim.id,
             project=claim.project,
@@ -1078,13 +1075,13 @@ class Polls(commands.Cog):
         await self.writer.flush()
         held = await self.store.votes_of(p.id, interaction.user.id)
         if withdraw:
-            if not p.is_open or (p.closes_at and now() >= datetime.fromisoformat(p.closes_at)):
+            if not p.is_open or (p.closes_at and clock.now() >= datetime.fromisoformat(p.closes_at)):
                 raise UserFacingError(f"Poll #{p.id} is closed; votes can no longer change.")
             if not held:
                 raise UserFacingError(f"You have no vote in poll #{p.id}.")
             for position, _ in held:
                 await self.writer.submit(
-                    VoteOp("remove", p.id, iso(now()), interaction.user.id, position, source="command")
+                    VoteOp("remove", p.id, clock.iso(clock.now()), interaction.user.id, position, source="command")
                 )
             self._schedule_edit(p.id)
             await interaction.response.send_message(f"Your vote in poll #{p.id} is withdrawn.", ephemeral=True)

@@ -25,7 +25,8 @@ from bot.digest import Draft, build_post, embeds_from_payload, footer_text, stam
 from bot.errors import UserFacingError
 from bot.limits import CHOICES, SUBSCRIPTIONS_PER_SERVER, clip, fit_embed
 from bot.schedule import WEEKDAYS, ScheduleError, describe, is_late, next_slot, parse_time, parse_zone, zone_names
-from db.facts import ChangeEvent, archived_message, utcnow
+from db import clock
+from db.facts import ChangeEvent, archived_message
 from db.updates import OutboxRow, Produced, Subscription, UpdateStore, new_nonce
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def render_post(
     A digest whose slot came before online_since (this process's start) came due while the bot was
     down, and says so, however little it is late.
     """
-    now = utcnow()
+    now = clock.now()
     late_note = None
     next_due = None
     late = False
@@ -107,11 +108,11 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         self._waking = False
         self._changed_meanwhile = False
         # Digest slots before this instant came due while this process was not running.
-        self.online_since = utcnow()
+        self.online_since = clock.now()
         super().__init__()
 
     async def cog_load(self) -> None:
-        self.online_since = utcnow()
+        self.online_since = clock.now()
         self.waker.start()
         self.producer.start()
         self.sender.start()
@@ -176,7 +177,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         except Exception:
             log.exception("could not compute the next update pass; polling")
             instant, digest_due, retry_due = True, None, None
-        now = utcnow()
+        now = clock.now()
 
         def until(iso_time: str | None, cap: float) -> float:
             if iso_time is None:
@@ -203,7 +204,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         made = 0
         render = functools.partial(render_post, online_since=self.online_since)
         async with self._produce_lock:
-            now = utcnow()
+            now = clock.now()
             for sub in await self.store.active():
                 try:
                     made += await self.store.produce(sub.id, now, render)
@@ -214,7 +215,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
     async def send_due(self) -> int:
         sent = 0
         async with self._send_lock:
-            for row in await self.store.due(utcnow()):
+            for row in await self.store.due(clock.now()):
                 try:
                     sent += await self.deliver(row)
                 except Exception:
@@ -222,7 +223,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         return sent
 
     async def deliver(self, row: OutboxRow) -> int:
-        now = utcnow()
+        now = clock.now()
         try:
             channel = self.bot.get_channel(row.channel_id) or await self.bot.fetch_channel(row.channel_id)
             if not isinstance(channel, discord.abc.Messageable):
@@ -231,7 +232,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
             if row.attempted_at is not None:
                 existing = await self._already_sent(channel, row)
                 if existing is not None:
-                    await self.store.mark_sent(row.id, existing.id, utcnow())
+                    await self.store.mark_sent(row.id, existing.id, clock.now())
                     self._publish(channel, existing)
                     return 1
             await self.store.mark_attempt(row.id, now)
@@ -256,7 +257,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         except (OSError, aiohttp.ClientError, TimeoutError) as error:
             await self._retry(row, now, type(error).__name__)
             return 0
-        await self.store.mark_sent(row.id, message.id, utcnow())
+        await self.store.mark_sent(row.id, message.id, clock.now())
         self._publish(channel, message)
         return 1
 
@@ -304,7 +305,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         return None
 
     async def _pause(self, row: OutboxRow, reason: str) -> None:
-        sub = await self.store.pause(row.subscription_id, reason, utcnow())
+        sub = await self.store.pause(row.subscription_id, reason, clock.now())
         if sub is None:
             return
         log.warning("subscription %s paused: %s", sub.id, reason)
@@ -374,7 +375,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
                 "Give me those permissions there, then try again."
             )
         day = (weekday.value if weekday else 0) if mode.value == "weekly" else None
-        now = utcnow()
+        now = clock.now()
         subs = await self.store.for_guild(interaction.guild.id)
         if len(subs) >= SUBSCRIPTIONS_PER_SERVER and not any(
             x.channel_id == target.id and x.story_id == s.id for x in subs

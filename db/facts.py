@@ -10,11 +10,12 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
+from db import clock
 from db.connection import Database
 from db.errors import AlreadyApplied, InvalidChange, NotFound
 
@@ -63,20 +64,6 @@ STOPWORDS = frozenset(
     very was we were what when where which while who whom why will with would you your yet any anything
     happen happening going gonna really still tell know news latest thing things""".split()
 )
-
-
-def utcnow() -> datetime:
-    # discord.utils.utcnow is what SimCord's virtual clock patches; use it when discord is importable.
-    try:
-        import discord.utils
-
-        return discord.utils.utcnow()
-    except ImportError:  # pragma: no cover
-        return datetime.now(UTC)
-
-
-def _iso(at: datetime | None = None) -> str:
-    return (at or utcnow()).astimezone(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +311,7 @@ class FactStore:
         summary = _clean_text(summary, "summary", MAX_STORY_SUMMARY)
         reason = _clean_text(reason, "reason", MAX_REASON)
         base = slugify(slug or title)
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             count = await _fetchval(conn, "SELECT count(*) FROM stories WHERE guild_id = ?", (self.guild_id,))
             if self.max_stories is not None and count >= self.max_stories:
@@ -380,7 +367,7 @@ class FactStore:
             changes["summary"] = _clean_text(summary, "summary", MAX_STORY_SUMMARY)
         if not changes:
             raise InvalidChange("Give a new title, a new summary, or both.")
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             story = await self._story_for_change(conn, story_id)
             if "title" in changes and await _fetchval(
@@ -406,7 +393,7 @@ class FactStore:
         self, story_id: int, archived: bool, *, actor: Actor, reason: str, request_id: int | None = None
     ) -> Story:
         reason = _clean_text(reason, "reason", MAX_REASON)
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             row = await _fetchone(
                 conn, "SELECT * FROM stories WHERE id = ? AND guild_id = ?", (story_id, self.guild_id)
@@ -429,7 +416,7 @@ class FactStore:
         self, story_id: int, *, actor: Actor, reason: str, request_id: int | None = None
     ) -> Story:
         reason = _clean_text(reason, "reason", MAX_REASON)
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             story = await self._story_for_change(conn, story_id)
             if story.is_default:
@@ -621,7 +608,7 @@ class FactStore:
             raise InvalidChange("A horizon date belongs to a project: give the project a name too.")
         tags = _labels(tags, MAX_TAG, lower=True)
         entities = _labels(entities, MAX_ENTITY, lower=False)
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             await self._story_for_change(conn, story_id)
             if self.max_claims_per_story is not None:
@@ -687,7 +674,7 @@ class FactStore:
             raise InvalidChange(
                 "Use /fact retract to retract a claim." if status == "retracted" else f"Unknown status {status}."
             )
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             if claim["status"] == status:
@@ -726,7 +713,7 @@ class FactStore:
     ) -> Claim:
         text = _clean_text(text, "claim", MAX_CLAIM_TEXT)
         reason = _clean_text(reason, "reason", MAX_REASON)
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             if claim["text"] == text:
@@ -778,7 +765,7 @@ class FactStore:
             raise InvalidChange("A claim is either about the rumor itself or background context.")
         if project is not None:
             project = _clean_text(project, "project name", MAX_PROJECT)
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             new_kind = kind or claim["kind"]
@@ -811,7 +798,7 @@ class FactStore:
         self, claim_id: int, source: NewSource, *, actor: Actor, reason: str, request_id: int | None = None
     ) -> Source:
         reason = _clean_text(reason, "reason", MAX_REASON)
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             try:
@@ -845,7 +832,7 @@ class FactStore:
         request_id: int | None = None,
     ) -> Claim:
         reason = _clean_text(reason, "reason", MAX_REASON)
-        at = _iso()
+        at = clock.iso()
         async with self._write(request_id) as conn:
             claim = await self._claim_for_change(conn, claim_id)
             await conn.execute(
@@ -1025,7 +1012,7 @@ class FactStore:
                 try:
                     await conn.execute(
                         "INSERT INTO applied_requests(id, guild_id, at) VALUES (?, ?, ?)",
-                        (request_id, self.guild_id, _iso()),
+                        (request_id, self.guild_id, clock.iso()),
                     )
                 except aiosqlite.IntegrityError:
                     raise AlreadyApplied(
@@ -1035,7 +1022,7 @@ class FactStore:
                     # Discord cannot deliver an interaction again once its token's 15 minutes are over:
                     # a day of ids is plenty, and the table stays small.
                     await conn.execute(
-                        "DELETE FROM applied_requests WHERE at < ?", (_iso(utcnow() - timedelta(days=1)),)
+                        "DELETE FROM applied_requests WHERE at < ?", (clock.iso(clock.now() - timedelta(days=1)),)
                     )
             yield conn
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import aiosqlite
 
+from db import clock
 from db.connection import Database
 from db.errors import InvalidChange, NotFound
-from db.updates import iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class FeedStore:
         item_keys: Sequence[str],
     ) -> Feed:
         """Add the feed and mark everything it holds now as seen, so adding it posts nothing."""
-        at = iso(now)
+        at = clock.iso(now)
         try:
             async with self.db.transaction() as conn:
                 async with conn.execute(
@@ -117,7 +117,7 @@ class FeedStore:
                         json.dumps(list(keywords)),
                         etag,
                         last_modified,
-                        iso(next_fetch_at),
+                        clock.iso(next_fetch_at),
                         at,
                         f"added: {len(item_keys)} existing items marked as seen",
                         added_by,
@@ -151,7 +151,7 @@ class FeedStore:
     async def due(self, now: datetime, limit: int = 10) -> list[Feed]:
         rows = await self.db.fetchall(
             "SELECT * FROM feeds WHERE paused_reason IS NULL AND next_fetch_at <= ? ORDER BY next_fetch_at LIMIT ?",
-            (iso(now), limit),
+            (clock.iso(now), limit),
         )
         return [_feed(r) for r in rows]
 
@@ -175,7 +175,7 @@ class FeedStore:
         outlet: str,
     ) -> list[SeenItem]:
         """Record a successful fetch: new items become seen, new matching items join the triage queue."""
-        at = iso(now)
+        at = clock.iso(now)
         report: list[SeenItem] = []
         queued = 0
         async with self.db.transaction() as conn:
@@ -215,7 +215,7 @@ class FeedStore:
                 (
                     etag,
                     last_modified,
-                    iso(next_fetch_at),
+                    clock.iso(next_fetch_at),
                     at,
                     f"{len(report)} items, {new_count} new, {queued} sent to triage",
                     title,
@@ -228,7 +228,7 @@ class FeedStore:
         await self.db.execute(
             "UPDATE feeds SET failures = 0, next_fetch_at = ?, last_fetch_at = ?, last_result = ?, "
             "paused_reason = NULL WHERE id = ?",
-            (iso(next_fetch_at), iso(now), "not modified (304)", feed.id),
+            (clock.iso(next_fetch_at), clock.iso(now), "not modified (304)", feed.id),
         )
 
     async def record_failure(
@@ -239,8 +239,8 @@ class FeedStore:
                 "UPDATE feeds SET failures = failures + 1, next_fetch_at = ?, last_fetch_at = ?, last_result = ?, "
                 "paused_reason = CASE WHEN failures + 1 >= ? THEN ? ELSE paused_reason END WHERE id = ? RETURNING *",
                 (
-                    iso(next_fetch_at),
-                    iso(now),
+                    clock.iso(next_fetch_at),
+                    clock.iso(now),
                     f"failed: {error}"[:300],
                     pause_after,
                     f"paused after {pause_after} failed fetches in a row; last: {error}"[:300],
@@ -278,7 +278,7 @@ class FeedStore:
             async with conn.execute(
                 "UPDATE triage SET state = ?, decided_by = ?, decided_at = ?, claim_id = ? "
                 "WHERE guild_id = ? AND id = ? AND state = 'open' RETURNING id",
-                (state, by, iso(now), claim_id, guild_id, item_id),
+                (state, by, clock.iso(now), claim_id, guild_id, item_id),
             ) as cur:
                 return await cur.fetchone() is not None
 

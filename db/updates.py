@@ -11,9 +11,10 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from db import clock
 from db.connection import Database
 from db.facts import ChangeEvent, _event, _fetchall, _fetchone, _insert
 
@@ -21,10 +22,6 @@ from db.facts import ChangeEvent, _event, _fetchall, _fetchone, _insert
 # across messages (digests, which take up to DIGEST_BATCH at once).
 INSTANT_BATCH = 50
 DIGEST_BATCH = 2000
-
-
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +147,17 @@ class UpdateStore:
                     weekday,
                     timezone,
                     latest[0],
-                    iso(next_due) if next_due else None,
+                    clock.iso(next_due) if next_due else None,
                     origin_channel,
                     created_by,
-                    iso(now),
+                    clock.iso(now),
                 ),
             ) as cur:
                 row = await cur.fetchone()
             # Rows held back while paused become due again at once.
             await conn.execute(
                 "UPDATE outbox SET next_attempt_at = ? WHERE subscription_id = ? AND state = 'pending'",
-                (iso(now), row["id"]),
+                (clock.iso(now), row["id"]),
             )
         return _sub(row), existed is None
 
@@ -207,7 +204,7 @@ class UpdateStore:
             async with conn.execute(
                 "UPDATE subscriptions SET paused_at = ?, paused_reason = ? WHERE id = ? AND paused_at IS NULL "
                 "RETURNING *",
-                (iso(now), reason, sub_id),
+                (clock.iso(now), reason, sub_id),
             ) as cur:
                 row = await cur.fetchone()
         return _sub(row) if row else None
@@ -268,7 +265,7 @@ class UpdateStore:
             title = await _fetchone(conn, "SELECT title FROM stories WHERE id = ?", (sub.story_id,))
             produced = render(sub, title[0] if title else "Story", events, slot)
             parts = len(produced.payloads)
-            at = iso(now)
+            at = clock.iso(now)
             for part, (payload, nonce) in enumerate(zip(produced.payloads, produced.nonces, strict=True), 1):
                 await _insert(
                     conn,
@@ -281,7 +278,7 @@ class UpdateStore:
                         payload,
                         events[0].id if events else None,
                         events[-1].id if events else None,
-                        iso(slot) if slot else None,
+                        clock.iso(slot) if slot else None,
                         part,
                         parts,
                         int(produced.late),
@@ -293,7 +290,7 @@ class UpdateStore:
             next_due = produced.next_due
             await conn.execute(
                 "UPDATE subscriptions SET cursor = ?, next_due = ? WHERE id = ?",
-                (new_cursor, iso(next_due) if next_due else sub.next_due, sub.id),
+                (new_cursor, clock.iso(next_due) if next_due else sub.next_due, sub.id),
             )
             return parts
 
@@ -306,24 +303,25 @@ class UpdateStore:
             "AND o.id = (SELECT min(o2.id) FROM outbox o2 JOIN subscriptions s2 ON s2.id = o2.subscription_id "
             "            WHERE o2.channel_id = o.channel_id AND o2.state = 'pending' AND s2.paused_at IS NULL) "
             "ORDER BY o.id LIMIT ?",
-            (iso(now), limit),
+            (clock.iso(now), limit),
         )
         return [_row(r) for r in rows]
 
     async def mark_attempt(self, row_id: int, now: datetime) -> None:
         await self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, attempted_at = ? WHERE id = ?", (iso(now), row_id)
+            "UPDATE outbox SET attempts = attempts + 1, attempted_at = ? WHERE id = ?", (clock.iso(now), row_id)
         )
 
     async def mark_sent(self, row_id: int, message_id: int, now: datetime) -> None:
         await self.db.execute(
             "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-            (message_id, iso(now), row_id),
+            (message_id, clock.iso(now), row_id),
         )
 
     async def retry_later(self, row_id: int, at: datetime, error: str) -> None:
         await self.db.execute(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?", (iso(at), error[:300], row_id)
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+            (clock.iso(at), error[:300], row_id),
         )
 
     async def hold(self, row_id: int, error: str) -> None:
@@ -340,7 +338,7 @@ class UpdateStore:
     async def bulk_insert_for_bench(
         self, sub_id: int, channel_id: int, payloads: Sequence[str], now: datetime
     ) -> None:
-        at = iso(now)
+        at = clock.iso(now)
         await self.db.executemany(
             "INSERT INTO outbox(subscription_id, channel_id, nonce, payload, next_attempt_at, created_at) "
             "VALUES (?,?,?,?,?,?)",
