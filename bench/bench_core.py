@@ -291,12 +291,11 @@ async def bulk_fill(db: Database, guild_ids: list[int], per_server: int, rng: ra
         async with db.transaction() as conn:
             for _ in range(per_server):
                 c = synthetic_claim(rng, codenames)
-                async with conn.execute(
+                claim_id = await conn.insert(
                     "INSERT INTO claims(story_id, guild_id, text, status, first_reported, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (story.id, guild_id, c["text"], c["status"], c["first_reported"], at, at),
-                ) as cur:
-                    claim_id = cur.lastrowid
+                )
                 tags = list(dict.fromkeys(t.lower() for t in c["tags"]))
                 entities = list(dict.fromkeys(c["entities"]))
                 await conn.executemany("INSERT INTO claim_tags VALUES (?, ?)", [(claim_id, t) for t in tags])
@@ -313,12 +312,11 @@ async def bulk_fill(db: Database, guild_ids: list[int], per_server: int, rng: ra
                     "INSERT INTO claims_fts(rowid, text, tags, entities, scope) VALUES (?, ?, ?, ?, ?)",
                     (claim_id, c["text"], " ".join(tags), " ".join(entities), f"g{guild_id}"),
                 )
-                async with conn.execute(
+                history_id = await conn.insert(
                     "INSERT INTO claim_history(claim_id, at, actor_name, action, new_value, reason) "
                     "VALUES (?, ?, 'bench', 'created', ?, 'synthetic')",
                     (claim_id, at, c["status"]),
-                ) as cur:
-                    history_id = cur.lastrowid
+                )
                 await conn.execute(
                     "INSERT INTO change_events(story_id, guild_id, claim_id, history_id, kind, summary, created_at) "
                     "VALUES (?, ?, ?, ?, 'claim_added', ?, ?)",

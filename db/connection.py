@@ -15,6 +15,8 @@ from typing import Any
 
 import aiosqlite
 
+from db.errors import Conflict
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -36,6 +38,53 @@ def migrations() -> list[tuple[int, str, str]]:
         if version != expected:
             raise RuntimeError(f"migration {name} is out of sequence (expected {expected:03d})")
     return found
+
+
+class Tx:
+    """The SQL surface a repository sees inside `Database.transaction()`: statements, inserts that
+    return the new row's id, and reads, all inside the one open transaction. Repositories use only
+    this (and `Database`'s own reads), never the driver's connection, so a backend is one class."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return how many rows it changed. A broken constraint raises Conflict."""
+        try:
+            async with self._conn.execute(sql, params) as cur:
+                return cur.rowcount
+        except sqlite3.IntegrityError as error:
+            raise Conflict(str(error)) from error
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one INSERT; return the new row's id (0 when nothing was inserted)."""
+        try:
+            async with self._conn.execute(sql, params) as cur:
+                return int(cur.lastrowid or 0) if cur.rowcount else 0
+        except sqlite3.IntegrityError as error:
+            raise Conflict(str(error)) from error
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            await self._conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as error:
+            raise Conflict(str(error)) from error
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of a query, or of a write's RETURNING clause."""
+        return next(iter(await self.fetchall(sql, params)), None)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return list(await self._conn.execute_fetchall(sql, params))
+        except sqlite3.IntegrityError as error:
+            raise Conflict(str(error)) from error
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
+        row = await self.fetchone(sql, params)
+        return default if row is None else row[0]
 
 
 class Database:
@@ -128,16 +177,16 @@ class Database:
             return cur.lastrowid or 0
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(sql, rows)
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Tx]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception; one writer at a time."""
         async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield Tx(self.conn)
             except BaseException:
                 self._touched.clear()
                 await self.conn.execute("ROLLBACK")

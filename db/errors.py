@@ -15,3 +15,8 @@ class InvalidChange(StoreError):
 
 class AlreadyApplied(StoreError):
     """The same request (a Discord interaction delivered twice) was already carried out."""
+
+
+class Conflict(Exception):
+    """A write broke a uniqueness or integrity rule of the schema (the backend's own error is its cause).
+    Repositories turn it into a StoreError with words for the user."""

@@ -13,11 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from db import clock
-from db.connection import Database
-from db.errors import AlreadyApplied, InvalidChange, NotFound
+from db.connection import Database, Tx
+from db.errors import AlreadyApplied, Conflict, InvalidChange, NotFound
 
 if TYPE_CHECKING:
     from db.retrieval import Retrieval
@@ -313,21 +311,19 @@ class FactStore:
         base = slugify(slug or title)
         at = clock.iso()
         async with self._write(request_id) as conn:
-            count = await _fetchval(conn, "SELECT count(*) FROM stories WHERE guild_id = ?", (self.guild_id,))
+            count = await conn.fetchval("SELECT count(*) FROM stories WHERE guild_id = ?", (self.guild_id,))
             if self.max_stories is not None and count >= self.max_stories:
                 raise InvalidChange(
                     f"This server already tracks {count} stories, the most it can. Archived stories count too."
                 )
-            if await _fetchval(
-                conn,
+            if await conn.fetchval(
                 "SELECT 1 FROM stories WHERE guild_id = ? AND title = ? COLLATE NOCASE",
                 (self.guild_id, title),
             ):
                 raise InvalidChange("A story with that title already exists here. Pick another title.")
             taken = {
                 r[0]
-                for r in await _fetchall(
-                    conn,
+                for r in await conn.fetchall(
                     "SELECT slug FROM stories WHERE guild_id = ? AND slug LIKE ?",
                     (self.guild_id, base + "%"),
                 )
@@ -340,12 +336,13 @@ class FactStore:
                 await conn.execute(
                     "UPDATE stories SET is_default = 0 WHERE guild_id = ? AND is_default = 1", (self.guild_id,)
                 )
-            async with conn.execute(
-                "INSERT INTO stories(guild_id, slug, title, summary, is_default, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                (self.guild_id, chosen, title, summary, int(default or not count), at, at),
-            ) as cur:
-                story = _story(await cur.fetchone())
+            story = _story(
+                await conn.fetchone(
+                    "INSERT INTO stories(guild_id, slug, title, summary, is_default, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                    (self.guild_id, chosen, title, summary, int(default or not count), at, at),
+                )
+            )
             await self._story_history(conn, story.id, at, actor, "created", None, None, title, reason)
         return story
 
@@ -370,8 +367,7 @@ class FactStore:
         at = clock.iso()
         async with self._write(request_id) as conn:
             story = await self._story_for_change(conn, story_id)
-            if "title" in changes and await _fetchval(
-                conn,
+            if "title" in changes and await conn.fetchval(
                 "SELECT 1 FROM stories WHERE guild_id = ? AND title = ? COLLATE NOCASE AND id != ?",
                 (self.guild_id, changes["title"], story_id),
             ):
@@ -395,8 +391,8 @@ class FactStore:
         reason = _clean_text(reason, "reason", MAX_REASON)
         at = clock.iso()
         async with self._write(request_id) as conn:
-            row = await _fetchone(
-                conn, "SELECT * FROM stories WHERE id = ? AND guild_id = ?", (story_id, self.guild_id)
+            row = await conn.fetchone(
+                "SELECT * FROM stories WHERE id = ? AND guild_id = ?", (story_id, self.guild_id)
             )
             if row is None:
                 raise NotFound(UNKNOWN_STORY)
@@ -421,8 +417,8 @@ class FactStore:
             story = await self._story_for_change(conn, story_id)
             if story.is_default:
                 raise InvalidChange(f"“{story.title}” is already the default story.")
-            old = await _fetchval(
-                conn, "SELECT title FROM stories WHERE guild_id = ? AND is_default = 1", (self.guild_id,)
+            old = await conn.fetchval(
+                "SELECT title FROM stories WHERE guild_id = ? AND is_default = 1", (self.guild_id,)
             )
             await conn.execute(
                 "UPDATE stories SET is_default = 0 WHERE guild_id = ? AND is_default = 1", (self.guild_id,)
@@ -612,14 +608,13 @@ class FactStore:
         async with self._write(request_id) as conn:
             await self._story_for_change(conn, story_id)
             if self.max_claims_per_story is not None:
-                count = await _fetchval(conn, "SELECT count(*) FROM claims WHERE story_id = ?", (story_id,))
+                count = await conn.fetchval("SELECT count(*) FROM claims WHERE story_id = ?", (story_id,))
                 if count >= self.max_claims_per_story:
                     raise InvalidChange(
                         f"This story already holds {count} claims, the most one story can. "
                         "Start a new story with /story create."
                     )
-            claim_id = await _insert(
-                conn,
+            claim_id = await conn.insert(
                 "INSERT INTO claims(story_id, guild_id, key, text, status, first_reported, created_at, updated_at, "
                 "kind, project, horizon) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (story_id, self.guild_id, key, text, status, first_reported, at, at, kind, project, horizon),
@@ -720,11 +715,11 @@ class FactStore:
                 raise InvalidChange(f"Claim #{claim_id} already says exactly that.")
             await conn.execute("UPDATE claims SET text = ?, updated_at = ? WHERE id = ?", (text, at, claim_id))
             tags = [
-                r[0] for r in await _fetchall(conn, "SELECT tag FROM claim_tags WHERE claim_id = ?", (claim_id,))
+                r[0] for r in await conn.fetchall("SELECT tag FROM claim_tags WHERE claim_id = ?", (claim_id,))
             ]
             entities = [
                 r[0]
-                for r in await _fetchall(conn, "SELECT entity FROM claim_entities WHERE claim_id = ?", (claim_id,))
+                for r in await conn.fetchall("SELECT entity FROM claim_entities WHERE claim_id = ?", (claim_id,))
             ]
             await self._index(conn, claim_id, text, tags, entities, replace=True)
             if self.retrieval is not None:
@@ -803,7 +798,7 @@ class FactStore:
             claim = await self._claim_for_change(conn, claim_id)
             try:
                 source_id = await self._insert_source(conn, claim_id, source, at)
-            except aiosqlite.IntegrityError:
+            except Conflict:
                 raise InvalidChange(f"Claim #{claim_id} already cites that source.") from None
             label = source.outlet + (f" (citing {source.cites})" if source.cites else "")
             history_id = await self._append_history(
@@ -819,7 +814,7 @@ class FactStore:
                 {"source": asdict(source), "text": claim["text"], "reason": reason},
                 at,
             )
-            row = await _fetchone(conn, "SELECT * FROM sources WHERE id = ?", (source_id,))
+            row = await conn.fetchone("SELECT * FROM sources WHERE id = ?", (source_id,))
         return Source(**dict(row))
 
     async def retract(
@@ -1004,7 +999,7 @@ class FactStore:
 
     # -- internals ---------------------------------------------------------------------------------
     @asynccontextmanager
-    async def _write(self, request_id: int | None) -> AsyncIterator[aiosqlite.Connection]:
+    async def _write(self, request_id: int | None) -> AsyncIterator[Tx]:
         """One write transaction. With a request id (the Discord interaction's), a replay of the same request
         is refused inside the same transaction, so a command delivered twice writes once."""
         async with self.db.transaction() as conn:
@@ -1014,7 +1009,7 @@ class FactStore:
                         "INSERT INTO applied_requests(id, guild_id, at) VALUES (?, ?, ?)",
                         (request_id, self.guild_id, clock.iso()),
                     )
-                except aiosqlite.IntegrityError:
+                except Conflict:
                     raise AlreadyApplied(
                         "That request was already carried out; nothing was changed twice."
                     ) from None
@@ -1026,10 +1021,8 @@ class FactStore:
                     )
             yield conn
 
-    async def _story_for_change(self, conn: aiosqlite.Connection, story_id: int) -> Story:
-        row = await _fetchone(
-            conn, "SELECT * FROM stories WHERE id = ? AND guild_id = ?", (story_id, self.guild_id)
-        )
+    async def _story_for_change(self, conn: Tx, story_id: int) -> Story:
+        row = await conn.fetchone("SELECT * FROM stories WHERE id = ? AND guild_id = ?", (story_id, self.guild_id))
         if row is None:
             raise NotFound(UNKNOWN_STORY)
         story = _story(row)
@@ -1037,9 +1030,9 @@ class FactStore:
             raise InvalidChange(archived_message(story))
         return story
 
-    async def _claim_for_change(self, conn: aiosqlite.Connection, claim_id: int) -> Any:
-        claim = await _fetchone(
-            conn, "SELECT * FROM claims WHERE id = ? AND guild_id = ?", (claim_id, self.guild_id)
+    async def _claim_for_change(self, conn: Tx, claim_id: int) -> Any:
+        claim = await conn.fetchone(
+            "SELECT * FROM claims WHERE id = ? AND guild_id = ?", (claim_id, self.guild_id)
         )
         if claim is None:
             raise NotFound(unknown_claim(claim_id))
@@ -1048,12 +1041,11 @@ class FactStore:
         await self._story_for_change(conn, claim["story_id"])
         return claim
 
-    async def _insert_source(self, conn: aiosqlite.Connection, claim_id: int, s: NewSource, at: str) -> int:
+    async def _insert_source(self, conn: Tx, claim_id: int, s: NewSource, at: str) -> int:
         if s.reliability not in RELIABILITY:
             raise InvalidChange("Reliability must be A, B, C or D.")
         outlet = _clean_text(s.outlet, "outlet", MAX_OUTLET)
-        return await _insert(
-            conn,
+        return await conn.insert(
             "INSERT INTO sources(claim_id, outlet, url, published, cites, reliability, added_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (claim_id, outlet, s.url, s.published, s.cites, s.reliability, at),
@@ -1061,7 +1053,7 @@ class FactStore:
 
     async def _index(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         claim_id: int,
         text: str,
         tags: Iterable[str],
@@ -1078,7 +1070,7 @@ class FactStore:
 
     async def _append_history(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         claim_id: int,
         at: str,
         actor: Actor,
@@ -1088,8 +1080,7 @@ class FactStore:
         reason: str,
         evidence_url: str | None,
     ) -> int:
-        return await _insert(
-            conn,
+        return await conn.insert(
             "INSERT INTO claim_history(claim_id, at, actor_id, actor_name, action, old_value, new_value, reason, "
             "evidence_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (claim_id, at, actor.id, actor.name, action, old, new, reason, evidence_url),
@@ -1097,7 +1088,7 @@ class FactStore:
 
     async def _story_history(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         story_id: int,
         at: str,
         actor: Actor,
@@ -1108,8 +1099,7 @@ class FactStore:
         reason: str,
     ) -> int:
         self.db.touch("stories")  # rendered answers that show the story are stale once this commits
-        return await _insert(
-            conn,
+        return await conn.insert(
             "INSERT INTO story_history(story_id, at, actor_id, actor_name, action, field, old_value, new_value, "
             "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (story_id, at, actor.id, actor.name, action, field_name, old, new, reason),
@@ -1117,7 +1107,7 @@ class FactStore:
 
     async def _event(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         story_id: int,
         claim_id: int | None,
         history_id: int | None,
@@ -1127,8 +1117,7 @@ class FactStore:
         at: str,
     ) -> int:
         self.db.touch("change_events")  # wakes the update sender once this transaction commits
-        event_id = await _insert(
-            conn,
+        event_id = await conn.insert(
             "INSERT INTO change_events(story_id, guild_id, claim_id, history_id, kind, summary, detail, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -1188,7 +1177,7 @@ async def adopt_unowned(db: Database, guild_id: int) -> int:
     """Give the stories no server owns (those of a database that no server had used before migration 006)
     to this server; returns how many it got. Used once, by the first server that runs a command."""
     async with db.transaction() as conn:
-        rows = await _fetchall(conn, "SELECT id FROM stories WHERE guild_id = 0", ())
+        rows = await conn.fetchall("SELECT id FROM stories WHERE guild_id = 0", ())
         if not rows:
             return 0
         await conn.execute("UPDATE stories SET guild_id = ? WHERE guild_id = 0", (guild_id,))
@@ -1357,23 +1346,3 @@ def _labels(values: Iterable[str], limit: int, *, lower: bool) -> tuple[str, ...
             raise InvalidChange(f"'{value[:limit]}…' is longer than {limit} characters.")
         out.setdefault(value, None)
     return tuple(out)
-
-
-async def _insert(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> int:
-    async with conn.execute(sql, params) as cur:
-        return int(cur.lastrowid or 0)
-
-
-async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
-    async with conn.execute(sql, params) as cur:
-        return await cur.fetchone()
-
-
-async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-    async with conn.execute(sql, params) as cur:
-        return list(await cur.fetchall())
-
-
-async def _fetchval(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
-    row = await _fetchone(conn, sql, params)
-    return None if row is None else row[0]

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from db import clock
 from db.connection import Database
-from db.errors import InvalidChange, NotFound
+from db.errors import Conflict, InvalidChange, NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +104,7 @@ class FeedStore:
         at = clock.iso(now)
         try:
             async with self.db.transaction() as conn:
-                async with conn.execute(
+                row = await conn.fetchone(
                     "INSERT INTO feeds(guild_id, story_id, url, title, keywords, etag, last_modified, next_fetch_at, "
                     "last_fetch_at, last_result, added_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
                     (
@@ -123,13 +121,12 @@ class FeedStore:
                         added_by,
                         at,
                     ),
-                ) as cur:
-                    row = await cur.fetchone()
+                )
                 await conn.executemany(
                     "INSERT OR IGNORE INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?)",
                     [(row["id"], key, at) for key in item_keys],
                 )
-        except aiosqlite.IntegrityError:
+        except Conflict:
             raise InvalidChange("This server already follows that feed.") from None
         return _feed(row)
 
@@ -180,33 +177,37 @@ class FeedStore:
         queued = 0
         async with self.db.transaction() as conn:
             for item in items:
-                async with conn.execute(
-                    "INSERT INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING RETURNING item_key",
-                    (feed.id, item.key, at),
-                ) as cur:
-                    new = await cur.fetchone() is not None
+                new = (
+                    await conn.fetchone(
+                        "INSERT INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO NOTHING RETURNING item_key",
+                        (feed.id, item.key, at),
+                    )
+                    is not None
+                )
                 matched, missing = matcher(item) if new else (False, [])
                 if new and matched:
-                    async with conn.execute(
-                        "INSERT INTO triage(guild_id, feed_id, item_key, story_id, outlet, title, link, summary, "
-                        "published, matched, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                        "ON CONFLICT(guild_id, item_key) DO NOTHING RETURNING id",
-                        (
-                            feed.guild_id,
-                            feed.id,
-                            item.key,
-                            feed.story_id,
-                            outlet,
-                            item.title,
-                            item.link,
-                            item.summary,
-                            item.published,
-                            ", ".join(feed.keywords),
-                            at,
-                        ),
-                    ) as cur:
-                        queued += await cur.fetchone() is not None
+                    queued += (
+                        await conn.fetchone(
+                            "INSERT INTO triage(guild_id, feed_id, item_key, story_id, outlet, title, link, summary, "
+                            "published, matched, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                            "ON CONFLICT(guild_id, item_key) DO NOTHING RETURNING id",
+                            (
+                                feed.guild_id,
+                                feed.id,
+                                item.key,
+                                feed.story_id,
+                                outlet,
+                                item.title,
+                                item.link,
+                                item.summary,
+                                item.published,
+                                ", ".join(feed.keywords),
+                                at,
+                            ),
+                        )
+                        is not None
+                    )
                 report.append(SeenItem(item.key, item.title, new, matched, tuple(missing)))
             new_count = sum(r.new for r in report)
             await conn.execute(
@@ -235,7 +236,7 @@ class FeedStore:
         self, feed: Feed, error: str, *, now: datetime, next_fetch_at: datetime, pause_after: int
     ) -> Feed:
         async with self.db.transaction() as conn:
-            async with conn.execute(
+            row = await conn.fetchone(
                 "UPDATE feeds SET failures = failures + 1, next_fetch_at = ?, last_fetch_at = ?, last_result = ?, "
                 "paused_reason = CASE WHEN failures + 1 >= ? THEN ? ELSE paused_reason END WHERE id = ? RETURNING *",
                 (
@@ -246,8 +247,7 @@ class FeedStore:
                     f"paused after {pause_after} failed fetches in a row; last: {error}"[:300],
                     feed.id,
                 ),
-            ) as cur:
-                row = await cur.fetchone()
+            )
         return _feed(row)
 
     # -- triage ------------------------------------------------------------------------------------
@@ -275,12 +275,14 @@ class FeedStore:
     ) -> bool:
         """Close an open item; False when another curator already did (the first decision stands)."""
         async with self.db.transaction() as conn:
-            async with conn.execute(
-                "UPDATE triage SET state = ?, decided_by = ?, decided_at = ?, claim_id = ? "
-                "WHERE guild_id = ? AND id = ? AND state = 'open' RETURNING id",
-                (state, by, clock.iso(now), claim_id, guild_id, item_id),
-            ) as cur:
-                return await cur.fetchone() is not None
+            return (
+                await conn.fetchone(
+                    "UPDATE triage SET state = ?, decided_by = ?, decided_at = ?, claim_id = ? "
+                    "WHERE guild_id = ? AND id = ? AND state = 'open' RETURNING id",
+                    (state, by, clock.iso(now), claim_id, guild_id, item_id),
+                )
+                is not None
+            )
 
     async def reopen(self, guild_id: int, item_id: int) -> None:
         """Undo a decision whose fact-store write failed, so the item is not lost."""

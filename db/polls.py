@@ -572,27 +572,28 @@ class PollStore:
     # -- creation ---------------------------------------------------------------------------------
     async def create(self, new: NewPoll) -> Poll:
         async with self.db.transaction() as conn:
-            async with conn.execute(
-                "INSERT INTO polls(guild_id, channel_id, message_id, author_id, question, kind, multi, anonymous, "
-                "hide_counts, claim_id, project, closes_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    new.guild_id,
-                    new.channel_id,
-                    new.message_id,
-                    new.author_id,
-                    new.question,
-                    new.kind,
-                    int(new.multi),
-                    int(new.anonymous),
-                    int(new.hide_counts),
-                    new.claim_id,
-                    new.project,
-                    new.closes_at,
-                    new.created_at,
-                ),
-            ) as cur:
-                poll_id = (await cur.fetchone())[0]
+            poll_id = (
+                await conn.fetchone(
+                    "INSERT INTO polls(guild_id, channel_id, message_id, author_id, question, kind, multi, anonymous, "
+                    "hide_counts, claim_id, project, closes_at, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        new.guild_id,
+                        new.channel_id,
+                        new.message_id,
+                        new.author_id,
+                        new.question,
+                        new.kind,
+                        int(new.multi),
+                        int(new.anonymous),
+                        int(new.hide_counts),
+                        new.claim_id,
+                        new.project,
+                        new.closes_at,
+                        new.created_at,
+                    ),
+                )
+            )[0]
             await conn.executemany(
                 "INSERT INTO poll_options(poll_id, position, emoji, label, probability) VALUES (?, ?, ?, ?, ?)",
                 [(poll_id, o.position, o.emoji, o.label, o.probability) for o in new.options],
@@ -708,13 +709,13 @@ class PollStore:
     async def close(self, poll_id: int, reason: str, at: str) -> bool:
         """Close an open poll; False if it was already closed (so closing happens once)."""
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE polls SET status = 'closed', closed_at = ?, close_reason = ? WHERE id = ? AND status = 'open'",
                 (at, reason, poll_id),
             )
             # A closed poll's reactions no longer matter: nothing is owed on them.
             await conn.execute("DELETE FROM owed_removals WHERE poll_id = ?", (poll_id,))
-            return cur.rowcount == 1
+            return changed == 1
 
     async def set_results_message(self, poll_id: int, message_id: int) -> None:
         await self.db.execute(
@@ -742,13 +743,13 @@ class PollStore:
         scores: dict[int, tuple[float, float]],
     ) -> None:
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE polls SET outcome = ?, evidence = ?, resolved_at = ?, resolved_by = ?, "
                 "status = 'closed', closed_at = coalesce(closed_at, ?), close_reason = coalesce(close_reason, 'resolved') "
                 "WHERE id = ? AND kind = 'forecast' AND outcome IS NULL",
                 (outcome, evidence, at, by, at, poll_id),
             )
-            if cur.rowcount != 1:
+            if changed != 1:
                 raise InvalidChange(f"Poll #{poll_id} is already resolved.")
             await conn.executemany(
                 "INSERT INTO forecast_scores(poll_id, user_id, probability, brier) VALUES (?, ?, ?, ?)",
@@ -779,12 +780,11 @@ class PollStore:
         self, poll_id: int, event_id: int, outcome: str, evidence: str, at: str
     ) -> Proposal | None:
         async with self.db.transaction() as conn:
-            async with conn.execute(
+            row = await conn.fetchone(
                 "INSERT INTO poll_proposals(poll_id, event_id, outcome, evidence, created_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(poll_id, event_id) DO NOTHING RETURNING *",
                 (poll_id, event_id, outcome, evidence, at),
-            ) as cur:
-                row = await cur.fetchone()
+            )
         return _proposal(row) if row else None
 
     async def get_proposal(self, proposal_id: int) -> Proposal:
@@ -804,10 +804,10 @@ class PollStore:
 
     async def set_proposal_state(self, proposal_id: int, state: str) -> bool:
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE poll_proposals SET state = ? WHERE id = ? AND state = 'pending'", (state, proposal_id)
             )
-            return cur.rowcount == 1
+            return changed == 1
 
 
 def _proposal(row: Any) -> Proposal:

@@ -17,10 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiosqlite
 import numpy as np
 
-from db.connection import Database
+from db.connection import Database, Tx
 from db.facts import Claim
 
 # -- words -----------------------------------------------------------------------------------------
@@ -209,7 +208,7 @@ class Retrieval:
         self.last_build_ms = 0.0
 
     # -- writes (called by FactStore inside its transaction) ---------------------------------------
-    async def write_vector(self, conn: aiosqlite.Connection, claim_id: int, text: str) -> None:
+    async def write_vector(self, conn: Tx, claim_id: int, text: str) -> None:
         vector = self.model.embed([vector_text(text)])[0]
         await conn.execute(
             "INSERT INTO claim_vectors(claim_id, model, dim, vector) VALUES (?, ?, ?, ?) "

@@ -16,7 +16,7 @@ from typing import Any
 
 from db import clock
 from db.connection import Database
-from db.facts import ChangeEvent, _event, _fetchall, _fetchone, _insert
+from db.facts import ChangeEvent, _event
 
 # Events taken per production; a larger backlog continues on the next pass (instant) or is split
 # across messages (digests, which take up to DIGEST_BATCH at once).
@@ -125,13 +125,13 @@ class UpdateStore:
         A new subscription starts after the latest change: it posts what happens from now on.
         """
         async with self.db.transaction() as conn:
-            existed = await _fetchone(
-                conn, "SELECT id FROM subscriptions WHERE channel_id = ? AND story_id = ?", (channel_id, story_id)
+            existed = await conn.fetchone(
+                "SELECT id FROM subscriptions WHERE channel_id = ? AND story_id = ?", (channel_id, story_id)
             )
-            latest = await _fetchone(
-                conn, "SELECT coalesce(max(id), 0) FROM change_events WHERE story_id = ?", (story_id,)
+            latest = await conn.fetchone(
+                "SELECT coalesce(max(id), 0) FROM change_events WHERE story_id = ?", (story_id,)
             )
-            async with conn.execute(
+            row = await conn.fetchone(
                 "INSERT INTO subscriptions(guild_id, channel_id, story_id, mode, local_time, weekday, timezone, "
                 "cursor, next_due, origin_channel, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(channel_id, story_id) DO UPDATE SET mode = excluded.mode, "
@@ -152,8 +152,7 @@ class UpdateStore:
                     created_by,
                     clock.iso(now),
                 ),
-            ) as cur:
-                row = await cur.fetchone()
+            )
             # Rows held back while paused become due again at once.
             await conn.execute(
                 "UPDATE outbox SET next_attempt_at = ? WHERE subscription_id = ? AND state = 'pending'",
@@ -163,11 +162,13 @@ class UpdateStore:
 
     async def unsubscribe(self, guild_id: int, channel_id: int, story_id: int) -> bool:
         async with self.db.transaction() as conn:
-            async with conn.execute(
-                "DELETE FROM subscriptions WHERE guild_id = ? AND channel_id = ? AND story_id = ? RETURNING id",
-                (guild_id, channel_id, story_id),
-            ) as cur:
-                return await cur.fetchone() is not None
+            return (
+                await conn.fetchone(
+                    "DELETE FROM subscriptions WHERE guild_id = ? AND channel_id = ? AND story_id = ? RETURNING id",
+                    (guild_id, channel_id, story_id),
+                )
+                is not None
+            )
 
     async def get(self, sub_id: int) -> Subscription | None:
         row = await self.db.fetchone("SELECT * FROM subscriptions WHERE id = ?", (sub_id,))
@@ -201,12 +202,11 @@ class UpdateStore:
     async def pause(self, sub_id: int, reason: str, now: datetime) -> Subscription | None:
         """Pause once; returns the subscription only when this call paused it (so curators hear once)."""
         async with self.db.transaction() as conn:
-            async with conn.execute(
+            row = await conn.fetchone(
                 "UPDATE subscriptions SET paused_at = ?, paused_reason = ? WHERE id = ? AND paused_at IS NULL "
                 "RETURNING *",
                 (clock.iso(now), reason, sub_id),
-            ) as cur:
-                row = await cur.fetchone()
+            )
         return _sub(row) if row else None
 
     async def pending_counts(self, guild_id: int) -> dict[int, tuple[int, int]]:
@@ -240,7 +240,7 @@ class UpdateStore:
         transaction: a crash leaves either all of it or none of it.
         """
         async with self.db.transaction() as conn:
-            row = await _fetchone(conn, "SELECT * FROM subscriptions WHERE id = ?", (sub_id,))
+            row = await conn.fetchone("SELECT * FROM subscriptions WHERE id = ?", (sub_id,))
             if row is None or row["paused_at"] is not None:
                 return 0
             sub = _sub(row)
@@ -254,21 +254,19 @@ class UpdateStore:
             limit = DIGEST_BATCH if sub.is_digest else INSTANT_BATCH
             events = [
                 _event(r)
-                for r in await _fetchall(
-                    conn,
+                for r in await conn.fetchall(
                     "SELECT * FROM change_events WHERE story_id = ? AND guild_id = ? AND id > ? ORDER BY id LIMIT ?",
                     (sub.story_id, sub.guild_id, sub.cursor, limit),
                 )
             ]
             if not events and not sub.is_digest:
                 return 0
-            title = await _fetchone(conn, "SELECT title FROM stories WHERE id = ?", (sub.story_id,))
+            title = await conn.fetchone("SELECT title FROM stories WHERE id = ?", (sub.story_id,))
             produced = render(sub, title[0] if title else "Story", events, slot)
             parts = len(produced.payloads)
             at = clock.iso(now)
             for part, (payload, nonce) in enumerate(zip(produced.payloads, produced.nonces, strict=True), 1):
-                await _insert(
-                    conn,
+                await conn.insert(
                     "INSERT INTO outbox(subscription_id, channel_id, nonce, payload, first_event, last_event, slot, "
                     "part, parts, late, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
