@@ -97,6 +97,24 @@ def question_terms(question: str) -> list[Term]:
     return list(out.values())
 
 
+# Where a question joins two things it asks about ("the awards show and a podcast", "..., and who will
+# judge it?"). Each side is asked on its own; a side with no word of its own ("Are Netflix and Spotify
+# ...") joins the next one.
+_CLAUSE = re.compile(r"[,;]|\b(?:and|or|but|plus|as well as)\b", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[list[str]]:
+    """The question's words (lower-cased, as in question_terms) per part it joins with and/or/commas."""
+    seen: set[str] = set()
+    parts = []
+    for piece in _CLAUSE.split(question):
+        words = [t.lower for t in question_terms(piece) if t.lower not in seen]
+        seen.update(words)
+        if words:
+            parts.append(words)
+    return parts
+
+
 def words_of(*texts: str | Iterable[str]) -> list[str]:
     """Lower-cased words of claim text, tags and entities (tags like 'awards-show' split in two)."""
     out: dict[str, None] = {}
@@ -167,6 +185,14 @@ class ClaimIndex:
             return found
         pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
         return difflib.get_close_matches(s, pool, n=2, cutoff=0.8)
+
+    def nearest(self, vector: np.ndarray) -> int | None:
+        """The id of the claim closest in meaning to a vector (None if no claim is closer than unrelated)."""
+        if not self.size:
+            return None
+        scores = self.matrix @ vector
+        best = int(np.argmax(scores))
+        return int(self.ids[best]) if scores[best] > 0 else None
 
     def share(self, stems: Sequence[str]) -> float:
         """The largest share of claims that hold one of these stems (1.0: every claim mentions it)."""

@@ -33,8 +33,8 @@ QUESTIONS = json.loads((Path(__file__).parent / "data" / "ask_questions.json").r
 SETS = ("first", "held-out")
 # "first": 36 answerable, 12 unanswerable, 2 partial; "held-out": 20 answerable, 7 unanswerable, 6 partial.
 FLOOR = {
-    "first": {"recall_at_3": 34, "answered": 28, "declined": 9, "not_answered": 12, "partial": 0},
-    "held-out": {"recall_at_3": 19, "answered": 14, "declined": 6, "not_answered": 7, "partial": 4},
+    "first": {"recall_at_3": 34, "answered": 28, "declined": 9, "not_answered": 12, "partial": 2},
+    "held-out": {"recall_at_3": 19, "answered": 14, "declined": 6, "not_answered": 7, "partial": 6},
 }
 CEILING = {"first": {"opens_with_decline": 7}, "held-out": {"opens_with_decline": 6}}
 
