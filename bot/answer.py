@@ -20,7 +20,7 @@ import numpy as np
 from bot.formatting import BRAND, STATUS_EMOJI, escape, source_line
 from bot.limits import clip, fit_embed
 from db.facts import Claim, FactStore, Source, Story
-from db.retrieval import EmbeddingModel, Retrieval, Retrieved, Term, same_word, stem, words_of
+from db.retrieval import EmbeddingModel, Retrieval, Retrieved, Term, question_parts, same_word, stem, words_of
 
 # Two ordinary words this close (cosine of their vectors) mean about the same thing here. Measured on
 # the seed: prize/awards 0.49, football/nfl 0.42, negotiating/talks 0.62; most unrelated pairs stay below
@@ -153,6 +153,11 @@ def decide(found: Retrieved, model: EmbeddingModel) -> Answer:
     lead = ranked[0]
     if not covered[lead.id]:
         return _nothing(found, central, claims, covered, ubiquitous)
+    parts = _parts(found.question, central, ubiquitous)
+    if len(parts) > 1:
+        by_part = _by_part(found, parts, ranked, covered, spelled, ubiquitous)
+        if by_part is not None:
+            return by_part
     chosen = [lead]
     left = everything - covered[lead.id]
     for c in ranked[1:]:
@@ -182,6 +187,62 @@ def decide(found: Retrieved, model: EmbeddingModel) -> Answer:
         if c not in chosen and topic and topic <= covered[c.id] and dense[c.id] >= RELATED_MIN
     ][:2]
     return Answer("partial" if missing else "answered", chosen, absent, apart, related, covered)
+
+
+def _parts(question: str, central: Sequence[Term], ubiquitous: set[str]) -> list[list[Term]]:
+    """The question's central words per part it joins ("the awards show" / "a podcast"). A part with no
+    word of its own, only the story's ubiquitous names ("Are Netflix" in "Are Netflix and Spotify in
+    talks?"), joins the part after it (the last one joins the one before)."""
+    by_word = {t.lower: t for t in central}
+    parts = [[by_word[w] for w in words if w in by_word] for words in question_parts(question)]
+    merged: list[list[Term]] = []
+    carry: list[Term] = []
+    for part in parts:
+        carry += part
+        if {t.lower for t in carry} - ubiquitous:
+            merged.append(carry)
+            carry = []
+    if carry and merged:
+        merged[-1] += carry
+    elif carry:
+        merged.append(carry)
+    return merged
+
+
+def _by_part(
+    found: Retrieved,
+    parts: Sequence[Sequence[Term]],
+    ranked: Sequence[Claim],
+    covered: dict[int, set[str]],
+    spelled: dict[int, set[str]],
+    ubiquitous: set[str],
+) -> Answer | None:
+    """A question that joins two or more things: each part is one statement, so one claim must cover all of
+    its words (and spell one of them). Parts stored and parts not make a partial answer that names every
+    word of the parts not stored; None when no part is stored by one claim (the whole question decides)."""
+    answering: list[Claim] = []
+    unanswered: list[Sequence[Term]] = []
+    for part in parts:
+        want = {t.lower for t in part} - ubiquitous
+        claim = next((c for c in ranked if want <= covered[c.id] and want & spelled[c.id]), None)
+        if claim is None:
+            unanswered.append(part)
+        elif claim not in answering:
+            answering.append(claim)
+    if not answering:
+        return None
+    absent: list[str] = []
+    apart: list[str] = []
+    for part in unanswered:
+        unknown = [t.surface for t in part if t.lower not in ubiquitous and not found.index.known(t.lower)]
+        # The words nothing stored mentions are why the part is not answered; a part whose words are all
+        # stored, just never in one claim ("a video game"), names them all.
+        absent += unknown
+        if not unknown:
+            apart += [t.surface for t in part if t.lower not in ubiquitous]
+    order = {c.id: i for i, c in enumerate(ranked)}
+    answering.sort(key=lambda c: order[c.id])
+    return Answer("partial" if unanswered else "answered", answering[:3], absent, apart, [], covered)
 
 
 def _nothing(

@@ -2,7 +2,8 @@
 fused by reciprocal rank. SQL-side and numpy-side only; deciding what to answer lives in bot/answer.py.
 
 Vectors are written with each claim (FactStore calls `write_vector` inside its transaction) and kept
-in memory as one matrix per set of stories, rebuilt after any claim is added or reworded.
+in memory as one matrix per set of stories; a claim added or reworded is put into the matrices that
+hold its story once its transaction commits (its row replaced or appended), never a rebuild.
 """
 
 from __future__ import annotations
@@ -96,6 +97,24 @@ def question_terms(question: str) -> list[Term]:
     return list(out.values())
 
 
+# Where a question joins two things it asks about ("the awards show and a podcast", "..., and who will
+# judge it?"). Each side is asked on its own; a side with no word of its own ("Are Netflix and Spotify
+# ...") joins the next one.
+_CLAUSE = re.compile(r"[,;]|\b(?:and|or|but|plus|as well as)\b", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[list[str]]:
+    """The question's words (lower-cased, as in question_terms) per part it joins with and/or/commas."""
+    seen: set[str] = set()
+    parts = []
+    for piece in _CLAUSE.split(question):
+        words = [t.lower for t in question_terms(piece) if t.lower not in seen]
+        seen.update(words)
+        if words:
+            parts.append(words)
+    return parts
+
+
 def words_of(*texts: str | Iterable[str]) -> list[str]:
     """Lower-cased words of claim text, tags and entities (tags like 'awards-show' split in two)."""
     out: dict[str, None] = {}
@@ -139,17 +158,67 @@ def vector_text(text: str) -> str:
 
 # -- one in-memory index per set of stories ---------------------------------------------------------
 class ClaimIndex:
-    """The vectors of a set of stories' claims as one matrix, and how many claims hold each word stem."""
+    """The vectors of a set of stories' claims as one matrix, and how many claims hold each word stem.
 
-    def __init__(self, ids: np.ndarray, matrix: np.ndarray, stems: dict[str, int]) -> None:
-        self.ids = ids
-        self.matrix = matrix
-        self.size = len(ids)
-        self.stems = stems
-        self._sorted = sorted(stems)
+    A claim written after the index was built is put in place (its row replaced, or appended) instead of
+    rebuilding the whole matrix: at 10,000 claims a rebuild reads and decodes every row (about 0.5 s).
+    """
+
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray, stems: dict[int, frozenset[str]]) -> None:
+        """`stems`: each claim's word stems, by claim id."""
+        self._ids = np.array(ids, dtype=np.int64)
+        self._rows = np.array(matrix, dtype=np.float32, order="C")  # spare rows at the end, for appends
+        self.size = len(self._ids)
+        self.position = {int(claim_id): row for row, claim_id in enumerate(self._ids)}
+        self._claim_stems = dict(stems)
+        self.stems: dict[str, int] = {}
+        for held in self._claim_stems.values():
+            for st in held:
+                self.stems[st] = self.stems.get(st, 0) + 1
+        self._sorted = sorted(self.stems)
         self._by_initial: dict[str, list[str]] = {}
-        for s in self._sorted:
-            self._by_initial.setdefault(s[0], []).append(s)
+        for st in self._sorted:
+            self._by_initial.setdefault(st[0], []).append(st)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._ids[: self.size]
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._rows[: self.size]
+
+    def put(self, claim_id: int, vector: np.ndarray, stems: Iterable[str]) -> None:
+        """A claim written or reworded: replace its row, or append one; its word stems follow."""
+        row = self.position.get(claim_id)
+        if row is None:
+            if self.size == len(self._rows):  # grow by half: appends cost a copy only now and then
+                grown = max(16, self.size + self.size // 2)
+                rows = np.zeros((grown, self._rows.shape[1]), dtype=np.float32)
+                rows[: self.size] = self._rows[: self.size]
+                ids = np.zeros(grown, dtype=np.int64)
+                ids[: self.size] = self._ids[: self.size]
+                self._rows, self._ids = rows, ids
+            row = self.size
+            self._ids[row] = claim_id
+            self.position[claim_id] = row
+            self.size += 1
+        self._rows[row] = vector
+        new = frozenset(stems)
+        old = self._claim_stems.get(claim_id, frozenset())
+        self._claim_stems[claim_id] = new
+        for st in old - new:
+            self.stems[st] -= 1
+            if not self.stems[st]:
+                del self.stems[st]
+                self._sorted.pop(bisect.bisect_left(self._sorted, st))
+                self._by_initial[st[0]].remove(st)
+        for st in new - old:
+            if st not in self.stems:
+                self.stems[st] = 0
+                bisect.insort(self._sorted, st)
+                bisect.insort(self._by_initial.setdefault(st[0], []), st)
+            self.stems[st] += 1
 
     def known(self, word: str) -> list[str]:
         """Stored word stems this word matches by spelling: itself, a short extension, or a typo fix."""
@@ -166,6 +235,14 @@ class ClaimIndex:
             return found
         pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
         return difflib.get_close_matches(s, pool, n=2, cutoff=0.8)
+
+    def nearest(self, vector: np.ndarray) -> int | None:
+        """The id of the claim closest in meaning to a vector (None if no claim is closer than unrelated)."""
+        if not self.size:
+            return None
+        scores = self.matrix @ vector
+        best = int(np.argmax(scores))
+        return int(self.ids[best]) if scores[best] > 0 else None
 
     def share(self, stems: Sequence[str]) -> float:
         """The largest share of claims that hold one of these stems (1.0: every claim mentions it)."""
@@ -206,6 +283,8 @@ class Retrieval:
         self._indexes: OrderedDict[tuple[int, ...], ClaimIndex] = OrderedDict()
         self._generation = 0
         self.last_build_ms = 0.0
+        # Vectors written inside the open transaction, by claim: (story, vector, word stems).
+        self._pending: dict[int, tuple[int, np.ndarray, frozenset[str]]] = {}
 
     # -- writes (called by FactStore inside its transaction) ---------------------------------------
     async def write_vector(self, conn: Tx, claim_id: int, text: str) -> None:
@@ -216,16 +295,36 @@ class Retrieval:
             "vector = excluded.vector",
             (claim_id, self.model.name, self.model.dim, vector.astype("<f4").tobytes()),
         )
+        async with conn.execute(
+            "SELECT story_id, "
+            "(SELECT group_concat(tag, ' ') FROM claim_tags t WHERE t.claim_id = c.id), "
+            "(SELECT group_concat(entity, ' ') FROM claim_entities e WHERE e.claim_id = c.id) "
+            "FROM claims c WHERE c.id = ?",
+            (claim_id,),
+        ) as cursor:
+            story_id, tags, entities = await cursor.fetchone()
+        if self._pending:
+            # Writes are one transaction at a time: one left over never reached invalidate(), its
+            # transaction failed. Its stories' matrices were never changed; nothing to undo.
+            self._pending.clear()
+        self._pending[claim_id] = (story_id, vector, _stems_of(text, tags or "", entities or ""))
         self._generation += 1  # a build running now is not kept; FactStore invalidates after the commit
 
     def invalidate(self, story_id: int | None = None) -> None:
-        """Forget the matrices that hold a story's claims (every matrix when story_id is None)."""
+        """A story's claims changed and the change is committed: the claims written in it are put into the
+        matrices that hold the story; any other change drops those matrices (every one when story_id is None)."""
         self._generation += 1
+        pending = {k: v for k, v in self._pending.items() if v[0] == story_id}
+        self._pending.clear()
         if story_id is None:
             self._indexes.clear()
-        else:
-            for key in [k for k in self._indexes if story_id in k]:
+            return
+        for key in [k for k in self._indexes if story_id in k]:
+            if not pending:
                 del self._indexes[key]
+                continue
+            for claim_id, (_, vector, stems) in pending.items():
+                self._indexes[key].put(claim_id, vector, stems)
 
     async def backfill(self, *, batch: int = 512) -> int:
         """Write vectors for claims that have none, or one from another model; returns how many."""
@@ -283,11 +382,8 @@ class Retrieval:
             matrix = np.frombuffer(b"".join(r["vector"] for r in rows), dtype="<f4").reshape(
                 len(rows), self.model.dim
             )
-            stems: dict[str, int] = {}
-            for r in rows:
-                for s in {stem(w) for w in words_of(r["text"], r["tags"] or "", r["entities"] or "")}:
-                    stems[s] = stems.get(s, 0) + 1
-            built = ClaimIndex(ids, np.ascontiguousarray(matrix, dtype=np.float32), stems)
+            stems = {r["id"]: _stems_of(r["text"], r["tags"] or "", r["entities"] or "") for r in rows}
+            built = ClaimIndex(ids, matrix, stems)
         self.last_build_ms = (time.perf_counter() - started) * 1000
         if generation == self._generation:  # a write during the build makes it stale: don't keep it
             self._indexes[key] = built
@@ -326,7 +422,7 @@ class Retrieval:
             lexical = [r[0] for r in rows]
         # Claims asked for by id ("#12") come first, if they are in these stories.
         wanted = [int(m) for m in re.findall(r"#(\d{1,18})\b", question)]
-        wanted = [i for i in wanted if np.any(index.ids == i)]
+        wanted = [i for i in wanted if i in index.position]
 
         query_text = " ".join(t.surface for t in terms)
         qv = self.model.embed([query_text])[0] if terms else np.zeros(self.model.dim, np.float32)
@@ -347,20 +443,16 @@ class Retrieval:
                 claim_id = int(index.ids[row])
                 fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
+        # Read before the await: a write meanwhile may put rows into this index.
+        position = index.position
+        dense = {
+            i: float(dense_scores[position[i]]) if position.get(i, len(dense_scores)) < len(dense_scores) else 0.0
+            for i in best
+        }
         claims = await self.claims(best)
         trips += 1 if best else 0
-        position = {int(claim_id): row for row, claim_id in enumerate(index.ids)}
         lex_rank = {claim_id: rank + 1 for rank, claim_id in enumerate(lexical)}
-        candidates = [
-            Candidate(
-                claims[i],
-                fused[i],
-                float(dense_scores[position[i]]) if i in position else 0.0,
-                lex_rank.get(i),
-            )
-            for i in best
-            if i in claims
-        ]
+        candidates = [Candidate(claims[i], fused[i], dense[i], lex_rank.get(i)) for i in best if i in claims]
         return Retrieved(question, terms, candidates, index, qv, trips)
 
     def _fts_query(self, terms: Sequence[Term], index: ClaimIndex) -> str:
@@ -388,6 +480,10 @@ class Retrieval:
             list(ids),
         )
         return {r["id"]: _claim(r) for r in rows}
+
+
+def _stems_of(text: str, tags: str, entities: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in words_of(text, tags, entities))
 
 
 def _claim(row: Any) -> Claim:

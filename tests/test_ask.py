@@ -118,3 +118,41 @@ async def test_a_claim_a_curator_adds_is_found_at_once(curated_world):
     result = await w.alice.slash(w.general, "ask", question="Will the awards show be worldwide?")
     lines = result.response.embeds[0].description.split("\n")
     assert lines[0] == "**#15 · 💬 a rumor, relayed by one outlet (Trade Weekly), not confirmed**"
+
+
+async def test_a_two_part_question_names_the_part_nothing_stored_holds(world):
+    # "YouTube" is a name: on its own it is declined (above); as the second part of a question whose first
+    # part is stored, the answer leads with that part's claim and says exactly what is not stored.
+    result = await world.alice.slash(
+        world.general, "ask", question="Is there a concert series, and will it be on YouTube?"
+    )
+    lines = result.response.embeds[0].description.split("\n")
+    assert lines[:2] == ["The store answers part of your question.", "Nothing stored mentions “YouTube”."]
+    assert lines[2].startswith("**#3 · 📰 reported by one outlet")
+    assert lines[3] == "A live concert series is among the projects Netflix and Spotify are discussing."
+    # Both words of "a video game" are stored, never together: the answer names them, not a claim for each.
+    result = await world.alice.slash(
+        world.general, "ask", question="Will the awards show and a video game both come out?"
+    )
+    embed = result.response.embeds[0]
+    lines = embed.description.split("\n")
+    assert lines[:2] == [
+        "The store answers part of your question.",
+        "Stored claims mention “video” or “game”, but not together with the rest.",
+    ]
+    assert lines[2].startswith("**#2 ") and not embed.fields
+
+
+async def test_an_answer_from_an_archived_story_says_so(curated_world):
+    w = curated_world
+    archived = await w.carol.slash(w.general, "story archive", story="netflix-spotify", reason="Deal collapsed")
+    assert "is archived: read-only" in archived.response.content
+    result = await w.alice.slash(w.general, "ask", question="Are they planning a prize show?")
+    lines = result.response.embeds[0].description.split("\n")
+    assert lines[0] == (
+        "**#2 · 📰 reported by one outlet (The Wall Street Journal), not confirmed · from an archived story**"
+    )
+    unarchived = await w.carol.slash(w.general, "story unarchive", story="netflix-spotify", reason="Back on")
+    assert "is writable again" in unarchived.response.content
+    result = await w.alice.slash(w.general, "ask", question="Are they planning a prize show?")
+    assert "archived" not in result.response.embeds[0].description

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.answer import ask, is_context
 from bot.embeddings import MODEL_ID, shared_embedder
@@ -68,6 +69,45 @@ async def test_the_matrix_cache_follows_writes_and_ask_costs_three_round_trips(t
 
         await store.add_claim(stories[0].id, "Spotify will host a prize gala.", actor=CURATOR, reason="t")
         assert (await retrieval.index([stories[0].id])).size == 15
+    finally:
+        await db.close()
+
+
+async def test_a_write_puts_its_claim_into_the_cached_matrix_without_a_rebuild(tmp_path: Path) -> None:
+    db, store, retrieval = await _open(tmp_path)
+    try:
+        story = await store.default_story()
+        index = await retrieval.index([story.id])
+        assert index.size == 14 and not index.known("karaoke")
+        for n in range(30):  # enough appends to grow the matrix's spare rows more than once
+            claim = await store.add_claim(
+                story.id, f"Spotify is testing karaoke mode {n}.", actor=CURATOR, reason="t"
+            )
+        assert await retrieval.index([story.id]) is index and index.size == 44
+        assert index.known("karaoke") and index.stems["karaoke"] == 30
+        answer, _ = await ask(retrieval, store, "Is Spotify testing karaoke mode 29?", [story])
+        assert answer.verdict == "answered" and answer.claims[0].id == claim.id
+
+        await store.edit_text(claim.id, "Spotify dropped its singalong feature.", actor=CURATOR, reason="t")
+        assert await retrieval.index([story.id]) is index and index.size == 44
+        assert index.stems["karaoke"] == 29 and index.known("singalong")
+        row = index.matrix[index.position[claim.id]]
+        assert np.allclose(row, retrieval.model.embed(["Spotify dropped its singalong feature."])[0])
+        answer, _ = await ask(retrieval, store, "Is there a singalong feature?", [story])
+        assert answer.claims[0].id == claim.id
+
+        # A transaction that fails after writing a vector changes no matrix, even when the next write commits.
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await retrieval.write_vector(conn, claim.id, "Spotify bought a yacht.")
+                raise RuntimeError("rolled back")
+        await store.add_claim(story.id, "Spotify launches audiobooks in Peru.", actor=CURATOR, reason="t")
+        assert await retrieval.index([story.id]) is index and index.size == 45 and not index.known("yacht")
+        assert np.allclose(index.matrix[index.position[claim.id]], row)
+        fresh = Retrieval(db, retrieval.model)
+        rebuilt = await fresh.index([story.id])
+        assert rebuilt.stems == index.stems
+        assert np.allclose(rebuilt.matrix[[rebuilt.position[i] for i in index.ids]], index.matrix)
     finally:
         await db.close()
 
