@@ -234,7 +234,9 @@ class ClaimIndex:
         if found or len(s) < 4:
             return found
         pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
-        return difflib.get_close_matches(s, pool, n=2, cutoff=0.8)
+        # Two neighbouring letters swapped ("Pual") is the commonest typo and scores only 0.75 below.
+        swapped = [t for t in pool if _one_swap(s, t)]
+        return swapped[:2] or difflib.get_close_matches(s, pool, n=2, cutoff=0.8)
 
     def nearest(self, vector: np.ndarray) -> int | None:
         """The id of the claim closest in meaning to a vector (None if no claim is closer than unrelated)."""
@@ -295,14 +297,15 @@ class Retrieval:
             "vector = excluded.vector",
             (claim_id, self.model.name, self.model.dim, vector.astype("<f4").tobytes()),
         )
-        async with conn.execute(
+        row = await conn.fetchone(
             "SELECT story_id, "
             "(SELECT group_concat(tag, ' ') FROM claim_tags t WHERE t.claim_id = c.id), "
             "(SELECT group_concat(entity, ' ') FROM claim_entities e WHERE e.claim_id = c.id) "
             "FROM claims c WHERE c.id = ?",
             (claim_id,),
-        ) as cursor:
-            story_id, tags, entities = await cursor.fetchone()
+        )
+        assert row is not None  # the caller wrote the claim in this transaction
+        story_id, tags, entities = row
         if self._pending:
             # Writes are one transaction at a time: one left over never reached invalidate(), its
             # transaction failed. Its stories' matrices were never changed; nothing to undo.
@@ -499,3 +502,11 @@ def _claim(row: Any) -> Claim:
 def _fts_term(word: str, *, prefix: bool) -> str:
     # User text is data: each word becomes one double-quoted FTS5 string (quotes doubled inside).
     return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
+
+
+def _one_swap(a: str, b: str) -> bool:
+    """True when b is a with exactly two neighbouring letters swapped."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]

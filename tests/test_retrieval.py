@@ -130,3 +130,13 @@ async def test_background_claims_are_told_apart_from_the_rumor(tmp_path: Path) -
         )
     finally:
         await db.close()
+
+
+async def test_a_word_with_two_letters_swapped_is_known_as_the_stored_word(tmp_path: Path) -> None:
+    db, store, retrieval = await _open(tmp_path)
+    try:
+        index = await retrieval.index([(await store.default_story()).id])
+        assert "paul" in index.known("pual") and "concert" in index.known("conecrt")
+        assert not index.known("plua")  # two swaps away is not a typo fix
+    finally:
+        await db.close()
