@@ -50,11 +50,11 @@ def apply_endpoints(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.client import RumorBot
+    from bot.client import build_bot
 
     apply_endpoints(settings)
     loop = asyncio.get_running_loop()
-    async with RumorBot(settings) as bot:
+    async with build_bot(settings) as bot:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)

@@ -254,6 +254,10 @@ class RumorBot(commands.Bot):
             store.retrieval = self.retrieval
         return store
 
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process does the periodic work of a server: always, unless sharded (ShardedRumorBot)."""
+        return True
+
     async def facts_for(self, guild_id: int | None) -> FactStore:
         """The server's fact store, seeded with its own copy of the curated story on first use."""
         if guild_id is None:
@@ -327,3 +331,32 @@ class RumorBot(commands.Bot):
             if hasattr(self, "db"):
                 await self.db.close()
                 del self.db
+
+
+# -- shard ranges per process (issue 14) ------------------------------------------------------------
+class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
+    """The bot for SHARD_COUNT / SHARD_IDS: runs those shards, works only for the servers on them
+    (`owns_guild`), and syncs commands only from the process that holds shard 0."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        assert settings.shard_count is not None and settings.shard_ids is not None
+        # AutoShardedClient reads these in launch_shards; with a count given it skips GET /gateway/bot.
+        self.shard_count = settings.shard_count
+        self.shard_ids = list(settings.shard_ids)
+        self._owned_shards = frozenset(settings.shard_ids)
+
+    def owns_guild(self, guild_id: int) -> bool:
+        return (guild_id >> 22) % self.settings.shard_count in self._owned_shards
+
+    async def sync_commands(self) -> bool:
+        if 0 not in self._owned_shards:
+            log.info("commands are synced by the process that runs shard 0; not syncing")
+            return False
+        return await super().sync_commands()
+
+
+def build_bot(settings: Settings, **kwargs: Any) -> RumorBot:
+    """The bot the settings ask for: sharded when SHARD_COUNT is set, else one process as before."""
+    cls = ShardedRumorBot if settings.shard_count is not None else RumorBot
+    return cls(settings, **kwargs)

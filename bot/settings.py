@@ -42,12 +42,19 @@ class Settings:
     feeds_allow_loopback: bool = False
     feed_max_bytes: int = 2_000_000
     feed_timeout: float = 10.0
+    # PostgreSQL instead of the SQLite file when set (db/backend.py); never logged with its password.
+    database_url: str | None = None
+    # Shards of an AutoShardedBot this process runs: both set, or neither (one process, as today).
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     def __repr__(self) -> str:  # the token must never reach a log line or a traceback
         return (
             f"Settings(token=<hidden>, database_path={str(self.database_path)!r}, "
             f"dev_guild_id={self.dev_guild_id!r}, log_level={self.log_level!r}, "
-            f"api_base={self.api_base!r}, gateway_url={self.gateway_url!r})"
+            f"api_base={self.api_base!r}, gateway_url={self.gateway_url!r}, "
+            f"database_url={'<set>' if self.database_url else None}, shard_count={self.shard_count!r}, "
+            f"shard_ids={self.shard_ids!r})"
         )
 
     __str__ = __repr__
@@ -90,6 +97,52 @@ def _positive_number(env: Mapping[str, str], key: str, default: float, kind: typ
     return value
 
 
+def _database_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("DATABASE_URL", "").strip()
+    if not raw:
+        return None
+    try:
+        url = yarl.URL(raw)
+    except ValueError:
+        url = None
+    if url is None or url.scheme not in ("postgresql", "postgres") or not (url.host or url.query.get("host")):
+        raise SettingsError(
+            "DATABASE_URL",
+            "is not a PostgreSQL URL",
+            "use postgresql://user:password@host:5432/rumormill, or leave it empty for SQLite at DATABASE_PATH",
+        )
+    return raw
+
+
+def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    count_raw = env.get("SHARD_COUNT", "").strip()
+    ids_raw = env.get("SHARD_IDS", "").strip()
+    if not count_raw and not ids_raw:
+        return None, None
+    if not count_raw:
+        raise SettingsError("SHARD_COUNT", "is missing", "set the total number of shards when SHARD_IDS is set")
+    if not (count_raw.isascii() and count_raw.isdigit()) or not 1 <= int(count_raw) <= 65_536:
+        raise SettingsError("SHARD_COUNT", "is not a shard count", "use a whole number such as 4")
+    count = int(count_raw)
+    if not ids_raw:
+        return count, tuple(range(count))  # every shard in this process
+    ids: set[int] = set()
+    for part in ids_raw.split(","):
+        part = part.strip()
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not match:
+            raise SettingsError("SHARD_IDS", "is not a list of shards", "use ids and ranges such as 0-3 or 0,2")
+        low, high = int(match.group(1)), int(match.group(2) or match.group(1))
+        if low > high or high >= count:
+            raise SettingsError(
+                "SHARD_IDS",
+                f"names a shard outside 0-{count - 1}",
+                "use ids below SHARD_COUNT, such as 0-3 or 0,2",
+            )
+        ids.update(range(low, high + 1))
+    return count, tuple(sorted(ids))
+
+
 def load_settings(env: Mapping[str, str], *, require_token: bool = True) -> Settings:
     """Build settings from a mapping of environment variables; raise SettingsError on the first bad key."""
     token = env.get("DISCORD_TOKEN", "").strip()
@@ -123,6 +176,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = True) -> Sett
     if level not in LOG_LEVELS:
         raise SettingsError("LOG_LEVEL", "is not a log level", f"use one of {', '.join(LOG_LEVELS)}")
 
+    shard_count, shard_ids = _shards(env)
     return Settings(
         token=token,
         database_path=database_path,
@@ -133,4 +187,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = True) -> Sett
         feeds_allow_loopback=_bool(env, "FEEDS_ALLOW_LOOPBACK", False),
         feed_max_bytes=int(_positive_number(env, "FEED_MAX_BYTES", 2_000_000, int)),
         feed_timeout=float(_positive_number(env, "FEED_TIMEOUT_SECONDS", 10.0, float)),
+        database_url=_database_url(env),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
     )

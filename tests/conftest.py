@@ -23,6 +23,13 @@ from bot.votes import VoteWriter
 from db import Database
 from db.facts import FactStore
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
+from tests.support.postgres import (  # noqa: F401 - fixtures and the skip warning, for every test module
+    backend,
+    pg_cluster,
+    pg_db,
+    pg_url,
+    pytest_terminal_summary,
+)
 
 FAKE_TOKEN = "fake-token-for-tests.only.not-a-real-discord-token"
 

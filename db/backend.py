@@ -1,0 +1,40 @@
+"""Which database a process opens: PostgreSQL when DATABASE_URL is set, else SQLite at DATABASE_PATH."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from db.connection import Database
+
+if TYPE_CHECKING:
+    from db.postgres import PgDatabase
+
+_PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+class _HasDatabaseSettings(Protocol):
+    database_path: Path
+    database_url: str | None
+
+
+def is_postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(_PG_SCHEMES)
+
+
+async def open_database(
+    target: _HasDatabaseSettings | str | Path, *, migrate: bool = True
+) -> Database | PgDatabase:
+    """Open (and migrate) the store named by settings, a postgresql:// URL, or a SQLite path."""
+    if not isinstance(target, str | Path):
+        target = target.database_url or target.database_path
+    if is_postgres_url(target):
+        from db.postgres import PgDatabase  # asyncpg is imported only by processes that use it
+
+        return await PgDatabase.open(str(target), migrate=migrate)
+    return await Database.open(target, migrate=migrate)
+
+
+def describe(db: Database | PgDatabase) -> str:
+    """Where the store lives, for log lines (a URL without its password)."""
+    return getattr(db, "display", None) or str(getattr(db, "path", "?"))

@@ -1,0 +1,92 @@
+"""bot/settings.py: SHARD_COUNT, SHARD_IDS and DATABASE_URL; db/backend.py's choice of backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+from db import Database
+from db.backend import open_database
+from db.postgres import PgDatabase
+from tests.conftest import FAKE_TOKEN
+
+
+def _load(**env: str):
+    return load_settings({"DISCORD_TOKEN": FAKE_TOKEN, **env})
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "want"),
+    [
+        ("4", "0-3", (0, 1, 2, 3)),
+        ("4", "0,2", (0, 2)),
+        ("8", " 6-7, 0 ,1-2", (0, 1, 2, 6, 7)),
+        ("2", "1", (1,)),
+        ("3", "", (0, 1, 2)),
+    ],
+)
+def test_shard_ranges(count: str, ids: str, want: tuple[int, ...]) -> None:
+    settings = _load(SHARD_COUNT=count, SHARD_IDS=ids)
+    assert settings.shard_count == int(count)
+    assert settings.shard_ids == want
+
+
+def test_unsharded_by_default() -> None:
+    settings = _load()
+    assert settings.shard_count is None and settings.shard_ids is None
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"SHARD_IDS": "0"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "zero"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0-2"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "one"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "0,,1"}, "SHARD_IDS"),
+        ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+    ],
+)
+def test_bad_values_name_the_setting_in_one_line(env: dict[str, str], key: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        _load(**env)
+    assert caught.value.key == key
+    message = str(caught.value)
+    assert message.startswith(key) and "\n" not in message
+    for value in env.values():
+        assert value not in message.split(":", 1)[0].removeprefix(key)
+
+
+def test_database_url_is_never_shown() -> None:
+    settings = _load(DATABASE_URL="postgresql://bot:hunter2@db.example:5432/rumormill")
+    assert settings.database_url.endswith("/rumormill")
+    assert "hunter2" not in repr(settings)
+
+
+async def test_open_database_chooses_by_url(tmp_path: Path, pg_url: str) -> None:
+    sqlite = await open_database(_load(DATABASE_PATH=str(tmp_path / "x.db")))
+    assert isinstance(sqlite, Database)
+    await sqlite.close()
+    pg = await open_database(_load(DATABASE_URL=pg_url))
+    try:
+        assert isinstance(pg, PgDatabase)
+        assert await pg.schema_version() >= 1
+    finally:
+        await pg.close()
+
+
+def test_sharded_bot_owns_only_its_shards_servers(tmp_path: Path) -> None:
+    from bot.client import RumorBot, ShardedRumorBot, build_bot
+
+    plain = build_bot(_load(DATABASE_PATH=str(tmp_path / "a.db")))
+    assert type(plain) is RumorBot and plain.owns_guild(12345 << 22)
+    sharded = build_bot(_load(DATABASE_PATH=str(tmp_path / "b.db"), SHARD_COUNT="4", SHARD_IDS="1,3"))
+    assert isinstance(sharded, ShardedRumorBot)
+    assert (sharded.shard_count, sharded.shard_ids) == (4, [1, 3])
+    owned = [shard for shard in range(8) if sharded.owns_guild((1_000_000 + shard) << 22)]
+    assert [(1_000_000 + s) % 4 for s in owned] == [1, 3, 1, 3]
