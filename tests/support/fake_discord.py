@@ -5,6 +5,10 @@ points ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` here
 websockets exactly as it would to Discord, so start-up, command sync, interaction answers and
 retry logic are exercised for real. It binds 127.0.0.1 only.
 
+Several guilds can be served, each on the shard its id lands on (``(guild_id >> 22) % shard_count``),
+to several gateway connections at once: each IDENTIFY with ``shard: [id, count]`` gets only its
+shard's guilds and the events that belong to them, as Discord does for a sharded bot.
+
 Deliberately small: anything it does not implement answers 404 and is recorded in
 :attr:`FakeDiscord.unimplemented`, so a test can assert the bot stayed inside the modelled surface.
 Every request is also checked against Discord's OpenAPI spec (:mod:`tests.support.openapi_check`).
@@ -33,6 +37,7 @@ from tests.support.openapi_check import SKIP_REASON, SpecValidator, get_validato
 
 __all__ = [
     "FakeDiscord",
+    "FakeGuild",
     "FaultRule",
     "InteractionCall",
     "RecordedFile",
@@ -172,6 +177,45 @@ _Handler = Callable[["_Request"], Awaitable[Any]]
 
 
 @dataclass
+class FakeGuild:
+    """One served guild: its id (which fixes its shard), name, #general and the members it announces."""
+
+    id: int
+    name: str
+    owner_id: int
+    general_channel_id: int
+    joined_at: dict[int, str] = field(default_factory=dict)  # every member's user id -> when they joined
+    member_ids: list[int] = field(default_factory=list)  # the people created with the guild
+
+    def shard(self, shard_count: int) -> int:
+        return (self.id >> 22) % shard_count
+
+
+class _Session:
+    """One shard's gateway session: the socket it is on (None between sockets) and its event buffer."""
+
+    def __init__(self, shard_id: int, shard_count: int) -> None:
+        self.shard_id = shard_id
+        self.shard_count = shard_count
+        self.ws: web.WebSocketResponse | None = None
+        self.ws_request: web.Request | None = None
+        self.session_id: str | None = None
+        self.seq = 0
+        self.sent_events: list[dict[str, Any]] = []
+        self.identified = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None and not self.ws.closed
+
+    def forget(self) -> None:
+        self.session_id = None
+        self.sent_events.clear()
+        self.ws = None
+        self.identified.clear()
+
+
+@dataclass
 class _Request:
     method: str
     args: dict[str, str]
@@ -181,7 +225,12 @@ class _Request:
 
 
 class FakeDiscord:
-    """``async with FakeDiscord() as fd:`` serves one guild with a #general channel."""
+    """``async with FakeDiscord() as fd:`` serves one guild with a #general channel.
+
+    ``FakeDiscord(shard_count=2)`` answers ``/gateway/bot`` with two shards and expects each IDENTIFY
+    to name its shard; :meth:`add_guild` adds guilds whose ids land on a chosen shard. ``guild_id``,
+    ``general_channel_id`` and ``member_ids`` are those of the first guild (on shard ``guild_shard``).
+    """
 
     def __init__(
         self,
@@ -196,7 +245,11 @@ class FakeDiscord:
         validator: SpecValidator | None = None,
         allow_int_attachment_ids: bool = False,
         validate: bool = True,
+        shard_count: int = 1,
+        guild_shard: int = 0,
     ) -> None:
+        if not 0 <= guild_shard < shard_count:
+            raise ValueError(f"guild_shard {guild_shard} is not a shard of {shard_count}")
         self._ids = itertools.count(1)
         self._echo_events = echo_events
         self._heartbeat_ms = heartbeat_interval_ms
@@ -206,32 +259,15 @@ class FakeDiscord:
         # accepts both. Scenario tests of the whole bot tolerate exactly that, as tests/conftest.py does.
         self._allow_int_attachment_ids = allow_int_attachment_ids
         self._validate = validate  # benchmarks switch the (slow) spec check off
-        self.guild_id = guild_id or self.snowflake()
-        self.guild_name = guild_name
+        self.shard_count = shard_count
+        first_guild_id = guild_id or self.snowflake_on_shard(guild_shard)
         self.bot_user = self._user(self.snowflake(), bot_name, bot=True)
         self.application_id = int(self.bot_user["id"])
-        self.owner_id = self.snowflake()
         self.users: dict[int, dict[str, Any]] = {}
-        self.joined_at: dict[int, str] = {}
-        self.add_member(int(self.bot_user["id"]), bot_name, bot=True)
-        self.general_channel_id = self.snowflake()
-        self.channels: dict[int, dict[str, Any]] = {
-            self.general_channel_id: {
-                "id": str(self.general_channel_id),
-                "type": 0,
-                "guild_id": str(self.guild_id),
-                "name": "general",
-                "position": 0,
-                "permission_overwrites": [],
-                "nsfw": False,
-                "parent_id": None,
-                "topic": None,
-                "rate_limit_per_user": 0,
-                "last_message_id": None,
-                "flags": 0,
-            }
-        }
-        self.member_ids = [self.add_member(self.snowflake(), name) for name in member_names]
+        self.guilds: dict[int, FakeGuild] = {}
+        self.channels: dict[int, dict[str, Any]] = {}
+        self.messages: dict[int, list[dict[str, Any]]] = {}
+        self.guild = self.add_guild(guild_name, member_names=member_names, guild_id=first_guild_id)
 
         self.requests: list[RecordedRequest] = []
         self.unimplemented: list[RecordedRequest] = []
@@ -243,26 +279,72 @@ class FakeDiscord:
         self._nonces: dict[tuple[int, str], dict[str, Any]] = {}
         self.invalidated_sessions = 0
         self.commands: dict[int, _Command] = {}
-        self.messages: dict[int, list[dict[str, Any]]] = {cid: [] for cid in self.channels}
         # (message_id, emoji key) -> reaction type (0 normal, 1 burst) -> user ids in reaction order
         self.reactions: dict[tuple[int, str], dict[int, list[int]]] = {}
         self.interactions: dict[str, InteractionCall] = {}
         self.identify_payloads: list[dict[str, Any]] = []
         self.gateway_connections = 0
-        self.session_id: str | None = None
+        # Every DISPATCH sent, by the shard whose connection it went to: (event name, guild id or None).
+        self.delivered: dict[int, list[tuple[str, int | None]]] = {}
         self.api_base = ""
         self.gateway_url = ""
 
-        self._ws: web.WebSocketResponse | None = None
-        self._ws_request: web.Request | None = None
+        self._sessions: dict[int, _Session] = {}
         self._server_closed: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
-        self._seq = 0
-        self._sent_events: list[dict[str, Any]] = []
-        self._identified = asyncio.Event()
         self._ws_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
         self._routes: list[tuple[str, tuple[str, ...], _Handler]] = []
         self._register_routes()
+
+    # -- the first guild, as the one-guild API has always named it -----------------------------
+
+    @property
+    def guild_id(self) -> int:
+        return self.guild.id
+
+    @property
+    def guild_name(self) -> str:
+        return self.guild.name
+
+    @property
+    def owner_id(self) -> int:
+        return self.guild.owner_id
+
+    @property
+    def general_channel_id(self) -> int:
+        return self.guild.general_channel_id
+
+    @property
+    def member_ids(self) -> list[int]:
+        return self.guild.member_ids
+
+    @property
+    def joined_at(self) -> dict[int, str]:
+        return self.guild.joined_at
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def _session(self, shard_id: int = 0) -> _Session:
+        session = self._sessions.get(shard_id)
+        if session is None:
+            session = self._sessions[shard_id] = _Session(shard_id, self.shard_count)
+        return session
+
+    @property
+    def session_id(self) -> str | None:
+        """Shard 0's session (the only one of an unsharded bot)."""
+        return self._session(0).session_id
+
+    @property
+    def _ws(self) -> web.WebSocketResponse | None:
+        return self._session(0).ws
+
+    def shard_of(self, guild_id: int) -> int:
+        return (int(guild_id) >> 22) % self.shard_count
+
+    def session_ids(self) -> dict[int, str | None]:
+        """The live session of each shard that has identified."""
+        return {shard: s.session_id for shard, s in sorted(self._sessions.items()) if s.session_id}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -293,8 +375,9 @@ class FakeDiscord:
         self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
 
     async def stop(self) -> None:
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close(code=1001)
+        for session in self._sessions.values():
+            if session.ws is not None and not session.ws.closed:
+                await session.ws.close(code=1001)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -305,6 +388,53 @@ class FakeDiscord:
         """A real-looking, increasing snowflake (timestamp part is wall-clock now)."""
         now_ms = int(time.time() * 1000) - _DISCORD_EPOCH_MS
         return (now_ms << 22) | (next(self._ids) & 0x3FFFFF)
+
+    def snowflake_on_shard(self, shard_id: int) -> int:
+        """A snowflake whose guild would live on ``shard_id``: its timestamp moved back by under
+        ``shard_count`` milliseconds so that ``(id >> 22) % shard_count == shard_id``."""
+        now_ms = int(time.time() * 1000) - _DISCORD_EPOCH_MS
+        now_ms -= (now_ms - shard_id) % self.shard_count
+        return (now_ms << 22) | (next(self._ids) & 0x3FFFFF)
+
+    def add_guild(
+        self,
+        name: str,
+        *,
+        shard: int | None = None,
+        member_names: tuple[str, ...] = ("alice", "bob"),
+        guild_id: int | None = None,
+    ) -> FakeGuild:
+        """Serve another guild (before the bot connects), on ``shard`` (default: wherever its id lands),
+        with the bot, a #general channel and new members called ``member_names``."""
+        if shard is not None and not 0 <= shard < self.shard_count:
+            raise ValueError(f"shard {shard} is not a shard of {self.shard_count}")
+        gid = guild_id or (self.snowflake() if shard is None else self.snowflake_on_shard(shard))
+        guild = FakeGuild(gid, name, owner_id=self.snowflake(), general_channel_id=self.snowflake())
+        self.guilds[gid] = guild
+        self.add_member(self.application_id, self.bot_user["username"], bot=True, guild_id=gid)
+        self.channels[guild.general_channel_id] = {
+            "id": str(guild.general_channel_id),
+            "type": 0,
+            "guild_id": str(gid),
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "rate_limit_per_user": 0,
+            "last_message_id": None,
+            "flags": 0,
+        }
+        self.messages[guild.general_channel_id] = []
+        guild.member_ids.extend(self.add_member(self.snowflake(), n, guild_id=gid) for n in member_names)
+        return guild
+
+    def _guild(self, guild_id: int | str | None) -> FakeGuild:
+        return self.guild if guild_id is None else self.guilds[int(guild_id)]
+
+    def guild_of_channel(self, channel_id: int) -> FakeGuild:
+        return self.guilds[int(self.channels[channel_id]["guild_id"])]
 
     @staticmethod
     def _user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -319,19 +449,20 @@ class FakeDiscord:
             "flags": 0,
         }
 
-    def add_member(self, user_id: int, name: str, *, bot: bool = False) -> int:
-        """Add a guild member (before the bot connects; later ones are not announced)."""
-        self.users[user_id] = self._user(user_id, name, bot=bot)
-        self.joined_at[user_id] = _iso_now()
+    def add_member(self, user_id: int, name: str, *, bot: bool = False, guild_id: int | None = None) -> int:
+        """Add a member to a guild (default the first; before the bot connects: later ones are not announced)."""
+        self.users.setdefault(user_id, self._user(user_id, name, bot=bot))
+        self._guild(guild_id).joined_at[user_id] = _iso_now()
         return user_id
 
-    def member(self, user_id: int) -> dict[str, Any]:
+    def member(self, user_id: int, guild_id: int | None = None) -> dict[str, Any]:
+        joined = self._guild(guild_id).joined_at
         return {
             "user": self.users[user_id],
             "nick": None,
             "avatar": None,
             "roles": [],
-            "joined_at": self.joined_at[user_id],
+            "joined_at": joined.get(user_id) or _iso_now(),
             "premium_since": None,
             "deaf": False,
             "mute": False,
@@ -340,14 +471,15 @@ class FakeDiscord:
             "communication_disabled_until": None,
         }
 
-    def guild_payload(self) -> dict[str, Any]:
+    def guild_payload(self, guild_id: int | None = None) -> dict[str, Any]:
+        guild = self._guild(guild_id)
         return {
-            "id": str(self.guild_id),
-            "name": self.guild_name,
+            "id": str(guild.id),
+            "name": guild.name,
             "icon": None,
             "splash": None,
             "discovery_splash": None,
-            "owner_id": str(self.owner_id),
+            "owner_id": str(guild.owner_id),
             "afk_channel_id": None,
             "afk_timeout": 300,
             "verification_level": 0,
@@ -363,10 +495,10 @@ class FakeDiscord:
             "nsfw_level": 0,
             "large": False,
             "unavailable": False,
-            "member_count": len(self.users),
+            "member_count": len(guild.joined_at),
             "roles": [
                 {
-                    "id": str(self.guild_id),
+                    "id": str(guild.id),
                     "name": "@everyone",
                     "color": 0,
                     "hoist": False,
@@ -381,77 +513,103 @@ class FakeDiscord:
             ],
             "emojis": [],
             "stickers": [],
-            "members": [self.member(uid) for uid in self.users],
-            "channels": [{k: v for k, v in ch.items() if k != "guild_id"} for ch in self.channels.values()],
+            "members": [self.member(uid, guild.id) for uid in guild.joined_at],
+            "channels": [
+                {k: v for k, v in ch.items() if k != "guild_id"}
+                for ch in self.channels.values()
+                if ch["guild_id"] == str(guild.id)
+            ],
             "threads": [],
             "voice_states": [],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
             "soundboard_sounds": [],
-            "joined_at": self.joined_at[self.application_id],
+            "joined_at": guild.joined_at[self.application_id],
         }
 
     # -- gateway --------------------------------------------------------------------------------
 
-    async def wait_for_identify(self, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
-        """Wait until the bot has IDENTIFYed (and been sent READY); returns the IDENTIFY payload."""
-        await asyncio.wait_for(self._identified.wait(), timeout)
+    async def wait_for_identify(self, timeout: float = 5.0, *, shard: int = 0) -> dict[str, Any]:  # noqa: ASYNC109
+        """Wait until the bot has IDENTIFYed ``shard`` (and been sent READY); returns the latest IDENTIFY."""
+        await asyncio.wait_for(self._session(shard).identified.wait(), timeout)
         return self.identify_payloads[-1]
 
-    async def dispatch(self, event: str, payload: Mapping[str, Any]) -> int:
-        """Send a DISPATCH (op 0) event to the connected bot; returns its sequence number."""
+    def _event_shard(self, payload: Mapping[str, Any]) -> int:
+        guild_id = payload.get("guild_id") if isinstance(payload, Mapping) else None
+        return self.shard_of(int(guild_id)) if guild_id else 0
+
+    async def dispatch(self, event: str, payload: Mapping[str, Any], *, shard: int | None = None) -> int:
+        """Send a DISPATCH (op 0) event to the bot; returns its sequence number.
+
+        It goes to the connection of ``shard``, by default the shard of the payload's ``guild_id``
+        (shard 0 without one), as Discord routes a guild's events to the shard that holds it.
+        """
+        return await self._dispatch_to(
+            self._session(self._event_shard(payload) if shard is None else shard), event, payload
+        )
+
+    async def _dispatch_to(self, session: _Session, event: str, payload: Mapping[str, Any]) -> int:
         async with self._ws_lock:
-            connected = self._ws is not None and not self._ws.closed
-            if not connected and self.session_id is None:
-                raise RuntimeError(f"cannot dispatch {event}: no gateway session is connected")
-            self._seq += 1
-            frame = {"op": 0, "t": event, "s": self._seq, "d": payload}
-            self._sent_events.append(frame)
+            connected = session.connected
+            if not connected and session.session_id is None:
+                raise RuntimeError(
+                    f"cannot dispatch {event}: no gateway session is connected for shard {session.shard_id}"
+                )
+            session.seq += 1
+            frame = {"op": 0, "t": event, "s": session.seq, "d": payload}
+            session.sent_events.append(frame)
+            guild_id = payload.get("guild_id") if event != "GUILD_CREATE" else payload.get("id")
+            self.delivered.setdefault(session.shard_id, []).append((event, int(guild_id) if guild_id else None))
             if connected:
-                assert self._ws is not None
-                await self._ws.send_str(json.dumps(frame))
+                assert session.ws is not None
+                await session.ws.send_str(json.dumps(frame))
             # Otherwise the session is between sockets: the frame is replayed if the bot resumes.
-            return self._seq
+            return session.seq
 
     @property
     def connected(self) -> bool:
-        return self._ws is not None and not self._ws.closed
+        return self._session(0).connected
 
-    async def drop_gateway(self) -> None:
-        """Cut the gateway socket without a close frame (as a network failure would).
+    def shard_connected(self, shard: int) -> bool:
+        return self._session(shard).connected
+
+    async def drop_gateway(self, shard: int = 0) -> None:
+        """Cut a shard's gateway socket without a close frame (as a network failure would).
 
         The session stays resumable: events dispatched meanwhile are replayed on RESUME.
         """
-        request = self._ws_request
+        session = self._session(shard)
+        request = session.ws_request
         if request is not None and request.transport is not None:
             request.transport.abort()
-        self._ws = None
-        self._identified.clear()
+        session.ws = None
+        session.identified.clear()
 
-    async def invalidate_session(self) -> None:
+    async def invalidate_session(self, shard: int = 0) -> None:
         """Send op 9 (INVALID_SESSION, not resumable): the bot must IDENTIFY again."""
-        ws = self._ws
-        self.session_id = None
-        self._sent_events.clear()
-        self._identified.clear()
+        session = self._session(shard)
+        ws = session.ws
+        session.session_id = None
+        session.sent_events.clear()
+        session.identified.clear()
         self.invalidated_sessions += 1
         if ws is not None and not ws.closed:
             await self._send_op(ws, 9, False)
 
-    def forget_session(self) -> None:
-        """The bot process is gone: its session can never be resumed and nothing is buffered for it."""
-        self.session_id = None
-        self._sent_events.clear()
-        self._ws = None
-        self._identified.clear()
+    def forget_session(self, shard: int | None = None) -> None:
+        """The bot process is gone: its session can never be resumed and nothing is buffered for it.
+        ``shard=None`` forgets every shard's session."""
+        for shard_id in list(self._sessions) if shard is None else [shard]:
+            self._session(shard_id).forget()
 
-    async def close_gateway(self, code: int = 4000) -> None:
-        """Drop the gateway socket with ``code`` (4000 lets discord.py resume; 4004 is fatal)."""
-        if self._ws is not None and not self._ws.closed:
-            self._server_closed.add(self._ws)
-            await self._ws.close(code=code)
-        self._identified.clear()
+    async def close_gateway(self, code: int = 4000, shard: int = 0) -> None:
+        """Drop a shard's gateway socket with ``code`` (4000 lets discord.py resume; 4004 is fatal)."""
+        session = self._session(shard)
+        if session.ws is not None and not session.ws.closed:
+            self._server_closed.add(session.ws)
+            await session.ws.close(code=code)
+        session.identified.clear()
 
     async def _send_op(self, ws: web.WebSocketResponse, op: int, data: Any) -> None:
         await ws.send_str(json.dumps({"op": op, "d": data, "s": None, "t": None}))
@@ -460,7 +618,6 @@ class FakeDiscord:
         # discord.py asks for zlib-stream but parses plain text frames too, so none is sent.
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        self._ws_request = request
         self.gateway_connections += 1
         await self._send_op(ws, 10, {"heartbeat_interval": self._heartbeat_ms})
         try:
@@ -468,22 +625,23 @@ class FakeDiscord:
                 if msg.type is not WSMsgType.TEXT:
                     continue
                 frame = json.loads(msg.data)
-                await self._on_gateway_frame(ws, frame["op"], frame.get("d"))
+                await self._on_gateway_frame(ws, request, frame["op"], frame.get("d"))
         finally:
-            if self._ws is ws:
-                self._ws = None
-                # A client closing with 1000/1001 ends its session, as on Discord: no resume.
-                if ws.close_code in (1000, 1001) and ws not in self._server_closed:
-                    self.forget_session()
+            for session in self._sessions.values():
+                if session.ws is ws:
+                    session.ws = None
+                    # A client closing with 1000/1001 ends its session, as on Discord: no resume.
+                    if ws.close_code in (1000, 1001) and ws not in self._server_closed:
+                        session.forget()
         return ws
 
-    async def _on_gateway_frame(self, ws: web.WebSocketResponse, op: int, data: Any) -> None:
+    async def _on_gateway_frame(self, ws: web.WebSocketResponse, request: web.Request, op: int, data: Any) -> None:
         if op == 1:
             await self._send_op(ws, 11, None)
         elif op == 2:
-            await self._identify(ws, data)
+            await self._identify(ws, request, data)
         elif op == 6:
-            await self._resume(ws, data)
+            await self._resume(ws, request, data)
         elif op == 8:
             await self._request_members(data)
         elif op == 3:
@@ -491,62 +649,100 @@ class FakeDiscord:
         else:
             _log.warning("fake gateway ignored op %s", op)
 
-    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
-        self.identify_payloads.append(data)
-        self._ws = ws
-        self._seq = 0
-        self._sent_events.clear()
-        self.session_id = secrets.token_hex(16)
-        await self.dispatch(
-            "READY",
-            {
-                "v": 10,
-                "user": {**self.bot_user, "verified": True, "mfa_enabled": False},
-                "guilds": [{"id": str(self.guild_id), "unavailable": True}],
-                "session_id": self.session_id,
-                "resume_gateway_url": self.gateway_url,
-                "private_channels": [],
-                "relationships": [],
-                "application": {"id": str(self.application_id), "flags": 0},
-            },
-        )
-        await self.dispatch("GUILD_CREATE", self.guild_payload())
-        self._identified.set()
+    def shard_guilds(self, shard: int) -> list[FakeGuild]:
+        """The guilds a connection identified as ``shard`` is told about."""
+        return [g for g in self.guilds.values() if g.shard(self.shard_count) == shard]
 
-    async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
-        if data.get("session_id") != self.session_id:
+    async def _identify(self, ws: web.WebSocketResponse, request: web.Request, data: dict[str, Any]) -> None:
+        self.identify_payloads.append(data)
+        shard = data.get("shard")
+        if shard is None:
+            shard_id, count = 0, 1
+        else:
+            shard_id, count = int(shard[0]), int(shard[1])
+        # Discord closes 4011 (sharding required) when one connection would hold too many guilds, and
+        # 4010 (invalid shard) for a shard outside the count; the fake holds the bot to its own count.
+        if count != self.shard_count:
+            self._server_closed.add(ws)
+            await ws.close(code=4011 if count < self.shard_count else 4010, message=b"Invalid shard count")
+            return
+        if not 0 <= shard_id < count:
+            self._server_closed.add(ws)
+            await ws.close(code=4010, message=b"Invalid shard")
+            return
+        session = self._session(shard_id)
+        session.ws = ws
+        session.ws_request = request
+        session.seq = 0
+        session.sent_events.clear()
+        session.session_id = secrets.token_hex(16)
+        guilds = self.shard_guilds(shard_id)
+        ready = {
+            "v": 10,
+            "user": {**self.bot_user, "verified": True, "mfa_enabled": False},
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "session_id": session.session_id,
+            "resume_gateway_url": self.gateway_url,
+            "private_channels": [],
+            "relationships": [],
+            "application": {"id": str(self.application_id), "flags": 0},
+        }
+        if shard is not None:
+            ready["shard"] = [shard_id, count]
+        await self._dispatch_to(session, "READY", ready)
+        for guild in guilds:
+            await self._dispatch_to(session, "GUILD_CREATE", self.guild_payload(guild.id))
+        session.identified.set()
+
+    async def _resume(self, ws: web.WebSocketResponse, request: web.Request, data: dict[str, Any]) -> None:
+        session = next(
+            (s for s in self._sessions.values() if s.session_id and s.session_id == data.get("session_id")), None
+        )
+        if session is None:
             await self._send_op(ws, 9, False)  # not resumable: discord.py re-identifies
             return
-        missed = [frame for frame in self._sent_events if frame["s"] > (data.get("seq") or 0)]
-        self._ws = ws
+        missed = [frame for frame in session.sent_events if frame["s"] > (data.get("seq") or 0)]
+        session.ws = ws
+        session.ws_request = request
         for frame in missed:
             await ws.send_str(json.dumps(frame))
-        await self.dispatch("RESUMED", {})
+        await self._dispatch_to(session, "RESUMED", {})
         self.resumes += 1
-        self._identified.set()
+        session.identified.set()
 
     async def _request_members(self, data: dict[str, Any]) -> None:
+        guild = self._guild(data.get("guild_id"))
         await self.dispatch(
             "GUILD_MEMBERS_CHUNK",
             {
-                "guild_id": str(self.guild_id),
-                "members": [self.member(uid) for uid in self.users],
+                "guild_id": str(guild.id),
+                "members": [self.member(uid, guild.id) for uid in guild.joined_at],
                 "chunk_index": 0,
                 "chunk_count": 1,
                 "nonce": data.get("nonce"),
             },
         )
 
+    def _live(self, guild_id: int | str | None) -> bool:
+        """Whether the shard holding the guild has a session to tell (live or resumable)."""
+        return self._session(self.shard_of(int(guild_id)) if guild_id else 0).session_id is not None
+
     async def _echo(self, event: str, payload: Mapping[str, Any]) -> None:
-        """Tell the bot about its own REST writes, as Discord does, if it is connected."""
-        if self._echo_events and self.session_id is not None:
+        """Tell the bot about its own REST writes, as Discord does, if its shard is connected."""
+        if self._echo_events and self._live(payload.get("guild_id")):
             await self.dispatch(event, payload)
 
     # -- interactions ---------------------------------------------------------------------------
 
-    def command(self, name: str) -> dict[str, Any]:
-        """The synced command called ``name`` (a guild command shadows a global one)."""
-        found = [c for c in self.commands.values() if c.data["name"] == name and c.data.get("type", 1) == 1]
+    def command(self, name: str, guild_id: int | None = None) -> dict[str, Any]:
+        """The synced command called ``name`` usable in a guild (default: the first); a guild command
+        shadows a global one."""
+        guild_id = self._guild(guild_id).id
+        found = [
+            c
+            for c in self.commands.values()
+            if c.data["name"] == name and c.data.get("type", 1) == 1 and c.guild_id in (None, guild_id)
+        ]
         if not found:
             synced = sorted(c.data["name"] for c in self.commands.values())
             raise LookupError(f"no synced slash command {name!r} (synced: {synced})")
@@ -561,14 +757,20 @@ class FakeDiscord:
         subcommand: str | None = None,
         *,
         channel_id: int | None = None,
+        guild_id: int | None = None,
     ) -> InteractionCall:
         """Dispatch INTERACTION_CREATE for ``/name [subcommand] options`` as ``user_id``.
 
-        ``subcommand`` may be ``"group sub"``. Option types come from the synced definition.
+        ``subcommand`` may be ``"group sub"``. Option types come from the synced definition. The guild
+        is the channel's; without a channel, #general of ``guild_id`` (default: the first guild). The
+        interaction goes to the connection of the guild's shard.
         """
-        command = self.command(name)
-        channel = self.channels[channel_id or self.general_channel_id]
-        data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "guild_id": str(self.guild_id)}
+        if channel_id is None:
+            channel_id = self._guild(guild_id).general_channel_id
+        guild = self.guild_of_channel(channel_id)
+        command = self.command(name, guild.id)
+        channel = self.channels[channel_id]
+        data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "guild_id": str(guild.id)}
         resolved: dict[str, dict[str, Any]] = {}
         definitions = command.get("options", [])
         wrappers: list[dict[str, Any]] = []
@@ -576,7 +778,9 @@ class FakeDiscord:
             definition = _option(definitions, part)
             wrappers.append({"type": definition["type"], "name": part, "options": []})
             definitions = definition.get("options", [])
-        leaf = [self._option_value(_option(definitions, k), v, resolved) for k, v in (options or {}).items()]
+        leaf = [
+            self._option_value(_option(definitions, k), v, resolved, guild.id) for k, v in (options or {}).items()
+        ]
         if wrappers:
             wrappers[-1]["options"] = leaf
             for outer, inner in itertools.pairwise(wrappers):
@@ -592,18 +796,18 @@ class FakeDiscord:
             "application_id": str(self.application_id),
             "type": 2,
             "data": data,
-            "guild_id": str(self.guild_id),
-            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+            "guild_id": str(guild.id),
+            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
             "channel_id": channel["id"],
             "channel": channel,
-            "member": {**self.member(user_id), "permissions": _ALL_PERMISSIONS},
+            "member": {**self.member(user_id, guild.id), "permissions": _ALL_PERMISSIONS},
             "token": f"fake_interaction_{interaction_id}_{secrets.token_urlsafe(24)}",
             "version": 1,
             "app_permissions": _ALL_PERMISSIONS,
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "authorizing_integration_owners": {"0": str(guild.id)},
             "context": 0,
             "attachment_size_limit": _ATTACHMENT_SIZE_LIMIT,
         }
@@ -613,13 +817,13 @@ class FakeDiscord:
         return call
 
     def _option_value(
-        self, definition: Mapping[str, Any], value: Any, resolved: dict[str, dict[str, Any]]
+        self, definition: Mapping[str, Any], value: Any, resolved: dict[str, dict[str, Any]], guild_id: int
     ) -> dict[str, Any]:
         kind = definition["type"]
         if kind == 6:  # USER: Discord sends the id and the objects in `resolved`
             user_id = int(value)
             resolved.setdefault("users", {})[str(user_id)] = self.users[user_id]
-            member = {k: v for k, v in self.member(user_id).items() if k not in ("user", "deaf", "mute")}
+            member = {k: v for k, v in self.member(user_id, guild_id).items() if k not in ("user", "deaf", "mute")}
             resolved.setdefault("members", {})[str(user_id)] = {**member, "permissions": _ALL_PERMISSIONS}
             value = str(user_id)
         elif kind == 7:  # CHANNEL
@@ -802,13 +1006,13 @@ class FakeDiscord:
 
     async def _get_gateway(self, req: _Request) -> Any:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+        return {"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": limit}
 
     def _guild_scope(self, req: _Request) -> int | None:
         if "guild_id" not in req.args:
             return None
         guild_id = int(req.args["guild_id"])
-        if guild_id != self.guild_id:
+        if guild_id not in self.guilds:
             raise _HTTPError(404, 10004, "Unknown Guild")
         return guild_id
 
@@ -842,15 +1046,16 @@ class FakeDiscord:
         return [c.data for c in self.commands.values() if c.guild_id == scope]
 
     async def _get_guild(self, req: _Request) -> Any:
-        self._guild_scope(req)
-        return {k: v for k, v in self.guild_payload().items() if k not in ("members", "channels", "threads")}
+        guild_id = self._guild_scope(req)
+        payload = self.guild_payload(guild_id)
+        return {k: v for k, v in payload.items() if k not in ("members", "channels", "threads")}
 
     async def _get_member(self, req: _Request) -> Any:
-        self._guild_scope(req)
+        guild_id = self._guild_scope(req)
         user_id = int(req.args["user_id"])
-        if user_id not in self.users:
+        if user_id not in self._guild(guild_id).joined_at:
             raise _HTTPError(404, 10007, "Unknown Member")
-        return self.member(user_id)
+        return self.member(user_id, guild_id)
 
     def _channel(self, req: _Request) -> int:
         channel_id = int(req.args["channel_id"])
@@ -900,10 +1105,11 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """Store a message built from a create body; also used to seed messages from users."""
         message_id = self.snowflake()
+        guild_id = int(self.channels[channel_id]["guild_id"])
         message = {
             "id": str(message_id),
             "channel_id": str(channel_id),
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id),
             "author": dict(author),
             "content": body.get("content") or "",
             "timestamp": _iso_now(),
@@ -921,7 +1127,7 @@ class FakeDiscord:
             **(extra or {}),
         }
         if author.get("id") != self.bot_user["id"] or message_type != 0:
-            message["member"] = {k: v for k, v in self.member(int(author["id"])).items() if k != "user"}
+            message["member"] = {k: v for k, v in self.member(int(author["id"]), guild_id).items() if k != "user"}
         self.messages[channel_id].append(message)
         self.channels[channel_id]["last_message_id"] = message["id"]
         return message
@@ -1008,7 +1214,7 @@ class FakeDiscord:
         self.messages[channel_id].remove(message)
         await self._echo(
             "MESSAGE_DELETE",
-            {"id": message["id"], "channel_id": str(channel_id), "guild_id": str(self.guild_id)},
+            {"id": message["id"], "channel_id": str(channel_id), "guild_id": message["guild_id"]},
         )
 
     # -- reactions ------------------------------------------------------------------------------
@@ -1031,9 +1237,10 @@ class FakeDiscord:
         """A member adds a reaction: stored, and MESSAGE_REACTION_ADD is dispatched (or buffered for a
         resume while the socket is down; lost, as on Discord, when no session is alive)."""
         self._find_message(channel_id, message_id)
-        if self.react(channel_id, message_id, user_id, emoji) and self.session_id is not None:
+        guild_id = self.guild_of_channel(channel_id).id
+        if self.react(channel_id, message_id, user_id, emoji) and self._live(guild_id):
             event = self._reaction_event(channel_id, message_id, user_id, _emoji_key(emoji))
-            await self.dispatch("MESSAGE_REACTION_ADD", {**event, "member": self.member(user_id)})
+            await self.dispatch("MESSAGE_REACTION_ADD", {**event, "member": self.member(user_id, guild_id)})
 
     async def member_unreact(self, user_id: int, channel_id: int, message_id: int, emoji: str) -> None:
         key = (message_id, _emoji_key(emoji))
@@ -1042,7 +1249,7 @@ class FakeDiscord:
             if user_id in users:
                 users.remove(user_id)
                 removed = True
-        if removed and self.session_id is not None:
+        if removed and self._live(self.guild_of_channel(channel_id).id):
             event = self._reaction_event(channel_id, message_id, user_id, _emoji_key(emoji))
             await self.dispatch("MESSAGE_REACTION_REMOVE", event)
 
@@ -1050,15 +1257,16 @@ class FakeDiscord:
         """Who has a normal reaction ``emoji`` on the message, in reaction order."""
         return list(self.reactions.get((message_id, _emoji_key(emoji)), {}).get(0, []))
 
-    def add_channel(self, name: str) -> int:
-        """Add a text channel (before the bot connects; later ones are not announced)."""
+    def add_channel(self, name: str, guild_id: int | None = None) -> int:
+        """Add a text channel to a guild (default the first; before the bot connects: later ones are not
+        announced)."""
         channel_id = self.snowflake()
-        general = self.channels[self.general_channel_id]
+        general = self.channels[self._guild(guild_id).general_channel_id]
         self.channels[channel_id] = {
             **general,
             "id": str(channel_id),
             "name": name,
-            "position": len(self.channels),
+            "position": sum(c["guild_id"] == general["guild_id"] for c in self.channels.values()),
         }
         self.channels[channel_id]["last_message_id"] = None
         self.messages[channel_id] = []
@@ -1073,7 +1281,7 @@ class FakeDiscord:
             "user_id": str(user_id),
             "channel_id": str(channel_id),
             "message_id": str(message_id),
-            "guild_id": str(self.guild_id),
+            "guild_id": self.channels[channel_id]["guild_id"],
             "emoji": _emoji_payload(emoji),
             "burst": False,
             "type": 0,
@@ -1083,7 +1291,8 @@ class FakeDiscord:
         channel_id, message_id, emoji = self._reaction_target(req)
         if self.react(channel_id, message_id, self.application_id, emoji):
             event = self._reaction_event(channel_id, message_id, self.application_id, emoji)
-            await self._echo("MESSAGE_REACTION_ADD", {**event, "member": self.member(self.application_id)})
+            member = self.member(self.application_id, self.guild_of_channel(channel_id).id)
+            await self._echo("MESSAGE_REACTION_ADD", {**event, "member": member})
 
     async def _remove_reaction(self, req: _Request) -> None:
         channel_id, message_id, emoji = self._reaction_target(req)

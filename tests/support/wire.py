@@ -45,8 +45,9 @@ class BotProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
 
-    async def start(self, timeout: float = 30) -> None:  # noqa: ASYNC109
-        """Start a process and wait until it has identified and its commands are known to Discord."""
+    async def start(self, timeout: float = 30, *, wait_for_commands: bool = True) -> None:  # noqa: ASYNC109
+        """Start a process and wait until it has identified and its commands are known to Discord (unless
+        ``wait_for_commands`` is off: a process that does not sync them, such as one without shard 0)."""
         identified = len(self.fd.identify_payloads)
         with self.log_path.open("ab") as log_file:
             log_file.write(f"\n===== start #{self.starts + 1}\n".encode())
@@ -62,7 +63,10 @@ class BotProcess:
             )
         self.starts += 1
         await self.wait_until(lambda: len(self.fd.identify_payloads) > identified, timeout)
-        await self.wait_until(lambda: any(c.data["name"] == "rumor" for c in self.fd.commands.values()), timeout)
+        if wait_for_commands:
+            await self.wait_until(
+                lambda: any(c.data["name"] == "rumor" for c in self.fd.commands.values()), timeout
+            )
         await self.wait_until(lambda: self.ready_count() >= self.starts, timeout)
 
     def ready_count(self) -> int:

@@ -1,0 +1,82 @@
+"""Two `python -m bot` processes with one shard each (SHARD_COUNT=2, SHARD_IDS 0 and 1) against one fake Discord
+serving guilds on both shards: each process connects with its shard, hears only of its guilds, answers only
+there, and only the process with shard 0 syncs the commands.
+
+bot/client.py opens its store with `Database.open(DATABASE_PATH)`, not yet through db/backend.open_database,
+so each process gets its own SQLite file here (two processes must never share one SQLite file); which guilds
+each file holds then shows which process did the work.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_discord import FakeDiscord
+from tests.support.wire import BotProcess
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+
+
+def _sync_requests(fd: FakeDiscord) -> list[str]:
+    return [r.path for r in fd.requests if r.method == "PUT" and r.path.endswith("/commands")]
+
+
+def _seeded_guilds(db_path: Path) -> set[int]:
+    with sqlite3.connect(db_path) as conn:
+        return {row[0] for row in conn.execute("SELECT DISTINCT guild_id FROM stories WHERE guild_id != 0")}
+
+
+async def test_two_processes_each_serve_only_the_guilds_on_their_shard(tmp_path: Path) -> None:
+    async with FakeDiscord(shard_count=2, guild_name="Zero A") as fd:
+        zero_a = fd.guild
+        zero_b = fd.add_guild("Zero B", shard=0, member_names=("carol",))
+        one = fd.add_guild("One", shard=1, member_names=("dave", "erin"))
+        processes = {}
+        for shard in (1, 0):
+            workdir = tmp_path / f"shard{shard}"
+            workdir.mkdir()
+            # No DEV_GUILD_ID: commands sync globally, so one sync serves the guilds of every shard.
+            processes[shard] = BotProcess(fd, workdir, SHARD_COUNT="2", SHARD_IDS=str(shard), DEV_GUILD_ID="")
+        try:
+            # Shard 1 first: it must come up without syncing anything.
+            await processes[1].start(wait_for_commands=False)
+            assert fd.identify_payloads[-1]["shard"] == [1, 2]
+            assert _sync_requests(fd) == []
+            assert "commands are synced by the process that runs shard 0; not syncing" in processes[1].log()
+            await processes[0].start()
+            assert fd.identify_payloads[-1]["shard"] == [0, 2]
+            assert _sync_requests(fd) == [f"/applications/{fd.application_id}/commands"]
+            assert [p["shard"] for p in fd.identify_payloads] == [[1, 2], [0, 2]]
+            assert fd.session_ids().keys() == {0, 1}
+            assert not any(r.path == "/gateway/bot" for r in fd.requests)  # SHARD_COUNT was given
+            assert "1 server(s)" in processes[1].log() and "2 server(s)" in processes[0].log()
+
+            for guild in (zero_a, zero_b, one):
+                member = guild.member_ids[0]
+                rumor = await (await fd.slash(member, "rumor", guild_id=guild.id)).final(15)
+                assert "Netflix × Spotify" in rumor["embeds"][0]["title"]
+                assert rumor["allowed_mentions"] == {"parse": []}
+                help_call = await (await fd.slash(member, "help", guild_id=guild.id)).wait_response(15)
+                assert help_call.response is not None
+                assert help_call.response["data"]["embeds"][0]["title"] == "Rumor Mill commands"
+
+            # Each connection was told only of its own shard's guilds and their interactions.
+            for shard, guilds in ((0, {zero_a.id, zero_b.id}), (1, {one.id})):
+                heard = {guild_id for _, guild_id in fd.delivered[shard] if guild_id is not None}
+                assert heard == guilds
+                created = {g for event, g in fd.delivered[shard] if event == "GUILD_CREATE"}
+                assert created == guilds
+                assert sum(event == "INTERACTION_CREATE" for event, _ in fd.delivered[shard]) == 2 * len(guilds)
+            # And each process did its work (the store's copy of the curated story) only for those guilds.
+            assert _seeded_guilds(processes[0].db_path) == {zero_a.id, zero_b.id}
+            assert _seeded_guilds(processes[1].db_path) == {one.id}
+        finally:
+            codes = {shard: await p.stop() for shard, p in processes.items() if p.proc is not None}
+        assert codes == {1: 0, 0: 0}, {s: p.log()[-2000:] for s, p in processes.items()}
+        for process in processes.values():
+            assert "Traceback" not in process.log(), process.log()[-3000:]
+        assert not fd.unimplemented, fd.unimplemented
+        assert not fd.spec_problems, fd.spec_problems
