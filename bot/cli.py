@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|check|facts export FILE|facts import FILE|demo]`."""
+"""Command line: `python -m bot [run|check|facts export FILE|facts import FILE|migrate-to-postgres URL|demo]`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     facts_sub = facts.add_subparsers(dest="facts_command", required=True)
     facts_sub.add_parser("export", help="write the fact store to FILE").add_argument("file", type=Path)
     facts_sub.add_parser("import", help="load FILE into an empty database").add_argument("file", type=Path)
+    migrate = sub.add_parser(
+        "migrate-to-postgres",
+        help="copy the SQLite store at DATABASE_PATH into an empty PostgreSQL database",
+        description="Copy every table of the SQLite store at DATABASE_PATH into an empty PostgreSQL database "
+        "(migrated first), keeping ids; then set DATABASE_URL to it. Stop the bot before copying.",
+    )
+    migrate.add_argument("database_url", metavar="DATABASE_URL", help="postgresql://user:password@host/rumormill")
     demo = sub.add_parser("demo", help="try the bot in a simulated Discord in your browser (no token needed)")
     demo.add_argument("--port", type=int, default=0, help="local port for the page (default: any free port)")
     demo.add_argument(
@@ -95,9 +102,12 @@ async def _check(settings: Settings) -> int:
 
 async def _facts(settings: Settings, action: str, file: Path) -> int:
     from db import Database
+    from db.backend import open_database
     from db.facts import export_facts, import_facts
 
-    db = await Database.open(settings.database_path)
+    # An export reads whichever store the settings name (DATABASE_URL, else DATABASE_PATH), so the two
+    # sides of a migration can be compared; an import still loads a SQLite file.
+    db = await (open_database(settings) if action == "export" else Database.open(settings.database_path))
     try:
         if action == "export":
             data = await export_facts(db)
@@ -113,6 +123,62 @@ async def _facts(settings: Settings, action: str, file: Path) -> int:
             print(f"imported {count} rows from {file}")
     finally:
         await db.close()
+    return 0
+
+
+async def _migrate_to_postgres(settings: Settings, url: str) -> int:
+    import asyncpg
+
+    from bot.progress import TextBar
+    from db import Database
+    from db.backend import describe
+    from db.pg_copy import CopyRefused, copy, non_empty_tables, plan, row_counts, summarize
+    from db.postgres import PgDatabase
+
+    sqlite = await Database.open(settings.database_path)
+    try:
+        try:
+            pg = await PgDatabase.open(url)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            print(f"rumormill: cannot open the PostgreSQL database: {error}", file=sys.stderr)
+            return 1
+        try:
+            if found := await non_empty_tables(pg):
+                print(
+                    f"rumormill: {describe(pg)} is not empty ({summarize(found)}): migrate-to-postgres copies only "
+                    "into an empty database",
+                    file=sys.stderr,
+                )
+                return 1
+            try:
+                plans = await plan(sqlite, pg)
+                print(
+                    f"copying {sum(p.rows for p in plans):,} rows in {len(plans)} tables from "
+                    f"{settings.database_path} to {describe(pg)}",
+                    file=sys.stderr,
+                )
+                bar = TextBar(sum(p.rows for p in plans))
+                await copy(sqlite, pg, plans, progress=lambda table, n: bar.advance(n, table))
+                bar.close()
+            except CopyRefused as error:
+                print(f"rumormill: {error}", file=sys.stderr)
+                return 1
+            tables = [p.name for p in plans]
+            before, after = await row_counts(sqlite, tables), await row_counts(pg, tables)
+        finally:
+            await pg.close()
+    finally:
+        await sqlite.close()
+    tables.sort()
+    width = max(len(t) for t in tables)
+    print(f"{'table':<{width}}  {'sqlite':>10}  {'postgresql':>10}")
+    for table in tables:
+        mark = "" if before[table] == after[table] else "  MISMATCH"
+        print(f"{table:<{width}}  {before[table]:>10,}  {after[table]:>10,}{mark}")
+    if before != after:
+        print("rumormill: the row counts differ (was the bot still writing?)", file=sys.stderr)
+        return 1
+    print(f"copied {sum(after.values()):,} rows; set DATABASE_URL to use PostgreSQL")
     return 0
 
 
@@ -161,7 +227,24 @@ def main(argv: list[str] | None = None) -> int:
             raise SettingsError(
                 "demo --port", f"{args.port} is not a port", "use 1 to 65535, or 0 for any free port"
             )
-        if command in ("run", "check", "facts"):
+        if command == "migrate-to-postgres":
+            from db.backend import is_postgres_url
+
+            if not is_postgres_url(args.database_url):
+                raise SettingsError(
+                    "migrate-to-postgres DATABASE_URL",
+                    "is not a PostgreSQL URL",
+                    "use postgresql://user:password@host:5432/rumormill",
+                )
+            if not settings.database_path.is_file():
+                raise SettingsError(
+                    "DATABASE_PATH",
+                    f"has no database at {settings.database_path}",
+                    "point it at the SQLite store to copy",
+                )
+        if command in ("run", "check", "migrate-to-postgres") or (
+            command == "facts" and not (args.facts_command == "export" and settings.database_url)
+        ):
             asyncio.run(check_database(settings.database_path))
     except SettingsError as error:
         print(f"rumormill: {error}", file=sys.stderr)
@@ -179,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_check(settings))
         if command == "facts":
             return asyncio.run(_facts(settings, args.facts_command, args.file))
+        if command == "migrate-to-postgres":
+            return asyncio.run(_migrate_to_postgres(settings, args.database_url))
         if command == "demo":
             from bot.demo import DEFAULT_DEMO_DB, main_async
 
