@@ -84,6 +84,8 @@ class RecordedRequest:
     files: list[RecordedFile] = field(default_factory=list)
     status: int = 0
     at: float = field(default_factory=time.time)  # wall-clock time the request arrived
+    user_agent: str = ""  # who sent it: discord.py itself, or a REST proxy in front of this server
+    bot_auth: bool = False  # it carried an `Authorization: Bot ...` header (the token is not kept)
 
     @property
     def params(self) -> dict[str, str]:
@@ -864,6 +866,8 @@ class FakeDiscord:
         method = request.method
         body, files, multipart = await _read_body(request)
         record = RecordedRequest(method, path, dict(request.query), body, multipart, files)
+        record.user_agent = request.headers.get("User-Agent", "")
+        record.bot_auth = request.headers.get("Authorization", "").startswith("Bot ")
         self.requests.append(record)
         if self._validator is not None:
             self.spec_problems += self._validator.validate(method, path, record.query, body, multipart=multipart)
