@@ -144,6 +144,12 @@ async def test_two_bots_with_one_shard_each_see_and_answer_only_their_guilds() -
             await fd.close_gateway(4000, shard=1)
             await asyncio.wait_for(resumed.wait(), 8)
             assert fd.shard_connected(0) and fd.shard_connected(1) and fd.resumes == 1
+
+            # A process that dies takes only its own shard's session with it.
+            fd.forget_session(1)
+            assert fd.session_ids().keys() == {0}
+            with pytest.raises(RuntimeError, match="no gateway session is connected for shard 1"):
+                await fd.dispatch("TYPING_START", {"guild_id": str(one.id), "channel_id": "1", "user_id": "1"})
         assert fd.unimplemented == [] and fd.spec_problems == []
 
 

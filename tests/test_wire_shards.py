@@ -1,6 +1,7 @@
 """Two `python -m bot` processes with one shard each (SHARD_COUNT=2, SHARD_IDS 0 and 1) against one fake Discord
 serving guilds on both shards: each process connects with its shard, hears only of its guilds, answers only
-there, and only the process with shard 0 syncs the commands.
+there, and only the process with shard 0 syncs the commands; one of them killed and restarted comes back on
+its own shard while the other serves on.
 
 bot/client.py opens its store with `Database.open(DATABASE_PATH)`, not yet through db/backend.open_database,
 so each process gets its own SQLite file here (two processes must never share one SQLite file); which guilds
@@ -73,6 +74,17 @@ async def test_two_processes_each_serve_only_the_guilds_on_their_shard(tmp_path:
             # And each process did its work (the store's copy of the curated story) only for those guilds.
             assert _seeded_guilds(processes[0].db_path) == {zero_a.id, zero_b.id}
             assert _seeded_guilds(processes[1].db_path) == {one.id}
+
+            # SIGKILL of shard 1's process: shard 0 goes on serving; shard 1 comes back with a new IDENTIFY.
+            await processes[1].kill()
+            assert fd.session_ids().keys() == {0}
+            rumor = await (await fd.slash(zero_b.member_ids[0], "rumor", guild_id=zero_b.id)).final(15)
+            assert "Netflix × Spotify" in rumor["embeds"][0]["title"]
+            await processes[1].start(wait_for_commands=False)
+            assert fd.identify_payloads[-1]["shard"] == [1, 2] and fd.session_ids().keys() == {0, 1}
+            rumor = await (await fd.slash(one.member_ids[1], "rumor", guild_id=one.id)).final(15)
+            assert "Netflix × Spotify" in rumor["embeds"][0]["title"]
+            assert len(_sync_requests(fd)) == 1  # the restart synced nothing
         finally:
             codes = {shard: await p.stop() for shard, p in processes.items() if p.proc is not None}
         assert codes == {1: 0, 0: 0}, {s: p.log()[-2000:] for s, p in processes.items()}

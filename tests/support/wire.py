@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.settings import load_settings
 from tests.conftest import FAKE_TOKEN
 from tests.support.fake_discord import FakeDiscord
 
@@ -90,11 +91,17 @@ class BotProcess:
         return self.proc.returncode or 0
 
     async def kill(self) -> None:
-        """SIGKILL: no shutdown code runs; the socket just goes away."""
+        """SIGKILL: no shutdown code runs; the sockets of its shards just go away."""
         assert self.proc is not None
         self.proc.kill()
         await self.proc.wait()
-        self.fd.forget_session()
+        for shard in self.shards():
+            self.fd.forget_session(shard)
+
+    def shards(self) -> tuple[int, ...]:
+        """The shards this process runs (SHARD_IDS; shard 0 alone when unsharded)."""
+        settings = load_settings(self.env, require_token=False)
+        return settings.shard_ids or (0,)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
