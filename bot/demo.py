@@ -407,6 +407,11 @@ async def _add_feed(world: DemoWorld, story_ref: str) -> None:
         "The Netflix and Spotify video podcast deal expands beyond the US.",
     )
     feed.publish("n-3", "Box office: a quiet weekend", "No streaming news this week.")
+    feed.publish(
+        "n-4",
+        "Netflix and Spotify concert talks said to stall over ticketing",
+        "People familiar with the talks say Netflix and Spotify disagree on who sells the tickets.",
+    )
     await carol.slash(general, "feeds check", feed="1")
 
 
