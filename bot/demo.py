@@ -582,7 +582,13 @@ class ActionGate:
     def _serialised(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         async def serialised(*args: Any, **kwargs: Any) -> Any:
             async with self.lock:
-                return await handler(*args, **kwargs)
+                try:
+                    return await handler(*args, **kwargs)
+                except ConnectionResetError:
+                    # The page left (a closed tab, a new channel) while its request waited for the tick: nobody
+                    # reads the answer, and aiohttp would log the lost connection as a server error.
+                    log.debug("a page request outlived its page")
+                    return web.Response(status=499, text="the page left")
 
         return serialised
 
