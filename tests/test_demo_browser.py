@@ -1,11 +1,17 @@
 """`python -m bot demo` end to end: the real command as a subprocess, its page driven in headless Chromium.
 
-Drives the demo as a person would: the front door, every channel as every member, the viewer switch, the
-commands a member and a curator run (/timeline five times in a row), buttons, a vote and its withdrawal; after
-each step the page must have answered and the demo be alive. Screenshots of each screen go to the test's
-folder (screens/). Saves rumor.png (the /rumor answer as the page renders it) and demo.png (a poll after a vote) in
-the test's folder, or in $RUMORMILL_SCREENSHOTS (`RUMORMILL_SCREENSHOTS=docs python -m pytest tests/test_demo_browser.py`
-refreshes the README's pictures).
+Drives the demo as a person would: the front door, every channel as every member, the page's viewer switch
+among all members, every slash command a member and a curator can run (required options filled through the
+composer, autocomplete picked from its list), /timeline five times in a row, every button the answers show,
+a vote and its withdrawal. After each step the page must have answered, show no trouble, and the demo be
+alive; at the end the demo log holds no error or warning. A screenshot of each screen goes to the test's
+folder (screens/); rumor.png (the /rumor answer) and demo.png (the poll after a vote) go there too, or to
+$RUMORMILL_SCREENSHOTS (`RUMORMILL_SCREENSHOTS=docs python -m pytest tests/test_demo_browser.py` refreshes the
+README's pictures).
+
+The page is driven deterministically: an action is sent only while the page is idle (SimCord's page drops a
+command typed while another action is in flight), and a page control is clicked only while it is visible
+(a button that a re-render hides is never waited on).
 """
 
 from __future__ import annotations
@@ -32,12 +38,34 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 HAVE_CHROMIUM = CHROMIUM.exists()
+URL = re.compile(r"http://127\.0\.0\.1:\d+/#\S+")
+MEMBERS = ("Alice", "Bob", "Carol (curator)", "Dana (admin)")
+CHANNELS = ("general", "updates")
+TROUBLE = (
+    "Action outcome uncertain",
+    "Unavailable channel",
+    "Something went wrong on our side",
+    "Action was not completed",
+    "Preview session",
+)
 # Scroll so the message's header ("Alice used /rumor", the bot's name) is at the top.
 SCROLL_TO_MESSAGE = (
     "e => { let n = e; while (n.parentElement && !n.querySelector('.message-header')) n = n.parentElement;"
     " n.scrollIntoView({block: 'start'}); }"
 )
-URL = re.compile(r"http://127\.0\.0\.1:\d+/#\S+")
+# The ids of the bot's messages (not the page's own chrome) that contain a text.
+ANSWERS = (
+    "text => [...document.querySelectorAll('[data-message-id]')]"
+    ".filter(e => e.textContent.includes(text)).map(e => e.dataset.messageId)"
+)
+# Idle: the page's status line is not one of its "…" pending labels, and the page has a snapshot.
+IDLE = (
+    "() => { const s = document.getElementById('action-status')?.textContent || '';"
+    " return !s.endsWith('…') && !document.body.innerText.includes('Unavailable channel'); }"
+)
+OPEN_POLL = (
+    "[...document.querySelectorAll('[data-message-id]')].filter(m => m.textContent.includes('Closes in')).pop()"
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -82,14 +110,152 @@ async def _start_demo(tmp_path: Path) -> tuple[asyncio.subprocess.Process, str, 
         await asyncio.sleep(0.1)
 
 
-MEMBER_COMMANDS = ["/rumor", "/facts", "/help", "/story list", "/leaderboard", "/poll list"]
-CURATOR_COMMANDS = ["/triage", "/updates list", "/feeds list"]
-# The ids of the messages (the bot's answers, not the page's own chrome) that contain a text.
-ANSWERS = (
-    "text => [...document.querySelectorAll('[data-message-id]')]"
-    ".filter(e => e.textContent.includes(text)).map(e => e.dataset.messageId)"
-)
-TROUBLE = ("Action outcome uncertain", "Unavailable channel", "Something went wrong on our side")
+class Person:
+    """One person at the demo's page; after each step the page must have answered and the demo be alive."""
+
+    def __init__(self, page, proc, log_path: Path, shots: Path, lobby: str) -> None:
+        self.page, self.proc, self.log_path, self.shots, self.lobby = page, proc, log_path, shots, lobby
+        self.steps: list[str] = []
+        self.shown = 0
+
+    async def check(self, what: str) -> None:
+        self.steps.append(what)
+        if os.environ.get("DEMO_STEP_TIMES"):
+            print(f"{time.monotonic():.1f} {what}", flush=True)
+        assert self.proc.returncode is None, f"the demo died after {what}:\n" + self.log_path.read_text()[-3000:]
+        shown = await self.page.evaluate("t => t.filter(x => document.body.innerText.includes(x))", list(TROUBLE))
+        assert not shown, f"after {what} the page says {shown}"
+
+    async def shot(self, name: str) -> None:
+        self.shown += 1
+        await self.page.screenshot(path=str(self.shots / f"{self.shown:02d}-{name}.png"))
+
+    async def idle(self) -> None:
+        await self.page.wait_for_function(IDLE, timeout=20_000)
+
+    async def open(self, member: str, channel: str) -> None:
+        """From the front door: pick the member and the channel, open it."""
+        page = self.page
+        await page.goto(self.lobby)
+        await page.get_by_role("button", name=member, exact=True).click()
+        await page.get_by_role("button", name=f"#{channel}", exact=True).click()
+        await page.get_by_role("button", name="Open channel").click()
+        await page.get_by_placeholder(f"Message #{channel}").wait_for(timeout=20_000)
+        await self.idle()
+        await self.check(f"opening #{channel} as {member}")
+
+    async def switch(self, member: str, channel: str) -> None:
+        """The page's own "Viewing as" switch."""
+        page = self.page
+        await self.idle()
+        await page.locator("#viewer-picker").select_option(label=member)
+        await page.wait_for_function(
+            "label => { const p = document.getElementById('viewer-picker');"
+            " return p && p.selectedOptions.length && p.selectedOptions[0].textContent === label; }",
+            arg=member,
+            timeout=15_000,
+        )
+        await page.get_by_placeholder(f"Message #{channel}").wait_for(timeout=15_000)
+        await self.idle()
+        await self.check(f"switching the viewer to {member} in #{channel}")
+
+    async def refresh(self) -> None:
+        await self.idle()
+        await self.page.locator("#refresh").click()
+        await self.idle()
+
+    async def answered(self, seen: set[str], expect: str) -> list[str]:
+        """Wait for a new message showing `expect`; the page shows the bot's own later edits after a refresh."""
+        page = self.page
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                await page.wait_for_function(
+                    f"([text, seen]) => ({ANSWERS})(text).some(id => !seen.includes(id))",
+                    arg=[expect, sorted(seen)],
+                    timeout=3_000,
+                )
+                break
+            except Exception:  # noqa: BLE001 - a deferred answer ("thinking…") is edited in later
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no answer showing {expect!r}") from None
+                if os.environ.get("DEMO_STEP_TIMES"):
+                    print("   refresh", flush=True)
+                await self.refresh()
+        return [i for i in await page.evaluate(ANSWERS, expect) if i not in seen]
+
+    async def fill(self, name: str, value: str, pick: bool) -> None:
+        """One option of the command being composed; `pick` chooses the first suggestion that matches."""
+        page = self.page
+        field = page.locator(f'.command-option-input[data-option="{name}"]')
+        if not await field.count():
+            # An optional option is added from the composer's "+N options" list.
+            await page.locator(".command-ghost").click()
+            await page.locator(f'.command-suggestion[data-value="{name}"]').click()
+        await field.click()
+        await field.fill(value)
+        if pick:
+            suggestion = page.locator(".command-suggestion", has_text=value).first
+            await suggestion.wait_for(timeout=10_000)
+            await suggestion.click()
+
+    async def command(self, name: str, expect: str, options: dict[str, str] | None = None, picks=()) -> list[str]:
+        """Type a slash command, pick it, fill its options, send it, and wait for an answer showing `expect`.
+        Returns the ids of the new messages showing it."""
+        page = self.page
+        await self.idle()
+        seen = set(await page.evaluate(ANSWERS, expect))
+        composer = page.get_by_placeholder(re.compile(r"^Message #"))
+        await composer.click()
+        await composer.fill(name)
+        await page.locator(".command-entry", has_text=name).first.wait_for(timeout=5_000)
+        await page.keyboard.press("Enter")
+        await page.locator(".command-chip").wait_for(timeout=5_000)
+        for option, value in (options or {}).items():
+            await self.fill(option, value, pick=option in picks)
+        await self.idle()
+        t0 = time.monotonic()
+        await page.get_by_role("button", name="Send").click()
+        # The composer is back to plain text once the page has sent the command.
+        await composer.wait_for(timeout=20_000)
+        t1 = time.monotonic()
+        new = await self.answered(seen, expect)
+        if os.environ.get("DEMO_STEP_TIMES"):
+            print(f"   sent {t1 - t0:.1f} answered {time.monotonic() - t1:.1f}", flush=True)
+        await self.check(name)
+        return new
+
+    async def press(self, label, message_id: str | None = None) -> None:
+        """Press a button on a message (the newest showing it, unless one is named)."""
+        page = self.page
+        await self.idle()
+        scope = page.locator(f'[data-message-id="{message_id}"]') if message_id else page
+        button = scope.get_by_role("button", name=label, exact=True).last
+        await button.scroll_into_view_if_needed()
+        await button.click()
+        await self.idle()
+        await self.check(f"pressing {getattr(label, 'pattern', label)}")
+
+    async def buttons(self, message_id: str) -> list[str]:
+        """The labels of the component buttons on one of the bot's messages (reaction chips aside)."""
+        return await self.page.evaluate(
+            "id => [...document.querySelectorAll(`[data-message-id='${id}'] button`)]"
+            ".filter(b => !b.classList.contains('reaction-chip') && !b.disabled && b.offsetParent !== null"
+            " && b.closest('.message-components, .components, [class*=component]'))"
+            ".map(b => b.textContent.trim()).filter(Boolean)",
+            message_id,
+        )
+
+    async def submit_modal(self, values: dict[str, str]) -> None:
+        page = self.page
+        root = page.locator("#modal-root")
+        await root.locator("input, textarea").first.wait_for(timeout=10_000)
+        for label, value in values.items():
+            await root.get_by_label(label, exact=False).fill(value)
+        await self.shot("modal")
+        await root.get_by_role("button", name="Submit").click()
+        await self.idle()
+        await self.check("submitting the modal")
 
 
 @pytest.mark.slow
@@ -100,88 +266,13 @@ async def test_demo_driven_as_a_person_would(tmp_path):
         import playwright.async_api  # noqa: F401 - only whether it is installed
     except ImportError:
         _skip_loudly("playwright is not installed: pip install -e '.[test]'")
-    # A page action can lose its race with the demo's clock (seen about once in three runs, on an idle
-    # machine too): up to two more attempts with a fresh demo, each said loudly. A real regression fails
-    # all three; each attempt keeps its own screenshots and demo log in the test's folder.
-    attempts = 3
-    for attempt in range(1, attempts + 1):
-        folder = tmp_path / f"attempt-{attempt}"
-        folder.mkdir()  # noqa: ASYNC240 - a local folder, instant
-        try:
-            await _scenario(folder)
-            return
-        except Exception as error:  # noqa: BLE001 - an assertion, or a Playwright timeout
-            if attempt == attempts:
-                raise
-            print(f"\n!!! browser scenario attempt {attempt} failed ({type(error).__name__}: {str(error)[:200]})")
-
-
-class Person:
-    """One person at the demo's page; after each step the page must have answered and the demo be alive."""
-
-    def __init__(self, page, proc, log_path: Path, shots: Path) -> None:
-        self.page, self.proc, self.log_path, self.shots = page, proc, log_path, shots
-        self.steps = 0
-        self.blank_after_switch: list[str] = []
-
-    async def check(self, what: str) -> None:
-        self.steps += 1
-        assert self.proc.returncode is None, f"the demo died after {what}:\n" + self.log_path.read_text()[-3000:]
-        body = await self.page.locator("body").inner_text()
-        for trouble in TROUBLE:
-            assert trouble not in body, f"after {what} the page says {trouble!r}"
-
-    async def shot(self, name: str) -> None:
-        await self.page.screenshot(path=str(self.shots / f"{name}.png"))
-
-    async def open(self, member: str, channel: str) -> None:
-        """From the front door: pick the member and the channel, open it."""
-        await self.page.goto(self.lobby)
-        await self.page.get_by_role("button", name=member, exact=True).click()
-        await self.page.get_by_role("button", name=f"#{channel}", exact=True).click()
-        await self.page.get_by_role("button", name="Open channel").click()
-        await self.page.get_by_placeholder(f"Message #{channel}").wait_for(timeout=20_000)
-        await self.check(f"opening #{channel} as {member}")
-
-    async def command(self, name: str, expect: str) -> None:
-        """Type a slash command in the composer, pick it, send it, and wait for an answer showing `expect`."""
-        page = self.page
-        seen = set(await page.evaluate(ANSWERS, expect))
-        composer = page.get_by_placeholder(re.compile(r"^Message #"))
-        await composer.click()
-        await composer.type(name)
-        await page.locator(".command-entry", has_text=name).first.wait_for(timeout=5_000)
-        await page.keyboard.press("Enter")
-        send = page.get_by_role("button", name="Send")
-        if await send.is_enabled():
-            await send.click()
-        jump = page.get_by_text("jump to latest")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not set(await page.evaluate(ANSWERS, expect)) - seen:
-            # The page keeps its place; a new answer below is one click away, as for a person.
-            if await jump.count() and await jump.first.is_visible():
-                await jump.first.click()
-            await page.wait_for_timeout(700)
-            if await send.is_enabled():  # still in the composer: the send was refused as busy; send again
-                await send.click()
-            # A deferred answer ("thinking…") is edited in later; the page shows bot edits after a refresh.
-            if not set(await page.evaluate(ANSWERS, expect)) - seen:
-                await page.locator("#refresh").click()
-                await page.wait_for_timeout(300)
-        assert set(await page.evaluate(ANSWERS, expect)) - seen, f"{name} got no answer showing {expect!r}"
-        await self.check(name)
-
-    async def press(self, label: str) -> None:
-        button = self.page.get_by_role("button", name=label).last
-        await button.scroll_into_view_if_needed()
-        await button.click()
-        await self.page.wait_for_timeout(1_500)
-        await self.check(f"pressing {label}")
+    await _scenario(tmp_path)
 
 
 async def _scenario(tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
+    started = time.monotonic()
     proc, url, log_path = await _start_demo(tmp_path)
     # Screenshots go to the test's folder; RUMORMILL_SCREENSHOTS=docs refreshes the README's pictures.
     docs = Path(os.environ["RUMORMILL_SCREENSHOTS"]) if os.environ.get("RUMORMILL_SCREENSHOTS") else tmp_path
@@ -193,111 +284,14 @@ async def _scenario(tmp_path: Path) -> None:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1100, "height": 900})
-            person = Person(page, proc, log_path, shots)
-            person.lobby = url
-            await page.goto(url)
-            await page.get_by_role("button", name="Open channel").wait_for(timeout=10_000)
-            await person.shot("00-front-door")
-
-            # Every channel, as every member.
-            for member in ("Alice", "Bob", "Carol (curator)", "Dana (admin)"):
-                for channel in ("general", "updates"):
-                    await person.open(member, channel)
-                    await person.shot(f"01-{channel}-{member.split()[0].lower()}")
-            await person.open("Alice", "updates")
-            body = await page.locator("body").inner_text()
-            assert "Daily digest" in body, "#updates shows the digests already posted"
-
-            # Switching the viewer inside the page, among all members, never blanks it.
-            await person.open("Alice", "general")
-            picker = page.locator("#viewer-picker")
-            for label in await picker.locator("option").all_inner_texts():
-                await picker.select_option(label=label)
-                await page.get_by_placeholder("Message #general").wait_for(timeout=15_000)
-                # The page may show "Unavailable channel" for a moment while the new viewer's state loads;
-                # it must not stay (the issue's page stayed blank until a reload).
-                gone = "() => !document.body.innerText.includes('Unavailable channel')"
-                try:
-                    await page.wait_for_function(gone, timeout=10_000)
-                except Exception:  # noqa: BLE001 - KNOWN GAP (see the report): the page's Refresh restores it
-                    person.blank_after_switch.append(label)
-                    await page.locator("#refresh").click()
-                    await page.wait_for_function(gone, timeout=10_000)
-                await person.check(f"switching the viewer to {label}")
-
-            # What a member can run, /timeline five times in a row included.
-            await person.open("Alice", "general")
-            await person.command("/rumor", "original music programming")
-            answer = page.locator(".embed-title", has_text="original music programming").last
-            await answer.evaluate(SCROLL_TO_MESSAGE)
-            await page.screenshot(path=str(docs / "rumor.png"))
-            for name, expect in (
-                ("/facts", "Page 1"),
-                ("/help", "Rumor Mill commands"),
-                ("/story list", "Spotify video podcasts on Netflix"),
-                ("/leaderboard", "Forecast leaderboard"),
-                ("/poll list", "Open polls"),
-            ):
-                await person.command(name, expect)
-                await person.shot("02-" + name.strip("/").replace(" ", "-"))
-            await person.press("Next ▶")
-            for _ in range(5):
-                await person.command("/timeline", "Timeline · ")
-            await person.shot("03-timeline")
-
-            # Vote in the open poll, then withdraw the vote.
-            await person.open("Bob", "general")
-            chip = await _unpressed_chip(page)
-            emoji = (await chip.locator(".reaction-emoji").text_content() or "").strip()
-            count_before = int((await chip.locator(".reaction-count").text_content() or "0").strip())
-            await _toggle(page, chip, emoji, count_before + 1)
-            await person.check("voting")
-            footers = page.locator("[data-message-id]", has_text="Closes in").last.locator(".embed-footer")
-            option_line = re.compile(re.escape(emoji) + r"\s*\S+ %\s*— (\d+)")
-            deadline = time.monotonic() + 20
-            votes = 0
-            description = ""
-            while time.monotonic() < deadline and votes < 1:
-                await page.locator("#refresh").click()
-                await page.wait_for_timeout(700)
-                description = await footers.last.evaluate(
-                    "f => f.closest('.embed-card').querySelector('.embed-description')?.textContent || ''"
-                )
-                match = option_line.search(description)
-                votes = int(match.group(1)) if match else 0
-            assert votes >= 1, f"the poll embed never counted the vote: {description!r}"
-            await footers.last.evaluate(SCROLL_TO_MESSAGE)
-            await page.screenshot(path=str(docs / "demo.png"))
-            pressed = page.locator("[data-message-id]", has_text="Closes in").last.locator(
-                "button.reaction-chip[aria-pressed='true']", has_text=emoji
-            )
-            await pressed.click()
-            await page.wait_for_function(
-                f"emoji => ![...{OPEN_POLL}.querySelectorAll('button.reaction-chip')].some(c => "
-                "c.textContent.includes(emoji) && c.getAttribute('aria-pressed') === 'true')",
-                arg=emoji,
-                timeout=15_000,
-            )
-            await person.check("withdrawing the vote")
-
-            # What a curator can run, and the buttons it shows.
-            await person.open("Carol (curator)", "general")
-            await person.command("/help", "For curators")
-            for name, expect in (
-                ("/updates list", "#updates"),
-                ("/feeds list", "Demo Newsroom"),
-                ("/triage", "Netflix"),
-            ):
-                await person.command(name, expect)
-                await person.shot("04-" + name.strip("/").replace(" ", "-"))
-            body = await page.locator("body").inner_text()
-            assert "&amp;" not in body and "<p>" not in body, "feed text reaches triage decoded"
-            await person.press("Dismiss")
-            if person.blank_after_switch:
-                print(
-                    f"!!! the page blanked after switching the viewer to {person.blank_after_switch} until Refresh"
-                )
-            await browser.close()
+            person = Person(page, proc, log_path, shots, url)
+            try:
+                await _walk(person, docs)
+            except Exception:
+                await page.screenshot(path=str(tmp_path / "failure.png"))
+                raise
+            finally:
+                await browser.close()
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
@@ -310,57 +304,277 @@ async def _scenario(tmp_path: Path) -> None:
     assert proc.returncode == 0, log[-3000:]
     assert "demo stopped" in log
     assert "Traceback" not in log and "ERROR" not in log and "WARNING" not in log, log[-3000:]
-
-
-OPEN_POLL = (
-    "[...document.querySelectorAll('[data-message-id]')].filter(m => m.textContent.includes('Closes in')).pop()"
-)
-
-
-async def _unpressed_chip(page):
-    """A reaction chip on the open poll that the viewer has not pressed: a vote for another option."""
-    chips = page.locator("[data-message-id]", has_text="Closes in").last.locator(
-        "button.reaction-chip[aria-pressed='false']"
+    print(
+        f"\nbrowser scenario: {len(person.steps)} steps, {person.shown} screens, {time.monotonic() - started:.0f} s"
     )
-    await chips.first.wait_for(timeout=10_000)
-    return chips.nth(await chips.count() // 2)
 
 
-async def _toggle(page, chip, emoji: str, expected: int) -> None:
-    """Click a reaction chip until the page shows it pressed, then wait for the expected count.
+async def _walk(person: Person, docs: Path) -> None:
+    page = person.page
+    await page.goto(person.lobby)
+    await page.get_by_role("button", name="Open channel").wait_for(timeout=10_000)
+    await person.shot("front-door")
 
-    The demo advances virtual time every second; an action that lands during that step is
-    refused ("busy") and the page asks to try again, as a person would. A click is repeated only
-    once the page, refreshed, still shows the chip unpressed (a second click would withdraw the vote).
-    """
-    pressed = (
-        f"emoji => [...{OPEN_POLL}.querySelectorAll('button.reaction-chip')].some(c => "
-        "c.textContent.includes(emoji) && c.getAttribute('aria-pressed') === 'true')"
+    # Every channel, as every member, from the front door.
+    for channel in CHANNELS:
+        for member in MEMBERS:
+            await person.open(member, channel)
+            await person.shot(f"{channel}-{member.split()[0].lower()}")
+    assert "Daily digest" in await page.locator("body").inner_text(), "#updates shows the digests already posted"
+
+    # The page's own viewer switch, among all members and back, in both channels: never a blank page.
+    await person.open(MEMBERS[0], "general")
+    for member in (*MEMBERS[1:], MEMBERS[0], MEMBERS[2]):
+        await person.switch(member, "general")
+    await person.open(MEMBERS[0], "updates")
+    await person.switch(MEMBERS[3], "updates")
+
+    await _member(person, docs)
+    await _vote(person, docs)
+    await _curator(person)
+    await _admin(person)
+
+
+async def _member(person: Person, docs: Path) -> None:
+    """What a member runs: every command open to everyone, /timeline five times in a row, every button."""
+    page = person.page
+    await person.open("Alice", "general")
+    await person.command("/rumor", "original music programming")
+    answer = page.locator(".embed-title", has_text="original music programming").last
+    await answer.evaluate(SCROLL_TO_MESSAGE)
+    await page.screenshot(path=str(docs / "rumor.png"))
+    await person.shot("rumor")
+
+    facts = await person.command("/facts", "Page 1")
+    assert any(b.startswith("Next") for b in await person.buttons(facts[-1])), "/facts pages with buttons"
+    await person.press(re.compile(r"^Next"), facts[-1])
+    await page.get_by_text("Page 2").last.wait_for(timeout=10_000)
+    await person.shot("facts-page-2")
+    await person.press(re.compile(r"Previous$"), facts[-1])
+    await page.get_by_text("Page 1").last.wait_for(timeout=10_000)
+
+    # Autocomplete answers an empty value too: a real client asks with "" before anything is typed. SimCord's
+    # page asks only on input, so the field is typed into and cleared.
+    await _empty_autocomplete(person)
+
+    await person.command("/fact show", "Sources (2", {"claim": "awards"}, picks={"claim"})
+    await person.shot("fact-show")
+    await person.command("/ask", "reported by 2 outlets", {"question": "Is there an awards show?"})
+    await person.shot("ask")
+    await person.command("/ask", "Nothing stored mentions", {"question": "Will it stream on YouTube?"})
+    for name, expect in (
+        ("/help", "Rumor Mill commands"),
+        ("/story list", "Spotify video podcasts on Netflix"),
+        ("/leaderboard", "Forecast leaderboard"),
+        ("/poll list", "Open polls"),
+    ):
+        await person.command(name, expect)
+        await person.shot(name.strip("/").replace(" ", "-"))
+    await person.command("/poll results", "Results · poll #2", {"poll": "awards"}, picks={"poll"})
+    await person.shot("poll-results")
+    await person.command("/poll myvote", "Your vote in poll #2", {"poll": "awards"}, picks={"poll"})
+    created = await person.command(
+        "/poll create",
+        "Poll #3 is up",
+        {"question": "Which format launches first?", "options": "Awards | Concerts"},
     )
-    counted = (
-        f"([emoji, n]) => [...{OPEN_POLL}.querySelectorAll('button.reaction-chip')].some(c => "
-        "c.textContent.includes(emoji) && c.getAttribute('aria-pressed') === 'true' && "
-        "parseInt(c.querySelector('.reaction-count').textContent) === n)"
+    await person.shot("poll-create")
+    await person.command("/poll export", "Votes of poll #3", {"poll": "Which format"}, picks={"poll"})
+    await person.command("/poll close", "Poll #3 is closed", {"poll": "Which format"}, picks={"poll"})
+    assert created
+    for _ in range(5):
+        await person.command("/timeline", "Timeline · ")
+    await person.shot("timeline")
+    await person.command("/timeline", "Timeline · ", {"lanes": "project"}, picks={"lanes"})
+    await person.shot("timeline-projects")
+
+
+async def _empty_autocomplete(person: Person) -> None:
+    page = person.page
+    await person.idle()
+    composer = page.get_by_placeholder(re.compile(r"^Message #"))
+    await composer.click()
+    await composer.type("/fact show")
+    await page.locator(".command-entry", has_text="/fact show").first.wait_for(timeout=5_000)
+    await page.keyboard.press("Enter")
+    field = page.locator('.command-option-input[data-option="claim"]')
+    await field.click()
+    await field.type("x")
+    await page.keyboard.press("Backspace")
+    await page.locator(".command-suggestion").first.wait_for(timeout=10_000)
+    choices = await page.locator(".command-suggestion").count()
+    assert choices >= 10, f"an empty claim query gets the newest claims, got {choices}"
+    await person.shot("autocomplete-empty")
+    # Leave command mode: Escape closes the list, Backspace on the empty first option and the chip drop it.
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("Backspace")
+    await page.keyboard.press("Backspace")
+    await composer.fill("")
+    await person.check("autocomplete with nothing typed")
+
+
+async def _vote(person: Person, docs: Path) -> None:
+    """Vote in the open poll, then withdraw the vote."""
+    page = person.page
+    await person.open("Bob", "general")
+    poll = page.locator("[data-message-id]", has_text="Closes in").filter(has_text="awards show").last
+    chip = poll.locator("button.reaction-chip[aria-pressed='false']").nth(2)
+    emoji = (await chip.locator(".reaction-emoji").text_content() or "").strip()
+    before = int((await chip.locator(".reaction-count").text_content() or "0").strip())
+    await person.idle()
+    await chip.click()
+    pressed = poll.locator("button.reaction-chip[aria-pressed='true']", has_text=emoji)
+    await pressed.wait_for(timeout=15_000)
+    await person.check("voting")
+    assert int((await pressed.locator(".reaction-count").text_content() or "0").strip()) == before + 1
+    option_line = re.compile(re.escape(emoji) + r"\s*\S+ %\s*— (\d+)")
+    deadline = time.monotonic() + 20
+    votes = 0
+    description = ""
+    while votes < 1:
+        assert time.monotonic() < deadline, f"the poll embed never counted the vote: {description!r}"
+        await person.refresh()  # the bot edits its counts in a moment later
+        description = await poll.locator(".embed-description").first.text_content() or ""
+        match = option_line.search(description)
+        votes = int(match.group(1)) if match else 0
+    await poll.evaluate(SCROLL_TO_MESSAGE)
+    await page.screenshot(path=str(docs / "demo.png"))
+    await person.shot("vote")
+    await person.idle()
+    await pressed.click()
+    await pressed.wait_for(state="detached", timeout=15_000)
+    await person.check("withdrawing the vote")
+
+
+async def _curator(person: Person) -> None:
+    """What a curator runs: every curator command with its required options, and every button it shows."""
+    page = person.page
+    await person.open("Carol (curator)", "general")
+    await person.command("/help", "For curators")
+    await person.command("/updates list", "#updates")
+    await person.shot("updates-list")
+    await person.command(
+        "/updates preview", "Nothing new since the last post", {"channel": "updates"}, picks={"channel"}
     )
-    for _attempt in range(3):
-        await chip.scroll_into_view_if_needed()
-        await chip.click()
-        try:
-            await page.wait_for_function(pressed, arg=emoji, timeout=15_000)
-            break
-        except Exception:  # noqa: BLE001 - refused or not shown yet: look again after a refresh
-            await page.locator("#refresh").click()
-            await page.wait_for_timeout(1_000)
-            if await page.evaluate(pressed, emoji):
-                break
-            chip = page.locator("[data-message-id]", has_text="Closes in").last.locator(
-                "button.reaction-chip[aria-pressed='false']", has_text=emoji
-            )
-    else:
-        raise AssertionError(f"voting with {emoji} never showed on the page")
-    for _attempt in range(10):
-        if await page.evaluate(counted, [emoji, expected]):
-            return
-        await page.locator("#refresh").click()
-        await page.wait_for_timeout(1_000)
-    raise AssertionError(f"the {emoji} chip never showed {expected} votes")
+    await person.command("/feeds list", "Demo Newsroom")
+    await person.command("/feeds check", "items found", {"feed": "Demo"}, picks={"feed"})
+
+    # Triage: every button of the queue, the new-claim modal and the claim picker included.
+    items = await person.command("/triage", "Triage item")
+    await person.shot("triage")
+    body = await page.locator("body").inner_text()
+    assert "&amp;" not in body and "<p>" not in body, "feed text reaches triage decoded"
+    labels = await person.buttons(items[-1])
+    assert {"Attach as source", "New claim", "Dismiss"} <= set(labels), labels
+    await person.press("New claim", items[-1])
+    await person.submit_modal({"Why it belongs": "Two outlets report it"})
+    await page.get_by_text("Created claim #").last.wait_for(timeout=15_000)
+    await person.shot("triage-created")
+
+    items = await person.command("/triage", "Triage item")
+    await person.press("Attach as source", items[-1])
+    picker = page.locator("[data-message-id]").filter(has=page.locator(".select-trigger")).last
+    await picker.locator(".select-trigger").click()
+    await page.locator(".select-option").first.click()
+    await person.idle()
+    await page.get_by_text("Attached “").last.wait_for(timeout=15_000)
+    await person.shot("triage-attached")
+    await person.check("attaching a news item as a source")
+
+    items = await person.command("/triage", "Triage item")
+    await person.press("Dismiss", items[-1])
+    await page.get_by_text("Dismissed").last.wait_for(timeout=15_000)
+    await person.check("dismissing a news item")
+
+    story = "Spotify video podcasts"
+    await person.command(
+        "/fact add",
+        "Added claim",
+        {
+            "text": "Spotify would bring a weekly video podcast chart to Netflix.",
+            "reason": "From the demo newsroom",
+            "outlet": "Demo Newsroom",
+            "reliability": "B",
+            "story": story,
+        },
+        picks={"reliability", "story"},
+    )
+    claim = {"claim": "weekly video podcast chart"}
+    await person.command(
+        "/fact source",
+        "Source added",
+        {**claim, "outlet": "Chart Weekly", "reliability": "C", "reason": "A second report"},
+        picks={"claim", "reliability"},
+    )
+    await person.command(
+        "/fact status",
+        "rumored → reported",
+        {**claim, "status": "reported", "reason": "Two reports"},
+        picks={"claim", "status"},
+    )
+    await person.command(
+        "/fact edit",
+        "reworded",
+        {
+            **claim,
+            "text": "Spotify would bring a weekly video podcast chart to Netflix in the US.",
+            "reason": "US only",
+        },
+        picks={"claim"},
+    )
+    await person.command(
+        "/fact mark",
+        "marked",
+        {**claim, "reason": "Something that may launch", "project": "Weekly video podcast chart"},
+        picks={"claim"},
+    )
+    await person.command(
+        "/fact retract", "retracted", {**claim, "reason": "The outlet withdrew it"}, picks={"claim"}
+    )
+    await person.shot("fact-retract")
+
+    await person.command(
+        "/story create", "is tracked", {"title": "Netflix live concerts", "summary": "A live concert series."}
+    )
+    await person.command(
+        "/story edit",
+        "Netflix live concert series” updated",
+        {"story": "live concerts", "title": "Netflix live concert series", "reason": "A series, not one show"},
+        picks={"story"},
+    )
+    why = {"reason": "Trying it out"}
+    await person.command(
+        "/story default", "series” is the default", {"story": "live concert", **why}, picks={"story"}
+    )
+    await person.command(
+        "/story default", "programming” is the default", {"story": "Netflix ×", **why}, picks={"story"}
+    )
+    await person.command("/story archive", "is archived", {"story": "live concert", **why}, picks={"story"})
+    await person.command(
+        "/story unarchive", "is writable again", {"story": "live concert", **why}, picks={"story"}
+    )
+    await person.command("/story list", "Netflix live concert series")
+    await person.shot("story-list-curator")
+
+    await person.command("/poll launch", "Forecast poll #4 is up", {"project": "concert"}, picks={"project"})
+    await person.shot("poll-launch")
+    await person.command("/poll close", "Poll #4 is closed", {"poll": "concert"}, picks={"poll"})
+    resolved = await person.command(
+        "/poll resolve",
+        "Poll #4 resolved",
+        {"poll": "concert", "outcome": "No", "evidence": "https://newsroom.example/concerts-off"},
+        picks={"poll", "outcome"},
+    )
+    await person.shot("poll-resolve")
+    assert resolved
+    await person.command("/leaderboard", "Forecast leaderboard")
+
+
+async def _admin(person: Person) -> None:
+    """Dana manages the server: the curator role is hers to choose."""
+    await person.open("Dana (admin)", "general")
+    await person.command("/help", "For curators")
+    await person.command(
+        "/setup curator-role", "Curators are now members with", {"role": "Curators"}, picks={"role"}
+    )
+    await person.shot("setup")
