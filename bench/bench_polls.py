@@ -41,16 +41,10 @@ from discord.ext import commands
 
 from cogs.polls import Polls
 from db.connection import Database
-from db.polls import (
-    NewPoll,
-    PollOption,
-    PollStore,
-    ReactionRun,
-    apply_vote_batch,
-    checkpoint,
-    open_writer_connection,
-)
-from db.vote_worker import CHECKPOINT_CHANGES
+from db.polls import NewPoll, PollOption, PollStore
+from db.votes.engine import apply_vote_batch, checkpoint, open_writer_connection
+from db.votes.protocol import ReactionRun
+from db.votes.worker import CHECKPOINT_CHANGES
 
 AT = "2026-01-01T00:00:00+00:00"
 FRAME = 500

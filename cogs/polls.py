@@ -1,7 +1,7 @@
 """Reaction polls and launch forecasts: /poll ..., /leaderboard, and the reaction listeners.
 
 Votes come from raw reaction events (so old messages count too), go through the single vote writer
-(bot/votes.py) and are committed before the embed shows them. Open polls are reconciled against the
+(db/votes/writer.py) and are committed before the embed shows them. Open polls are reconciled against the
 message's reactions on every start and after every fresh gateway session. A vote counts if its event
 arrived before the poll's deadline; a timer closes each poll at its deadline.
 """
@@ -37,11 +37,12 @@ from bot.forecast import (
 )
 from bot.limits import OPEN_POLLS_PER_SERVER, POLLS_PER_MEMBER_PER_HOUR, clip, fit_embed
 from bot.links import masked_link
-from bot.votes import VoteWriter
 from db import clock
 from db.errors import NotFound
 from db.facts import archived_message, change_events_since, has_visible, parse_id
-from db.polls import NewPoll, OpResult, Poll, PollOption, PollStore, VoteOp
+from db.polls import NewPoll, Poll, PollOption, PollStore
+from db.votes.protocol import OpResult, VoteOp
+from db.votes.writer import VoteWriter
 
 if TYPE_CHECKING:
     from bot.client import RumorBot

@@ -113,8 +113,9 @@ def test_sigkill_mid_burst_loses_no_acknowledged_vote(tmp_path):
         f"""
         import asyncio, sys
         from db import Database
-        from db.polls import NewPoll, PollOption, PollStore, VoteOp
-        from bot.votes import VoteWriter
+        from db.polls import NewPoll, PollOption, PollStore
+        from db.votes.protocol import VoteOp
+        from db.votes.writer import VoteWriter
 
         async def main():
             database = await Database.open({str(db)!r})
