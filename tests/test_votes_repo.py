@@ -12,7 +12,7 @@ import discord
 import pytest
 
 from bot.forecast import brier, leaderboard
-from cogs.polls import LivePoll
+from cogs.polls.desk import LivePoll
 from db import Database
 from db.connection import migrations
 from db.polls import NewPoll, Poll, PollOption, PollStore
