@@ -361,9 +361,7 @@ class Polls(commands.Cog):
         await self.desk.writer.flush()
         held = await self.store.votes_of(p.id, interaction.user.id)
         if withdraw:
-            if not p.is_open or (
-                p.closes_at and not arrived_in_time(datetime.fromisoformat(p.closes_at), clock.now())
-            ):
+            if not p.is_open or (p.closes_at and not arrived_in_time(datetime.fromisoformat(p.closes_at))):
                 raise UserFacingError(f"Poll #{p.id} is closed; votes can no longer change.")
             if not held:
                 raise UserFacingError(f"You have no vote in poll #{p.id}.")

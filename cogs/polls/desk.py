@@ -144,7 +144,7 @@ class PollDesk:
         live = self.live.get(payload.message_id)
         if live is None or self._own(payload.user_id):
             return
-        if not arrived_in_time(live.deadline, clock.now()):
+        if not arrived_in_time(live.deadline):
             return  # judged by when the event arrived: too late, whenever the poll actually closes
         position = live.position_of(payload.emoji)
         if position is None:
@@ -157,7 +157,7 @@ class PollDesk:
         live = self.live.get(payload.message_id)
         if live is None or self._own(payload.user_id):
             return
-        if not arrived_in_time(live.deadline, clock.now()):
+        if not arrived_in_time(live.deadline):
             return
         position = live.position_of(payload.emoji)
         if position is None:

@@ -26,14 +26,18 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
+from db import clock
 from db.votes.protocol import VoteOp
 
 ALL_USERS = -1  # in VoteOp.skip_users: skip the whole reconciliation
 
 
-def arrived_in_time(deadline: datetime | None, at: datetime) -> bool:
-    """Guard 1: whether a change arriving at `at` is before the deadline (none: always)."""
-    return deadline is None or at < deadline
+def arrived_in_time(deadline: datetime | None, at: datetime | None = None) -> bool:
+    """Guard 1: whether a change arriving at `at` (default: now) is before the deadline (none: always).
+    The clock is read only if there is a deadline: this runs once per reaction event."""
+    if deadline is None:
+        return True
+    return (clock.now() if at is None else at) < deadline
 
 
 def takes_votes(conn: sqlite3.Connection, poll_id: int, at: str) -> bool:
