@@ -24,6 +24,7 @@ from db import Database
 from db.errors import StoreError
 from db.facts import FactStore
 from db.guilds import GuildConfig, active_story_count
+from db.polls import PollStore
 from db.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 
@@ -230,6 +231,7 @@ class RumorBot(commands.Bot):
         self.retrieval = Retrieval(self.db, self.embedder)
         await self.retrieval.backfill()
         self.guild_config = GuildConfig(self.db)
+        self.polls: PollStore = PollStore(self.db)  # built once: the polls cog and its autocomplete share it
         self.web = httpx.AsyncClient(
             transport=self._http_transport,
             timeout=httpx.Timeout(self.settings.feed_timeout),

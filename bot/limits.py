@@ -35,10 +35,6 @@ def clip(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + ELLIPSIS
 
 
-def embed_length(embed: discord.Embed) -> int:
-    return len(embed)
-
-
 def fit_embed(embed: discord.Embed, *, budget: int = EMBED_TOTAL) -> discord.Embed:
     """Clip every part of an embed to Discord's limits, then drop or shorten fields to fit the total."""
     if embed.title:

@@ -2,7 +2,7 @@
 delivered late or lost, the bot's own pending reaction removals, a stop and new sessions, a single-choice
 poll ends with each member's stored vote being what she last chose, and her reactions agreeing.
 
-Desk level: the real vote SQL (db/polls.py `apply_vote_batch`) on a real, migrated SQLite file, driven the
+Desk level: the real vote SQL (db/votes/engine.py `apply_vote_batch`) on a real, migrated SQLite file, driven the
 way the Polls cog and the vote writer drive it, against a model of the message's reactions on Discord.
 Discord lists reactions without times, so when a member did two or more things the bot never heard of
 before a reconciliation saw her reactions, no one can tell which came last: the bot keeps one of her
@@ -23,7 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db import Database
-from db.polls import NewPoll, PollOption, PollStore, ReactionRun, VoteOp, apply_vote_batch, open_writer_connection
+from db.polls import NewPoll, PollOption, PollStore
+from db.votes.engine import apply_vote_batch, open_writer_connection
+from db.votes.protocol import ReactionRun, VoteOp
 
 USERS = (101, 102, 103)
 POSITIONS = (0, 1, 2)
@@ -78,9 +80,7 @@ class Desk:
     # -- the writer -------------------------------------------------------------------------------
     def commit(self, entry: VoteOp | ReactionRun):
         (result,) = apply_vote_batch(self.conn, [entry])
-        removals = [(u, p) for _, u, p in result.remove_reactions] if isinstance(entry, ReactionRun) else []
-        if isinstance(entry, VoteOp):
-            removals = list(result.remove_reactions)
+        removals = [(u, p) for _, u, p in result.remove_reactions]
         self.pending.extend(removals)
         return result
 

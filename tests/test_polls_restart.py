@@ -45,7 +45,7 @@ async def test_votes_cast_and_removed_while_down_are_counted(world, make_bot):
     # Alice's older reaction was taken off, as the single-choice rule says.
     assert {str(r.emoji): r.count for r in m.reactions} == {"1️⃣": 1, "2️⃣": 3}
     # Reconciliation used one request for the message and one per reacted emoji (each < 100 users).
-    assert cog.reconcile_requests == 3
+    assert cog.desk.reconcile_requests == 3
 
 
 async def test_deadline_passed_while_down_closes_exactly_once(world, make_bot):
@@ -101,7 +101,7 @@ async def test_fresh_session_reconciles_anonymous_without_withdrawing(world):
     world.bot.dispatch("ready")
     # The test dispatched it, so SimCord does not own the task it starts: wait for that pass here.
     await asyncio.sleep(0)
-    await asyncio.gather(*list(cog._background))
+    await asyncio.gather(*list(cog.desk._background))
     await world.env.advance_time(5)
     assert await cog.store.tally(1) == {0: 1, 1: 1}  # alice's recorded vote stays, bob's is added
     assert all(r.count == 1 for r in fresh(world, msg).reactions)  # bob's reaction removed again
@@ -113,8 +113,9 @@ def test_sigkill_mid_burst_loses_no_acknowledged_vote(tmp_path):
         f"""
         import asyncio, sys
         from db import Database
-        from db.polls import NewPoll, PollOption, PollStore, VoteOp
-        from bot.votes import VoteWriter
+        from db.polls import NewPoll, PollOption, PollStore
+        from db.votes.protocol import VoteOp
+        from db.votes.writer import VoteWriter
 
         async def main():
             database = await Database.open({str(db)!r})

@@ -227,7 +227,7 @@ async def test_open_poll_and_member_rate_limits(curated_world, monkeypatch):
     # Curators are not held to the hourly limit, but every server has a ceiling of open polls.
     import sys
 
-    monkeypatch.setattr(sys.modules["cogs.polls"], "OPEN_POLLS_PER_SERVER", 6)
+    monkeypatch.setattr(sys.modules["cogs.polls.cog"], "OPEN_POLLS_PER_SERVER", 6)
     made = await w.carol.slash(w.general, "poll create", question="Curator poll?", options="Yes | No")
     assert await w.bot.db.fetchval("SELECT count(*) FROM polls") == 6, reply(made).content
     full = await w.carol.slash(w.general, "poll create", question="One more?", options="Yes | No")

@@ -12,20 +12,13 @@ import discord
 import pytest
 
 from bot.forecast import brier, leaderboard
-from bot.votes import VoteWriter
-from cogs.polls import LivePoll
+from cogs.polls.desk import LivePoll
 from db import Database
 from db.connection import migrations
-from db.polls import (
-    NewPoll,
-    Poll,
-    PollOption,
-    PollStore,
-    ReactionRun,
-    VoteOp,
-    apply_vote_batch,
-    open_writer_connection,
-)
+from db.polls import NewPoll, Poll, PollOption, PollStore
+from db.votes.engine import apply_vote_batch, open_writer_connection
+from db.votes.protocol import ReactionRun, VoteOp
+from db.votes.writer import VoteWriter
 
 AT = "2026-01-01T00:00:00+00:00"
 EARLIER = "2025-12-31T00:00:00+00:00"
@@ -61,7 +54,7 @@ async def test_single_choice_moves_and_multi_keeps(store):
     await writer.start()
     await writer.submit(VoteOp("add", single.id, AT, 5, 0))
     moved = await writer.submit(VoteOp("add", single.id, AT, 5, 2))
-    assert moved.remove_reactions == [(5, 0)] and moved.added == 1 and moved.removed == 1
+    assert moved.remove_reactions == [(single.id, 5, 0)] and moved.added == 1 and moved.removed == 1
     again = await writer.submit(VoteOp("add", single.id, AT, 5, 2))
     assert not again.changed
     assert await store.votes_of(single.id, 5) == [(2, AT)]
@@ -82,13 +75,13 @@ async def test_reconcile_rules(store):
     actual = {0: {2}, 1: {2}, 2: {3}}
     res = await writer.submit(VoteOp("reconcile", public.id, AT, actual=actual, source="reconcile"))
     assert await store.tally(public.id) == {1: 1, 2: 1}
-    assert res.remove_reactions == [(2, 0)]
+    assert res.remove_reactions == [(public.id, 2, 0)]
     # Anonymous: a missing reaction never withdraws; found reactions are added then removed.
     res = await writer.submit(
         VoteOp("reconcile", anon.id, AT, actual={0: set(), 1: set(), 2: {3}}, anonymous=True, source="reconcile")
     )
     assert await store.tally(anon.id) == {0: 2, 2: 1}
-    assert res.remove_reactions == [(3, 2)]
+    assert res.remove_reactions == [(anon.id, 3, 2)]
     # A member whose vote changed live while reactions were being listed is left alone.
     writer.watch(public.id)
     await writer.submit(VoteOp("add", public.id, AT, 7, 0))

@@ -131,7 +131,7 @@ async def test_poll_votes_survive_a_gateway_drop_a_stop_and_an_invalid_session(t
         await bot.start()
         if not has_command(fd, "poll"):
             await bot.stop()
-            pytest.skip("polls (cogs/polls.py: /poll) are not in the bot yet")
+            pytest.skip("polls (cogs/polls/: /poll) are not in the bot yet")
         alice, bob, carol, dave = fd.member_ids
         channel = fd.general_channel_id
         try:

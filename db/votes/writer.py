@@ -1,7 +1,8 @@
-"""The single vote writer: every vote change goes through one queue and is committed in batches.
+"""The single vote writer, the bot's side of the vote path: every vote change goes through one queue
+and is committed in batches.
 
 Reaction handlers only append three ints to the current run (well under a microsecond); one task
-drains what has piled up and sends it to the worker process (db/vote_worker.py), which applies it in
+drains what has piled up and sends it to the worker process (db/votes/worker.py), which applies it in
 one SQLite transaction on its own connection (group commit). Nothing is reported as counted (futures,
 the commit hook and so the embed) before the batch holding it has committed.
 """
@@ -11,23 +12,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import pickle
 import sys
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from db import clock
-from db.polls import (
-    ALL_USERS,
+from db.votes.guards import LiveChanges
+from db.votes.protocol import (
+    OK,
+    READY,
+    REMOVE,
+    SHIFT,
     OpResult,
     ReactionRun,
+    Removal,
     RunResult,
     VoteOp,
+    WorkerLink,
 )
-from db.vote_worker import HEADER
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKER = "db.votes.worker"  # run as `python -m`: the module, not a path, so it imports as the bot does
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +46,9 @@ class WorkerFailed(RuntimeError):
     """The worker process answered with an error, or is gone."""
 
 
-# Called after each commit with the polls whose votes changed and the reactions to take off
-# (poll_id, user_id, position): moved votes and anonymous polls.
-CommitHook = Callable[[set[int], list[tuple[int, int, int]]], None]
+# Called after each commit with the polls whose votes changed and the reactions to take off (moved
+# votes and anonymous polls).
+CommitHook = Callable[[set[int], list[Removal]], None]
 
 Entry = tuple[VoteOp | None, asyncio.Future | None] | list[int]
 
@@ -64,26 +70,33 @@ class VoteWriter:
         self._reactions: list[int] = []  # the open run: (poll_id, user_id, code) triples
         self._idle = True
         self._proc: asyncio.subprocess.Process | None = None
+        self._link: WorkerLink | None = None
         self._task: asyncio.Task | None = None
-        # poll id -> users whose votes changed by live events since a reconciliation began listing
-        self._watched: dict[int, set[int]] = {}
+        self._live_changes = LiveChanges()  # for reconciliations in progress (db/votes/guards.py)
         self.batches = 0
 
     async def start(self) -> None:
         """Start the worker process and wait until it has opened the database."""
         env = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}  # it needs none
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
-        self._proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "db.vote_worker",
-            str(self.path),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-        )
+        link = WorkerLink()
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                WORKER,
+                str(self.path),
+                stdin=link.child_stdin,
+                stdout=link.child_stdout,
+                env=env,
+            )
+        except BaseException:
+            link.close()
+            raise
+        link.close_child_ends()  # the worker has its copies
+        self._link = link
         status, detail = await self._receive()
-        if status != "ready":
+        if status != READY:
             await self._stop_worker()
             raise WorkerFailed(f"vote writer could not start: {detail}")
 
@@ -92,7 +105,7 @@ class VoteWriter:
         run = self._reactions
         run.append(poll_id)
         run.append(user_id)
-        run.append(position << 2)
+        run.append(position << SHIFT)
         if self._idle:
             self._wake()
 
@@ -100,7 +113,7 @@ class VoteWriter:
         run = self._reactions
         run.append(poll_id)
         run.append(user_id)
-        run.append(position << 2 | 1)
+        run.append(position << SHIFT | REMOVE)
         if self._idle:
             self._wake()
 
@@ -136,10 +149,10 @@ class VoteWriter:
 
     def watch(self, poll_id: int) -> None:
         """Start noting which members' votes change live, before listing reactions for a reconciliation."""
-        self._watched[poll_id] = set()
+        self._live_changes.watch(poll_id)
 
     def unwatch(self, poll_id: int) -> None:
-        self._watched.pop(poll_id, None)
+        self._live_changes.unwatch(poll_id)
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
@@ -153,15 +166,20 @@ class VoteWriter:
 
     async def _stop_worker(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.returncode is not None:
-            return
-        assert proc.stdin is not None
-        proc.stdin.close()  # end of input: the worker finishes and exits
+        link, self._link = self._link, None
         try:
-            await asyncio.wait_for(proc.wait(), CLOSE_TIMEOUT)
-        except (TimeoutError, asyncio.CancelledError):
-            proc.kill()
-            await proc.wait()
+            if proc is None or proc.returncode is not None:
+                return
+            if link is not None:
+                link.end_requests()  # end of input: the worker finishes and exits
+            try:
+                await asyncio.wait_for(proc.wait(), CLOSE_TIMEOUT)
+            except (TimeoutError, asyncio.CancelledError):
+                proc.kill()
+                await proc.wait()
+        finally:
+            if link is not None:
+                link.close()
 
     # -- the drain task ------------------------------------------------------------------------------
     async def _drain(self) -> None:
@@ -202,8 +220,8 @@ class VoteWriter:
         markers: list[asyncio.Future] = []
         for entry in taken:
             if isinstance(entry, list):
-                if self._watched:
-                    self._note_run(entry)
+                if self._live_changes:
+                    self._live_changes.note_run(entry)
                 batch.append(ReactionRun(entry, at))
                 continue
             op, future = entry
@@ -211,7 +229,7 @@ class VoteWriter:
                 assert future is not None
                 markers.append(future)
                 continue
-            self._note(op)
+            self._live_changes.note(op)
             if future is not None:
                 waiters.append((len(batch), future))
             batch.append(op)
@@ -231,18 +249,14 @@ class VoteWriter:
     ) -> None:
         self.batches += 1
         changed: set[int] = set()
-        removals: list[tuple[int, int, int]] = []
+        removals: list[Removal] = []
         for entry, result in zip(batch, results, strict=True):
+            removals.extend(result.remove_reactions)
             if isinstance(result, RunResult):
                 changed |= result.changed_polls
-                removals.extend(result.remove_reactions)
-            else:
+            elif result.changed:
                 assert isinstance(entry, VoteOp)
-                if result.changed:
-                    changed.add(entry.poll_id)
-                removals.extend(
-                    (entry.poll_id, user_id, position) for user_id, position in result.remove_reactions
-                )
+                changed.add(entry.poll_id)
         for index, future in waiters:
             if not future.done():
                 future.set_result(results[index])
@@ -252,32 +266,13 @@ class VoteWriter:
             except Exception:
                 log.exception("vote commit hook failed")
 
-    def _note_run(self, run: list[int]) -> None:
-        watched = self._watched
-        for i in range(0, len(run), 3):
-            users = watched.get(run[i])
-            if users is not None:
-                users.add(run[i + 1])
-
-    def _note(self, op: VoteOp) -> None:
-        watched = self._watched.get(op.poll_id)
-        if watched is None:
-            return
-        if op.kind == "reconcile":
-            op.skip_users = set(watched)
-            self._watched.pop(op.poll_id, None)
-        elif op.kind == "clear":
-            watched.add(ALL_USERS)  # a clear touches everyone: that reconciliation's snapshot is stale
-        else:
-            watched.add(op.user_id)
-
     async def _commit(
         self, batch: list[VoteOp | ReactionRun], futures: list[asyncio.Future]
     ) -> list[OpResult | RunResult] | None:
         for attempt in range(1, RETRIES + 1):
             try:
                 return await self._call(batch)
-            except (WorkerFailed, OSError, asyncio.IncompleteReadError) as error:
+            except (WorkerFailed, OSError) as error:
                 if attempt == RETRIES:
                     log.error("vote batch of %d entries failed; not acknowledged: %s", len(batch), error)
                     for future in futures:
@@ -300,22 +295,18 @@ class VoteWriter:
             log.error("vote writer worker could not be restarted: %s", error)
 
     async def _call(self, batch: list[VoteOp | ReactionRun]) -> list[OpResult | RunResult]:
-        proc = self._proc
-        if proc is None or proc.stdin is None or proc.returncode is not None:
+        link, proc = self._link, self._proc
+        if link is None or proc is None or proc.returncode is not None:
             raise WorkerFailed("the worker process is not running")
-        body = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
-        proc.stdin.write(HEADER.pack(len(body)) + body)
-        await proc.stdin.drain()
+        await link.send(batch)
         status, detail = await self._receive()
-        if status != "ok":
+        if status != OK:
             raise WorkerFailed(str(detail))
         return detail  # type: ignore[return-value]
 
     async def _receive(self) -> tuple[str, object]:
-        assert self._proc is not None and self._proc.stdout is not None
-        try:
-            (size,) = HEADER.unpack(await self._proc.stdout.readexactly(HEADER.size))
-            message = pickle.loads(await self._proc.stdout.readexactly(size))  # noqa: S301 - our own worker
-        except asyncio.IncompleteReadError as error:
-            raise WorkerFailed("the worker process exited") from error
-        return message
+        assert self._link is not None
+        message = await self._link.receive()
+        if message is None:
+            raise WorkerFailed("the worker process exited")
+        return message  # type: ignore[return-value]
