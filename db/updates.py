@@ -16,7 +16,7 @@ from typing import Any
 
 from db import clock
 from db.connection import Database
-from db.facts import ChangeEvent, _event
+from db.facts import ChangeEvent
 
 # Events taken per production; a larger backlog continues on the next pass (instant) or is split
 # across messages (digests, which take up to DIGEST_BATCH at once).
@@ -225,7 +225,7 @@ class UpdateStore:
             "SELECT * FROM change_events WHERE story_id = ? AND guild_id = ? AND id > ? ORDER BY id LIMIT ?",
             (sub.story_id, sub.guild_id, sub.cursor, limit),
         )
-        return [_event(r) for r in rows]
+        return [ChangeEvent.from_row(r) for r in rows]
 
     async def queued(self, sub_id: int) -> list[OutboxRow]:
         rows = await self.db.fetchall(
@@ -253,7 +253,7 @@ class UpdateStore:
                     return 0
             limit = DIGEST_BATCH if sub.is_digest else INSTANT_BATCH
             events = [
-                _event(r)
+                ChangeEvent.from_row(r)
                 for r in await conn.fetchall(
                     "SELECT * FROM change_events WHERE story_id = ? AND guild_id = ? AND id > ? ORDER BY id LIMIT ?",
                     (sub.story_id, sub.guild_id, sub.cursor, limit),
