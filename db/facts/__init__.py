@@ -2,7 +2,7 @@
 
 One package, one job per module: `model` (the records, statuses, limits and shared rules), `store`
 (FactStore, every read and write of one server), `search` (the full-text index and ranking, the only
-SQLite-specific search SQL), `transfer` (export, import and adoption of unowned stories).
+SQLite-specific search SQL), `transfer` (the store across servers: export, import, adoption of unowned stories, counts).
 
 Code outside the package imports the public names from here (`from db.facts import FactStore`);
 the modules import each other directly.
@@ -42,7 +42,7 @@ from db.facts.model import (
 )
 from db.facts.search import STOPWORDS, content_words
 from db.facts.store import FactStore, change_events_since
-from db.facts.transfer import EXPORT_VERSION, adopt_unowned, export_facts, import_facts
+from db.facts.transfer import EXPORT_VERSION, Census, adopt_unowned, census, export_facts, import_facts, owners
 
 __all__ = [
     "EXPORT_VERSION",
@@ -63,6 +63,7 @@ __all__ = [
     "SYSTEM",
     "UNKNOWN_STORY",
     "Actor",
+    "Census",
     "ChangeEvent",
     "Claim",
     "FactStore",
@@ -75,11 +76,13 @@ __all__ = [
     "StoryOverview",
     "adopt_unowned",
     "archived_message",
+    "census",
     "change_events_since",
     "content_words",
     "export_facts",
     "has_visible",
     "import_facts",
+    "owners",
     "parse_id",
     "slugify",
     "unknown_claim",

@@ -1,9 +1,10 @@
-"""Moving the fact store as a whole: export to plain data, import into an empty database, and the
-one-time adoption of the stories no server owned before migration 006."""
+"""The fact store as a whole, across servers: export to plain data, import into an empty database, the
+one-time adoption of the stories no server owned before migration 006, and what the store holds."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from db.connection import Database
@@ -22,6 +23,29 @@ _EXPORT_TABLES = (
 )
 EXPORT_VERSION = 2
 UNOWNED = 0  # the guild id of stories from a database that no server had used before migration 006
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """How much the store holds, across every server (for `rumormill check`)."""
+
+    stories: int
+    servers: int  # servers that own stories (unowned stories belong to none)
+    claims: int
+
+
+async def census(db: Database) -> Census:
+    return Census(
+        int(await db.fetchval("SELECT count(*) FROM stories", (), 0)),
+        len(await owners(db)),
+        int(await db.fetchval("SELECT count(*) FROM claims", (), 0)),
+    )
+
+
+async def owners(db: Database) -> list[int]:
+    """The servers that own stories, such as the ones an import brought."""
+    rows = await db.fetchall("SELECT DISTINCT guild_id FROM stories WHERE guild_id != ? ORDER BY 1", (UNOWNED,))
+    return [row[0] for row in rows]
 
 
 async def adopt_unowned(db: Database, guild_id: int) -> int:
