@@ -12,7 +12,6 @@ import pytest
 
 from bot.client import RumorBot
 from bot.limits import DESCRIPTION, EMBED_TOTAL, EMBEDS_PER_MESSAGE
-from db.feeds import FeedStore
 from tests.conftest import make_settings
 from tests.test_feeds import ITEMS, rss
 from tests.test_updates import bot_posts, post_text
@@ -64,7 +63,9 @@ def wire() -> Iterator[Wire]:
 def make_bot(db_path, wire):
     def factory(**overrides: str) -> RumorBot:
         settings = make_settings(db_path, FEEDS_ALLOW_LOOPBACK="true", **overrides)
-        return RumorBot(settings, extensions=("cogs.facts", "cogs.admin", "cogs.updates", "cogs.feeds"))
+        return RumorBot(
+            settings, extensions=("cogs.facts", "cogs.admin", "cogs.updates", "cogs.feeds", "cogs.triage")
+        )
 
     return factory
 
@@ -115,7 +116,7 @@ async def test_feed_item_goes_through_triage_to_subscribers_once(curated_world, 
         },
     )
     assert "Created claim #" in done.response.content
-    assert await FeedStore(w.bot.db).open_count(w.guild.id) == 0
+    assert await w.bot.feeds.open_count(w.guild.id) == 0
 
     await w.env.advance_time(30)
     posts = bot_posts(news)

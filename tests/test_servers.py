@@ -10,7 +10,6 @@ import discord
 import pytest
 
 from db.facts import Actor, export_facts
-from db.feeds import FeedStore
 from tests.conftest import World, seen
 from tests.test_polls import poll_message
 from tests.test_updates import bot_posts, post_text
@@ -168,7 +167,7 @@ async def test_forged_custom_ids_from_b_are_refused_as_unknown(two):
     proposal_id = await w.bot.db.fetchval("SELECT id FROM poll_proposals")
     assert proposal_id is not None
     # A triage item of A's.
-    feed = await FeedStore(w.bot.db).add(
+    feed = await w.bot.feeds.add(
         guild_id=w.guild.id,
         story_id=story_a.id,
         url="https://wire.example/rss",

@@ -214,3 +214,50 @@ async def test_instant_post_arrives_within_seconds_of_the_change(curated_world):
     assert (posts[0].created_at - changed.response.message.created_at).total_seconds() <= 2
     await w.env.advance_time(300)
     assert len(bot_posts(news)) == 1
+
+
+async def test_a_production_that_moved_while_rendering_is_not_queued_twice(tmp_path):
+    """Two producers render the same events (render runs outside the write); only the first one's rows are
+    queued, because the second sees, inside its write, that the cursor moved."""
+    import asyncio
+    import json
+
+    from db import Database, clock
+    from db.facts import FactStore
+    from db.updates import Produced, new_nonce
+
+    db = await Database.open(tmp_path / "produce.db")
+    try:
+        facts = FactStore(db, 1)
+        story = await facts.add_story("A story", "what it is about", default=True)
+        store = UpdateStore(db)
+        now = clock.now()
+        sub, _ = await store.subscribe(
+            guild_id=1,
+            channel_id=10,
+            story_id=story.id,
+            mode="instant",
+            local_time=None,
+            weekday=None,
+            timezone="UTC",
+            next_due=None,
+            origin_channel=None,
+            created_by=None,
+            now=now,
+        )
+        claim = await facts.add_claim(story.id, "The first claim", actor=CURATOR, reason="reported")
+        rendered: list[list[int]] = []
+
+        def render(sub, title, events, slot):
+            rendered.append([e.id for e in events])
+            return Produced([json.dumps({"content": title})], [new_nonce()], None)
+
+        made = await asyncio.gather(store.produce(sub.id, now, render), store.produce(sub.id, now, render))
+        assert sorted(made) == [0, 1]
+        assert len(rendered) == 2 and rendered[0] == rendered[1]  # both rendered the same event
+        rows = await store.queued(sub.id)
+        assert [(r.first_event, r.last_event) for r in rows] == [(rendered[0][0], rendered[0][0])]
+        assert (await store.get(sub.id)).cursor == rendered[0][0]
+        assert claim.id and await store.produce(sub.id, now, render) == 0  # nothing left to produce
+    finally:
+        await db.close()
