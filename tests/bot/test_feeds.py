@@ -11,25 +11,12 @@ import pytest_asyncio
 from aiohttp import web
 
 from bot.feeds import fetch_feed, keyword_match, parse_feed
-
-
-def rss(items: list[tuple[str, str]], title: str = "Media Wire") -> bytes:
-    body = "".join(
-        f"<item><title>{t}</title><link>https://news.example/{g}</link><guid>{g}</guid>"
-        f"<pubDate>Tue, 06 Jan 2026 10:00:00 GMT</pubDate><description>{t} in detail</description></item>"
-        for g, t in items
-    )
-    return (
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>{body}</channel></rss>'.encode()
-    )
-
+from tests.support.feeds import ITEMS, rss
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Atom Wire</title><id>urn:wire</id><updated>2026-01-06T10:00:00Z</updated>
 <entry><title>Netflix and Spotify sign deal</title><id>urn:a1</id><link href="https://news.example/a1"/>
 <updated>2026-01-06T10:00:00Z</updated><summary>Both confirm.</summary></entry></feed>"""
-
-ITEMS = [("g1", "Netflix hires music boss"), ("g2", "Spotify earnings"), ("g3", "Netflix and Spotify in talks")]
 
 
 def static(body: bytes, content_type: str):

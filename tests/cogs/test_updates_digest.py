@@ -12,7 +12,7 @@ from bot.client import RumorBot
 from bot.schedule import next_slot
 from db.facts import Actor
 from tests.conftest import make_settings
-from tests.test_updates import bot_posts, post_text
+from tests.support.scenes import bot_posts, post_text
 
 CURATOR = Actor(3, "carol")
 DAY = 86400

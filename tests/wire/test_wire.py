@@ -11,10 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FAKE_TOKEN
 from tests.support.fake_discord import FakeDiscord
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def wait_until(predicate, timeout: float, proc) -> None:  # noqa: ASYNC109

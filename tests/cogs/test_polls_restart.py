@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.test_polls import advance, create, fresh, poll_message
+from tests.support.scenes import advance, create, fresh, poll_message
 
 
 async def stop_polls(world):

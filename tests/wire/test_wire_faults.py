@@ -9,17 +9,11 @@ import asyncio
 import pytest
 
 from tests.support.fake_discord import FakeDiscord
-from tests.support.wire import BotProcess, answers_per_interaction, pings
+from tests.support.wire import BotProcess, answers_per_interaction, assert_clean, poll_messages, tally_line
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 QUESTIONS = ("Is Ted Sarandos on Spotify's board?", "Is there a Netflix awards show?", "concert series")
-
-
-def assert_clean(fd: FakeDiscord) -> None:
-    assert not fd.unimplemented, [(r.method, r.path) for r in fd.unimplemented]
-    assert not fd.spec_problems, fd.spec_problems
-    assert not pings(fd), pings(fd)
 
 
 def has_command(fd: FakeDiscord, name: str) -> bool:
@@ -110,19 +104,6 @@ async def test_sigkill_then_restart_answers_again_without_resyncing(tmp_path):
 
 
 # -- polls over the wire ---------------------------------------------------------------------------
-
-
-def poll_messages(fd: FakeDiscord) -> list[dict]:
-    return [
-        m
-        for m in fd.channel_messages()
-        if m["embeds"] and str((m["embeds"][0].get("footer") or {}).get("text", "")).startswith("Poll #")
-    ]
-
-
-def tally_line(message: dict, label: str) -> str:
-    description = message["embeds"][0].get("description") or ""
-    return next((line for line in description.splitlines() if f"**{label}**" in line), "")
 
 
 async def test_poll_votes_survive_a_gateway_drop_a_stop_and_an_invalid_session(tmp_path):

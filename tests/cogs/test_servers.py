@@ -11,8 +11,7 @@ import pytest
 
 from db.facts import Actor, export_facts
 from tests.conftest import World, seen
-from tests.test_polls import poll_message
-from tests.test_updates import bot_posts, post_text
+from tests.support.scenes import bot_posts, poll_message, post_text
 
 pytestmark = pytest.mark.asyncio
 

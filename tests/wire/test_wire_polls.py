@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support.fake_discord import FakeDiscord
-from tests.support.wire import BotProcess, answers_per_interaction
-from tests.test_wire_faults import assert_clean, poll_messages, tally_line
+from tests.support.wire import BotProcess, answers_per_interaction, assert_clean, poll_messages, tally_line
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 REACTION_DELETE = "/channels/*/messages/*/reactions/*/*"
 REACTION_LIST = "/channels/*/messages/*/reactions/*"

@@ -8,7 +8,7 @@ import pytest
 from db.errors import AlreadyApplied
 from db.facts import Actor, export_facts
 from tests.conftest import seen
-from tests.test_polls import poll_message, reply
+from tests.support.scenes import poll_message, reply
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,32 +7,9 @@ import io
 
 import pytest
 
+from tests.support.scenes import advance, create, fresh, poll_message, reply
+
 pytestmark = pytest.mark.asyncio
-
-
-def poll_message(channel):
-    """The latest message carrying a poll embed."""
-    for message in reversed(channel.history()):
-        if message.embeds and (message.embeds[0].footer.text or "").startswith("Poll #"):
-            return message
-    raise AssertionError("no poll message")
-
-
-def fresh(world, message):
-    return next(m for m in world.general.history() if m.id == message.id)
-
-
-async def advance(world, seconds: int, step: int = 60) -> None:
-    """Move virtual time in steps, so every loop pass settles within SimCord's budget."""
-    for _ in range(seconds // step):
-        await world.env.advance_time(step)
-    if seconds % step:
-        await world.env.advance_time(seconds % step)
-
-
-async def create(world, member=None, **options):
-    result = await (member or world.alice).slash(world.general, "poll create", **options)
-    return result
 
 
 async def test_create_vote_move_withdraw(world):
@@ -60,11 +37,6 @@ async def test_create_vote_move_withdraw(world):
     await world.env.advance_time(5)
     assert "**Awards** — 0" in fresh(world, msg).embeds[0].description
     assert await world.bot.get_cog("Polls").store.tally(1) == {1: 1}
-
-
-def reply(result):
-    """The message a member saw for a command: the followup after a defer, else the response."""
-    return result.followups[-1] if result.followups else result.response
 
 
 async def test_multi_choice_keeps_both_and_non_option_is_removed(world):

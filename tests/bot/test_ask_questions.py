@@ -27,9 +27,9 @@ from db.facts import FactStore
 from db.retrieval import Retrieval
 from db.seed import load_seed
 
-QUESTIONS = json.loads((Path(__file__).parent / "data" / "ask_questions.json").read_text(encoding="utf-8"))[
-    "questions"
-]
+QUESTIONS = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "ask_questions.json").read_text(encoding="utf-8")
+)["questions"]
 SETS = ("first", "held-out")
 # "first": 36 answerable, 12 unanswerable, 2 partial; "held-out": 20 answerable, 7 unanswerable, 6 partial.
 FLOOR = {

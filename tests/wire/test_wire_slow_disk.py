@@ -13,7 +13,7 @@ import pytest
 from tests.support.fake_discord import FakeDiscord
 from tests.support.wire import ROOT, BotProcess
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 DEADLINE = 3.0
 SLOW = 0.5

@@ -6,7 +6,7 @@ composer, autocomplete picked from its list), /timeline five times in a row, eve
 a vote and its withdrawal. After each step the page must have answered, show no trouble, and the demo be
 alive; at the end the demo log holds no error or warning. A screenshot of each screen goes to the test's
 folder (screens/); rumor.png (the /rumor answer) and demo.png (the poll after a vote) go there too, or to
-$RUMORMILL_SCREENSHOTS (`RUMORMILL_SCREENSHOTS=docs python -m pytest tests/test_demo_browser.py` refreshes the
+$RUMORMILL_SCREENSHOTS (`RUMORMILL_SCREENSHOTS=docs python -m pytest tests/demo/test_demo_browser.py` refreshes the
 README's pictures).
 
 The page is driven deterministically: an action is sent only while the page is idle (SimCord's page drops a
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

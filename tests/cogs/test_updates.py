@@ -7,22 +7,11 @@ import pytest
 
 from db.facts import Actor
 from db.updates import UpdateStore
+from tests.support.scenes import bot_posts, post_text
 
 pytestmark = pytest.mark.asyncio
 
 CURATOR = Actor(3, "carol")
-
-
-def bot_posts(channel) -> list[discord.Message]:
-    return [
-        m
-        for m in channel.history()
-        if m.author.bot and m.embeds and "Rumor Mill update" in (m.embeds[-1].footer.text or "")
-    ]
-
-
-def post_text(message: discord.Message) -> str:
-    return (message.content or "") + "\n" + "\n".join(f"{e.title}\n{e.description}" for e in message.embeds)
 
 
 async def subscribe(world, channel, mode="instant", **extra):

@@ -13,8 +13,8 @@ import pytest
 from bot.client import RumorBot
 from bot.limits import DESCRIPTION, EMBED_TOTAL, EMBEDS_PER_MESSAGE
 from tests.conftest import make_settings
-from tests.test_feeds import ITEMS, rss
-from tests.test_updates import bot_posts, post_text
+from tests.support.feeds import ITEMS, rss
+from tests.support.scenes import bot_posts, post_text
 
 pytestmark = pytest.mark.asyncio
 

@@ -14,7 +14,7 @@ import pytest
 from bot.settings import SettingsError, load_settings
 from tests.conftest import FAKE_TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults():
