@@ -39,18 +39,12 @@ from types import SimpleNamespace
 import discord
 from discord.ext import commands
 
-from cogs.polls import Polls
+from cogs.polls.cog import Polls
 from db.connection import Database
-from db.polls import (
-    NewPoll,
-    PollOption,
-    PollStore,
-    ReactionRun,
-    apply_vote_batch,
-    checkpoint,
-    open_writer_connection,
-)
-from db.vote_worker import CHECKPOINT_CHANGES
+from db.polls import NewPoll, PollOption, PollStore
+from db.votes.engine import apply_vote_batch, checkpoint, open_writer_connection
+from db.votes.protocol import ReactionRun
+from db.votes.worker import CHECKPOINT_CHANGES
 
 AT = "2026-01-01T00:00:00+00:00"
 FRAME = 500
@@ -171,21 +165,21 @@ async def _ingest_real(path: Path, events: list[Event], *, multi: bool) -> tuple
     bot = BenchBot(path)
     bot.db = await Database.open(path)
     await bot._async_setup_hook()
-    cog = Polls(bot)  # type: ignore[arg-type]
-    cog._schedule_edit = lambda poll_id: None  # type: ignore[method-assign]  # debounced, off this path
-    await cog.writer.start()
+    cog = Polls(bot, PollStore(bot.db))  # type: ignore[arg-type]
+    cog.desk.schedule_edit = lambda poll_id: None  # type: ignore[method-assign]  # debounced, off this path
+    await cog.desk.writer.start()
     poll = await new_poll(cog.store, MESSAGE, multi=multi)
-    cog._track(poll)  # type: ignore[arg-type]
+    cog.desk.track(poll)  # type: ignore[arg-type]
     bot.add_listener(cog.on_raw_reaction_add)
     bot.add_listener(cog.on_raw_reaction_remove)
     t = time.perf_counter()
     await feed(bot, events)
     await drain_tasks()
-    await cog.writer.flush()
+    await cog.desk.writer.flush()
     seconds = time.perf_counter() - t
     stored = await bot.db.fetchval("SELECT count(*) FROM votes")
-    batches = cog.writer.batches
-    await cog.writer.close()
+    batches = cog.desk.writer.batches
+    await cog.desk.writer.close()
     await bot.db.close()
     return seconds, stored, batches
 
@@ -269,10 +263,10 @@ async def bench_reconcile(tmp: Path, voters: int) -> dict:
             bot = BenchBot(tmp / "reconcile.db")
             bot.db = await Database.open(tmp / "reconcile.db")
             await bot.login("bench.fake.token1234.abcdefghij")
-            cog = Polls(bot)  # type: ignore[arg-type]
-            cog._schedule_edit = lambda poll_id: None  # type: ignore[method-assign]
-            cog.refresh_embed = _noop  # type: ignore[method-assign]
-            await cog.writer.start()
+            cog = Polls(bot, PollStore(bot.db))  # type: ignore[arg-type]
+            cog.desk.schedule_edit = lambda poll_id: None  # type: ignore[method-assign]
+            cog.desk.refresh_embed = _noop  # type: ignore[method-assign]
+            await cog.desk.writer.start()
             store = cog.store
             poll = await store.create(
                 NewPoll(
@@ -287,11 +281,11 @@ async def bench_reconcile(tmp: Path, voters: int) -> dict:
             )
             before = len(fd.requests)
             t = time.perf_counter()
-            result = await cog.reconcile_poll(poll)
+            result = await cog.desk.reconcile_poll(poll)
             seconds = time.perf_counter() - t
             requests = len(fd.requests) - before
             stored = await bot.db.fetchval("SELECT count(*) FROM votes WHERE poll_id = ?", (poll.id,))
-            await cog.writer.close()
+            await cog.desk.writer.close()
             await bot.close()
             await bot.db.close()
         finally:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from bot.feeds import keyword_match, parse_feed
 from db.connection import Database
-from db.facts import FactStore
+from db.facts import Actor, FactStore
 from db.feeds import FeedStore
-from db.updates import UpdateStore
+from db.updates import Produced, Subscription, UpdateStore, new_nonce
 
 ITEMS = 500
 CHANNELS = 10
@@ -121,9 +121,17 @@ async def bench_outbox(path: Path) -> list[tuple[str, float, float]]:
             now=now,
         )
         subs.append(sub)
+    # One change, produced for each channel as ROWS // CHANNELS messages: the outbox fills through the
+    # producer's own write path.
+    await FactStore(db, 1).add_claim(story.id, "Bench claim", actor=Actor(None, "bench"), reason="bench")
     payload = '{"content": "x", "embeds": []}'
+
+    def render(sub: Subscription, title: str, events: list, slot: datetime | None) -> Produced:
+        nonces = [new_nonce() for _ in range(ROWS // CHANNELS)]
+        return Produced([payload] * len(nonces), nonces, None)
+
     for sub in subs:
-        await store.bulk_insert_for_bench(sub.id, sub.channel_id, [payload] * (ROWS // CHANNELS), now)
+        await store.produce(sub.id, now, render)
 
     sim = SimulatedDiscord()
     t0 = time.perf_counter()

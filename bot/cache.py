@@ -14,7 +14,7 @@ from typing import Any
 
 from db.connection import Database
 
-# The topics that every write to the fact store touches (db/facts.py).
+# The topics that every write to the fact store touches (db/facts/store.py).
 FACT_TOPICS = ("change_events", "stories")
 
 

@@ -80,13 +80,12 @@ async def _run(settings: Settings) -> int:
 
 async def _check(settings: Settings) -> int:
     from db import Database
+    from db.facts import census
 
     db = await Database.open(settings.database_path)
     try:
         version = await db.schema_version()
-        stories = await db.fetchval("SELECT count(*) FROM stories", (), 0)
-        servers = await db.fetchval("SELECT count(DISTINCT guild_id) FROM stories WHERE guild_id != 0", (), 0)
-        claims = await db.fetchval("SELECT count(*) FROM claims", (), 0)
+        held = await census(db)
         integrity = await db.fetchval("PRAGMA integrity_check")
     finally:
         await db.close()
@@ -95,7 +94,7 @@ async def _check(settings: Settings) -> int:
         return 1
     print(
         f"settings ok; database {settings.database_path} at schema {version}, "
-        f"{stories} story(ies) in {servers} server(s), {claims} claim(s)"
+        f"{held.stories} story(ies) in {held.servers} server(s), {held.claims} claim(s)"
     )
     return 0
 
@@ -103,7 +102,7 @@ async def _check(settings: Settings) -> int:
 async def _facts(settings: Settings, action: str, file: Path) -> int:
     from db import Database
     from db.backend import open_database
-    from db.facts import export_facts, import_facts
+    from db.facts import export_facts, import_facts, owners
 
     # An export reads whichever store the settings name (DATABASE_URL, else DATABASE_PATH), so the two
     # sides of a migration can be compared; an import still loads a SQLite file.
@@ -118,8 +117,8 @@ async def _facts(settings: Settings, action: str, file: Path) -> int:
             data = json.loads(await asyncio.to_thread(file.read_text, encoding="utf-8"))
             count = await import_facts(db, data)
             # Servers whose stories came with the file keep them: no seed copy on top.
-            for row in await db.fetchall("SELECT DISTINCT guild_id FROM stories WHERE guild_id != 0"):
-                await db.set_meta(f"seed:netflix-spotify:{row[0]}", "imported")
+            for guild_id in await owners(db):
+                await db.set_meta(f"seed:netflix-spotify:{guild_id}", "imported")
             print(f"imported {count} rows from {file}")
     finally:
         await db.close()

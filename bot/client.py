@@ -23,7 +23,9 @@ from bot.settings import Settings
 from db import Database
 from db.errors import StoreError
 from db.facts import FactStore
+from db.feeds import FeedStore
 from db.guilds import GuildConfig, active_story_count
+from db.polls import PollStore
 from db.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 
@@ -40,6 +42,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
     "cogs.updates",
     "cogs.feeds",
+    "cogs.triage",
     "cogs.polls",
     "cogs.help",
 )
@@ -230,6 +233,8 @@ class RumorBot(commands.Bot):
         self.retrieval = Retrieval(self.db, self.embedder)
         await self.retrieval.backfill()
         self.guild_config = GuildConfig(self.db)
+        self.polls: PollStore = PollStore(self.db)  # built once: the polls cog and its autocomplete share it
+        self.feeds: FeedStore = FeedStore(self.db)  # /feeds, its fetch loop and /triage share it
         self.web = httpx.AsyncClient(
             transport=self._http_transport,
             timeout=httpx.Timeout(self.settings.feed_timeout),

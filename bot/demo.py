@@ -407,6 +407,11 @@ async def _add_feed(world: DemoWorld, story_ref: str) -> None:
         "The Netflix and Spotify video podcast deal expands beyond the US.",
     )
     feed.publish("n-3", "Box office: a quiet weekend", "No streaming news this week.")
+    feed.publish(
+        "n-4",
+        "Netflix and Spotify concert talks said to stall over ticketing",
+        "People familiar with the talks say Netflix and Spotify disagree on who sells the tickets.",
+    )
     await carol.slash(general, "feeds check", feed="1")
 
 
@@ -577,7 +582,13 @@ class ActionGate:
     def _serialised(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         async def serialised(*args: Any, **kwargs: Any) -> Any:
             async with self.lock:
-                return await handler(*args, **kwargs)
+                try:
+                    return await handler(*args, **kwargs)
+                except ConnectionResetError:
+                    # The page left (a closed tab, a new channel) while its request waited for the tick: nobody
+                    # reads the answer, and aiohttp would log the lost connection as a server error.
+                    log.debug("a page request outlived its page")
+                    return web.Response(status=499, text="the page left")
 
         return serialised
 

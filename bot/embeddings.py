@@ -40,7 +40,8 @@ class Embedder:
         vectors = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         # An empty text pools to a zero vector: leave it at zero (similar to nothing) instead of NaN.
-        return vectors / np.maximum(norms, 1e-9)
+        normed: np.ndarray = vectors / np.maximum(norms, 1e-9)
+        return normed
 
     def words(self, words: Sequence[str]) -> np.ndarray:
         """Vectors for single words, cached: the same few thousand words recur in every question."""

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
@@ -63,7 +64,7 @@ class FeedError(Exception):
     pass
 
 
-def item_key(entry: dict) -> str:
+def item_key(entry: dict[str, Any]) -> str:
     guid = (entry.get("id") or "").strip()
     if guid:
         return "id:" + guid[:500]
@@ -74,7 +75,7 @@ def item_key(entry: dict) -> str:
     return "hash:" + hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
-def _date(entry: dict) -> str | None:
+def _date(entry: dict[str, Any]) -> str | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
@@ -184,7 +185,8 @@ def keyword_match(item: FeedItem, keywords: list[str]) -> tuple[bool, list[str]]
 
 
 def backoff(failures: int) -> timedelta:
-    return min(FETCH_EVERY * (2 ** max(0, failures - 1)), MAX_BACKOFF)
+    delay: timedelta = min(FETCH_EVERY * (2 ** max(0, failures - 1)), MAX_BACKOFF)
+    return delay
 
 
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:

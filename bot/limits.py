@@ -35,10 +35,6 @@ def clip(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + ELLIPSIS
 
 
-def embed_length(embed: discord.Embed) -> int:
-    return len(embed)
-
-
 def fit_embed(embed: discord.Embed, *, budget: int = EMBED_TOTAL) -> discord.Embed:
     """Clip every part of an embed to Discord's limits, then drop or shorten fields to fit the total."""
     if embed.title:
@@ -68,7 +64,7 @@ def fit_embed(embed: discord.Embed, *, budget: int = EMBED_TOTAL) -> discord.Emb
         last = embed.fields[-1]
         embed.remove_field(len(embed.fields) - 1)
         overflow = len(embed) - budget
-        if overflow < 0 and len(last.value) > -overflow + 20:
+        if overflow < 0 and last.value and len(last.value) > -overflow + 20:
             # Put back a shortened version of the field we just dropped.
             embed.add_field(name=last.name, value=clip(last.value, -overflow - 1), inline=last.inline)
             overflow = len(embed) - budget

@@ -84,12 +84,12 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise SettingsError(key, "is not a boolean", "use true or false")
 
 
-def _positive_number(env: Mapping[str, str], key: str, default: float, kind: type) -> float:
+def _positive_number(env: Mapping[str, str], key: str, default: float, kind: type[int] | type[float]) -> float:
     raw = env.get(key, "").strip()
     if not raw:
         return default
     try:
-        value = kind(raw)
+        value: float | None = kind(raw)
     except ValueError:
         value = None
     if value is None or value <= 0:

@@ -143,7 +143,7 @@ class Database:
                     log.debug("applying migration %s", name)
                     try:
                         await self.conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};")
-                        broken = await self.conn.execute_fetchall("PRAGMA foreign_key_check")
+                        broken = list(await self.conn.execute_fetchall("PRAGMA foreign_key_check"))
                         if broken:
                             raise RuntimeError(f"migration {name} left {len(broken)} broken foreign keys")
                         await self.conn.execute("COMMIT")
@@ -227,7 +227,8 @@ class Database:
 
     # -- key/value metadata ------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:
-        return await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
+        value = await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
 
     async def set_meta(self, key: str, value: str) -> None:
         await self.execute(

@@ -103,8 +103,8 @@ class FeedStore:
         """Add the feed and mark everything it holds now as seen, so adding it posts nothing."""
         at = clock.iso(now)
         try:
-            async with self.db.transaction() as conn:
-                row = await conn.fetchone(
+            async with self.db.transaction() as tx:
+                row = await tx.fetchone(
                     "INSERT INTO feeds(guild_id, story_id, url, title, keywords, etag, last_modified, next_fetch_at, "
                     "last_fetch_at, last_result, added_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
                     (
@@ -122,7 +122,7 @@ class FeedStore:
                         at,
                     ),
                 )
-                await conn.executemany(
+                await tx.executemany(
                     "INSERT OR IGNORE INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?)",
                     [(row["id"], key, at) for key in item_keys],
                 )
@@ -155,9 +155,6 @@ class FeedStore:
     async def next_fetch_at(self) -> str | None:
         return await self.db.fetchval("SELECT min(next_fetch_at) FROM feeds WHERE paused_reason IS NULL")
 
-    async def seen_count(self, feed_id: int) -> int:
-        return int(await self.db.fetchval("SELECT count(*) FROM feed_items WHERE feed_id = ?", (feed_id,), 0))
-
     async def record_items(
         self,
         feed: Feed,
@@ -175,10 +172,10 @@ class FeedStore:
         at = clock.iso(now)
         report: list[SeenItem] = []
         queued = 0
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             for item in items:
                 new = (
-                    await conn.fetchone(
+                    await tx.fetchone(
                         "INSERT INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?) "
                         "ON CONFLICT DO NOTHING RETURNING item_key",
                         (feed.id, item.key, at),
@@ -188,7 +185,7 @@ class FeedStore:
                 matched, missing = matcher(item) if new else (False, [])
                 if new and matched:
                     queued += (
-                        await conn.fetchone(
+                        await tx.fetchone(
                             "INSERT INTO triage(guild_id, feed_id, item_key, story_id, outlet, title, link, summary, "
                             "published, matched, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                             "ON CONFLICT(guild_id, item_key) DO NOTHING RETURNING id",
@@ -210,7 +207,7 @@ class FeedStore:
                     )
                 report.append(SeenItem(item.key, item.title, new, matched, tuple(missing)))
             new_count = sum(r.new for r in report)
-            await conn.execute(
+            await tx.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, failures = 0, next_fetch_at = ?, last_fetch_at = ?, "
                 "last_result = ?, title = coalesce(?, title), paused_reason = NULL WHERE id = ?",
                 (
@@ -235,8 +232,8 @@ class FeedStore:
     async def record_failure(
         self, feed: Feed, error: str, *, now: datetime, next_fetch_at: datetime, pause_after: int
     ) -> Feed:
-        async with self.db.transaction() as conn:
-            row = await conn.fetchone(
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
                 "UPDATE feeds SET failures = failures + 1, next_fetch_at = ?, last_fetch_at = ?, last_result = ?, "
                 "paused_reason = CASE WHEN failures + 1 >= ? THEN ? ELSE paused_reason END WHERE id = ? RETURNING *",
                 (
@@ -274,9 +271,9 @@ class FeedStore:
         self, guild_id: int, item_id: int, state: str, *, by: int, now: datetime, claim_id: int | None = None
     ) -> bool:
         """Close an open item; False when another curator already did (the first decision stands)."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             return (
-                await conn.fetchone(
+                await tx.fetchone(
                     "UPDATE triage SET state = ?, decided_by = ?, decided_at = ?, claim_id = ? "
                     "WHERE guild_id = ? AND id = ? AND state = 'open' RETURNING id",
                     (state, by, clock.iso(now), claim_id, guild_id, item_id),

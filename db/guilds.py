@@ -10,7 +10,8 @@ class GuildConfig:
         self.db = db
 
     async def curator_role(self, guild_id: int) -> int | None:
-        return await self.db.fetchval("SELECT curator_role_id FROM guild_config WHERE guild_id = ?", (guild_id,))
+        role = await self.db.fetchval("SELECT curator_role_id FROM guild_config WHERE guild_id = ?", (guild_id,))
+        return None if role is None else int(role)
 
     async def set_curator_role(self, guild_id: int, role_id: int | None) -> None:
         await self.db.execute(

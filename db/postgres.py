@@ -23,12 +23,13 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from db.connection import DatabaseTooNew
 from db.errors import Conflict
@@ -139,7 +140,7 @@ def _rowcount(status: str) -> int:
 
 
 @contextlib.contextmanager
-def _conflicts() -> Iterable[None]:
+def _conflicts() -> Iterator[None]:
     try:
         yield
     except asyncpg.IntegrityConstraintViolationError as error:
@@ -151,7 +152,7 @@ class PgTx:
 
     __slots__ = ("_conn", "_identity_tables", "_reseed")
 
-    def __init__(self, conn: asyncpg.Connection, identity_tables: frozenset[str]) -> None:
+    def __init__(self, conn: asyncpg.Connection | PoolConnectionProxy, identity_tables: frozenset[str]) -> None:
         self._conn = conn
         self._identity_tables = identity_tables
         self._reseed: set[str] = set()
@@ -364,7 +365,8 @@ class PgDatabase:
 
     # -- key/value metadata ------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:
-        return await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
+        value = await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
 
     async def set_meta(self, key: str, value: str) -> None:
         await self.execute(

@@ -476,9 +476,9 @@ class Retrieval:
         rows = await self.db.fetchall(
             "SELECT c.*, "  # noqa: S608 - only "?" marks are formatted in
             "(SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM claim_tags t "
-            " WHERE t.claim_id = c.id ORDER BY tag)) AS _tags, "
+            " WHERE t.claim_id = c.id ORDER BY tag) AS ordered) AS _tags, "
             "(SELECT group_concat(entity, char(31)) FROM (SELECT entity FROM claim_entities e "
-            " WHERE e.claim_id = c.id ORDER BY entity)) AS _entities "
+            " WHERE e.claim_id = c.id ORDER BY entity) AS ordered) AS _entities "
             f"FROM claims c WHERE c.id IN ({marks})",
             list(ids),
         )

@@ -1,27 +1,33 @@
 """Subscriptions, the outbox and digest schedule state.
 
 The producer turns change events into outbox rows in the same transaction that advances the
-subscription's cursor (and, for digests, its next slot), so each event is produced exactly once. The
-sender then delivers each row and marks it sent.
+subscription's cursor (and, for digests, its next slot), so each event is produced exactly once; the
+rows are rendered before that transaction, which checks that nothing moved meanwhile. The sender then
+delivers each row and marks it sent.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from db import clock
-from db.connection import Database
-from db.facts import ChangeEvent, _event
+from db.connection import Database, Tx
+from db.facts import ChangeEvent
+
+log = logging.getLogger(__name__)
 
 # Events taken per production; a larger backlog continues on the next pass (instant) or is split
 # across messages (digests, which take up to DIGEST_BATCH at once).
 INSTANT_BATCH = 50
 DIGEST_BATCH = 2000
+# Renders of one production before it gives way to the next pass (each retry means a write landed meanwhile).
+PRODUCE_TRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,25 @@ class Produced:
 Render = Callable[[Subscription, str, list[ChangeEvent], datetime | None], Produced]
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """What one production read: it is written only if a fresh read in the write transaction equals it."""
+
+    sub: Subscription
+    title: str
+    slot: datetime | None
+    events: tuple[ChangeEvent, ...]
+    count: int  # of the events after the cursor, up to the batch size
+    last_event: int | None
+
+    def without_events(self) -> _Batch:
+        return replace(self, events=())
+
+
+# Database and Tx both read: the batch is read outside the write, then checked inside it.
+Reader = Database | Tx
+
+
 def new_nonce() -> str:
     # Discord allows 25 characters; 20 hex characters are unique enough and stay stable in the row.
     return secrets.token_hex(10)
@@ -124,14 +149,14 @@ class UpdateStore:
 
         A new subscription starts after the latest change: it posts what happens from now on.
         """
-        async with self.db.transaction() as conn:
-            existed = await conn.fetchone(
+        async with self.db.transaction() as tx:
+            existed = await tx.fetchone(
                 "SELECT id FROM subscriptions WHERE channel_id = ? AND story_id = ?", (channel_id, story_id)
             )
-            latest = await conn.fetchone(
+            latest = await tx.fetchone(
                 "SELECT coalesce(max(id), 0) FROM change_events WHERE story_id = ?", (story_id,)
             )
-            row = await conn.fetchone(
+            row = await tx.fetchone(
                 "INSERT INTO subscriptions(guild_id, channel_id, story_id, mode, local_time, weekday, timezone, "
                 "cursor, next_due, origin_channel, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(channel_id, story_id) DO UPDATE SET mode = excluded.mode, "
@@ -154,16 +179,16 @@ class UpdateStore:
                 ),
             )
             # Rows held back while paused become due again at once.
-            await conn.execute(
+            await tx.execute(
                 "UPDATE outbox SET next_attempt_at = ? WHERE subscription_id = ? AND state = 'pending'",
                 (clock.iso(now), row["id"]),
             )
         return _sub(row), existed is None
 
     async def unsubscribe(self, guild_id: int, channel_id: int, story_id: int) -> bool:
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             return (
-                await conn.fetchone(
+                await tx.fetchone(
                     "DELETE FROM subscriptions WHERE guild_id = ? AND channel_id = ? AND story_id = ? RETURNING id",
                     (guild_id, channel_id, story_id),
                 )
@@ -201,8 +226,8 @@ class UpdateStore:
 
     async def pause(self, sub_id: int, reason: str, now: datetime) -> Subscription | None:
         """Pause once; returns the subscription only when this call paused it (so curators hear once)."""
-        async with self.db.transaction() as conn:
-            row = await conn.fetchone(
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
                 "UPDATE subscriptions SET paused_at = ?, paused_reason = ? WHERE id = ? AND paused_at IS NULL "
                 "RETURNING *",
                 (clock.iso(now), reason, sub_id),
@@ -225,7 +250,7 @@ class UpdateStore:
             "SELECT * FROM change_events WHERE story_id = ? AND guild_id = ? AND id > ? ORDER BY id LIMIT ?",
             (sub.story_id, sub.guild_id, sub.cursor, limit),
         )
-        return [_event(r) for r in rows]
+        return [ChangeEvent.from_row(r) for r in rows]
 
     async def queued(self, sub_id: int) -> list[OutboxRow]:
         rows = await self.db.fetchall(
@@ -236,61 +261,90 @@ class UpdateStore:
     async def produce(self, sub_id: int, now: datetime, render: Render) -> int:
         """Turn the subscription's new events into outbox rows, if it is due; returns rows created.
 
-        Reading the events, inserting the rows and advancing cursor and next slot happen in one
-        transaction: a crash leaves either all of it or none of it.
+        The events are read and rendered outside any transaction (render is the caller's code). The write
+        then checks, in its transaction, that nothing it read has moved meanwhile (the subscription with its
+        cursor and next slot, the story's title, the events after the cursor) and starts over if something
+        did. Inserting the rows and advancing cursor and slot happen in that one transaction, so each event
+        is produced exactly once, and a crash leaves either all of it or none of it.
         """
-        async with self.db.transaction() as conn:
-            row = await conn.fetchone("SELECT * FROM subscriptions WHERE id = ?", (sub_id,))
-            if row is None or row["paused_at"] is not None:
+        for _ in range(PRODUCE_TRIES):
+            batch = await self._due_batch(self.db, sub_id, now)
+            if batch is None:
                 return 0
-            sub = _sub(row)
-            slot: datetime | None = None
-            if sub.is_digest:
-                if sub.next_due is None:
-                    return 0
-                slot = datetime.fromisoformat(sub.next_due)
-                if now < slot:
-                    return 0
-            limit = DIGEST_BATCH if sub.is_digest else INSTANT_BATCH
-            events = [
-                _event(r)
-                for r in await conn.fetchall(
-                    "SELECT * FROM change_events WHERE story_id = ? AND guild_id = ? AND id > ? ORDER BY id LIMIT ?",
-                    (sub.story_id, sub.guild_id, sub.cursor, limit),
-                )
-            ]
-            if not events and not sub.is_digest:
-                return 0
-            title = await conn.fetchone("SELECT title FROM stories WHERE id = ?", (sub.story_id,))
-            produced = render(sub, title[0] if title else "Story", events, slot)
-            parts = len(produced.payloads)
-            at = clock.iso(now)
-            for part, (payload, nonce) in enumerate(zip(produced.payloads, produced.nonces, strict=True), 1):
-                await conn.insert(
-                    "INSERT INTO outbox(subscription_id, channel_id, nonce, payload, first_event, last_event, slot, "
-                    "part, parts, late, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        sub.id,
-                        sub.channel_id,
-                        nonce,
-                        payload,
-                        events[0].id if events else None,
-                        events[-1].id if events else None,
-                        clock.iso(slot) if slot else None,
-                        part,
-                        parts,
-                        int(produced.late),
-                        at,
-                        at,
-                    ),
-                )
-            new_cursor = events[-1].id if events else sub.cursor
-            next_due = produced.next_due
-            await conn.execute(
-                "UPDATE subscriptions SET cursor = ?, next_due = ? WHERE id = ?",
-                (new_cursor, clock.iso(next_due) if next_due else sub.next_due, sub.id),
+            produced = render(batch.sub, batch.title, list(batch.events), batch.slot)
+            async with self.db.transaction() as tx:
+                if await self._due_batch(tx, sub_id, now, events=False) != batch.without_events():
+                    continue  # moved while rendering: read and render again
+                return await self._queue(tx, batch, produced, now)
+        log.info("subscription %s kept changing while its post was rendered; the next pass retries", sub_id)
+        return 0
+
+    async def _due_batch(self, q: Reader, sub_id: int, now: datetime, *, events: bool = True) -> _Batch | None:
+        """What one production covers, if the subscription is due: without events, only the count and
+        last id of the events after the cursor (enough to see that none was added meanwhile)."""
+        row = await q.fetchone("SELECT * FROM subscriptions WHERE id = ?", (sub_id,))
+        if row is None or row["paused_at"] is not None:
+            return None
+        sub = _sub(row)
+        slot: datetime | None = None
+        if sub.is_digest:
+            if sub.next_due is None:
+                return None
+            slot = datetime.fromisoformat(sub.next_due)
+            if now < slot:
+                return None
+        limit = DIGEST_BATCH if sub.is_digest else INSTANT_BATCH
+        where = "story_id = ? AND guild_id = ? AND id > ? ORDER BY id LIMIT ?"
+        params = (sub.story_id, sub.guild_id, sub.cursor, limit)
+        if events:
+            found = tuple(
+                ChangeEvent.from_row(r)
+                for r in await q.fetchall(f"SELECT * FROM change_events WHERE {where}", params)  # noqa: S608
             )
-            return parts
+            count, last = len(found), (found[-1].id if found else None)
+        else:
+            found = ()
+            window = await q.fetchone(
+                f"SELECT count(*), max(id) FROM (SELECT id FROM change_events WHERE {where})",  # noqa: S608
+                params,
+            )
+            assert window is not None
+            count, last = window[0], window[1]
+        if not count and not sub.is_digest:
+            return None
+        title = await q.fetchval("SELECT title FROM stories WHERE id = ?", (sub.story_id,))
+        return _Batch(sub, title or "Story", slot, found, count, last)
+
+    async def _queue(self, tx: Tx, batch: _Batch, produced: Produced, now: datetime) -> int:
+        sub, events = batch.sub, batch.events
+        parts = len(produced.payloads)
+        at = clock.iso(now)
+        for part, (payload, nonce) in enumerate(zip(produced.payloads, produced.nonces, strict=True), 1):
+            await tx.insert(
+                "INSERT INTO outbox(subscription_id, channel_id, nonce, payload, first_event, last_event, slot, "
+                "part, parts, late, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    sub.id,
+                    sub.channel_id,
+                    nonce,
+                    payload,
+                    events[0].id if events else None,
+                    events[-1].id if events else None,
+                    clock.iso(batch.slot) if batch.slot else None,
+                    part,
+                    parts,
+                    int(produced.late),
+                    at,
+                    at,
+                ),
+            )
+        new_cursor = events[-1].id if events else sub.cursor
+        next_due = produced.next_due
+        await tx.execute(
+            "UPDATE subscriptions SET cursor = ?, next_due = ? WHERE id = ?",
+            (new_cursor, clock.iso(next_due) if next_due else sub.next_due, sub.id),
+        )
+        return parts
 
     # -- delivery ----------------------------------------------------------------------------------
     async def due(self, now: datetime, limit: int = 20) -> list[OutboxRow]:
@@ -332,13 +386,3 @@ class UpdateStore:
             "SELECT * FROM outbox WHERE subscription_id = ? AND state = 'sent' ORDER BY id", (sub_id,)
         )
         return [_row(r) for r in rows]
-
-    async def bulk_insert_for_bench(
-        self, sub_id: int, channel_id: int, payloads: Sequence[str], now: datetime
-    ) -> None:
-        at = clock.iso(now)
-        await self.db.executemany(
-            "INSERT INTO outbox(subscription_id, channel_id, nonce, payload, next_attempt_at, created_at) "
-            "VALUES (?,?,?,?,?,?)",
-            [(sub_id, channel_id, new_nonce(), p, at, at) for p in payloads],
-        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from importlib import resources
+from typing import Any
 
 from db.connection import Database
 from db.facts import SYSTEM, FactStore, NewSource, adopt_unowned
@@ -14,8 +15,11 @@ log = logging.getLogger(__name__)
 SEED_REASON = "Seeded from the report that Netflix and Spotify are in early talks (citing The Wall Street Journal)"
 
 
-def seed_data() -> dict:
-    return json.loads(resources.files("db.seed").joinpath("netflix_spotify.json").read_text(encoding="utf-8"))
+def seed_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        resources.files("db.seed").joinpath("netflix_spotify.json").read_text(encoding="utf-8")
+    )
+    return data
 
 
 def _marker(guild_id: int) -> str:

@@ -8,7 +8,7 @@
 //
 // The handler is @discordjs/proxy's proxyRequests with one change: it reads the request body into memory
 // before queueing it. proxyRequests hands the incoming stream on as the body, so a request retried after
-// a 429 went out again without its body (seen in tests/test_wire_proxy.py: an interaction callback with
+// a 429 went out again without its body (seen in tests/wire/test_wire_proxy.py: an interaction callback with
 // no body). Discord's bodies are small (attachments at most a few MiB), so buffering costs little.
 //
 //   PROXY_HOST      address to listen on (default 127.0.0.1; 0.0.0.0 inside a container)

@@ -151,3 +151,25 @@ def answers_per_interaction(fd: FakeDiscord) -> dict[str, int]:
             interaction_id = r.path.split("/")[2]
             counts[interaction_id] = counts.get(interaction_id, 0) + 1
     return counts
+
+
+# -- what a wire test checks afterwards ----------------------------------------------------------
+
+
+def assert_clean(fd: FakeDiscord) -> None:
+    assert not fd.unimplemented, [(r.method, r.path) for r in fd.unimplemented]
+    assert not fd.spec_problems, fd.spec_problems
+    assert not pings(fd), pings(fd)
+
+
+def poll_messages(fd: FakeDiscord) -> list[dict]:
+    return [
+        m
+        for m in fd.channel_messages()
+        if m["embeds"] and str((m["embeds"][0].get("footer") or {}).get("text", "")).startswith("Poll #")
+    ]
+
+
+def tally_line(message: dict, label: str) -> str:
+    description = message["embeds"][0].get("description") or ""
+    return next((line for line in description.splitlines() if f"**{label}**" in line), "")

@@ -1,0 +1,428 @@
+"""The poll desk: the live state behind open polls, kept in step with Discord.
+
+It owns the index of open polls that reaction events are looked up in (`LivePoll`), hands their
+votes to the vote writer (db/votes/), edits each poll's embed at most once per EDIT_DELAY once the
+votes are committed, takes off the reactions the writer says to, reconciles stored votes with the
+message's reactions after every fresh gateway session, and closes polls (at their deadline or on
+request) and posts their results exactly once. The race guards it relies on are in db/votes/guards.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import tasks
+
+from cogs.polls.parsing import emoji_key
+from cogs.polls.render import poll_embed, results_message
+from db import clock
+from db.polls import Poll, PollStore
+from db.votes.guards import arrived_in_time
+from db.votes.protocol import OpResult, Removal, VoteOp
+from db.votes.writer import VoteWriter
+
+if TYPE_CHECKING:
+    from bot.client import RumorBot
+
+log = logging.getLogger(__name__)
+
+EDIT_DELAY = 3.0  # seconds: at most one embed edit per poll in this window
+LOOP_SECONDS = 60.0  # the deadline timer's longest sleep (and the cog's maintenance loop)
+PAGE = 100  # users per page when listing reactions
+
+
+@dataclass
+class LivePoll:
+    """What a reaction handler needs to know about an open poll, kept in memory."""
+
+    poll_id: int
+    channel_id: int
+    message_id: int
+    multi: bool
+    anonymous: bool
+    positions: dict[str, int]  # emoji key -> option position
+    emojis: dict[int, str]  # option position -> stored emoji
+    deadline: datetime | None  # a reaction event arriving at or after it changes nothing
+    # What gateway events carry, looked up as is: unicode name (with and without U+FE0F), custom emoji id.
+    by_name: dict[str, int] = field(default_factory=dict)
+    by_id: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, poll: Poll) -> LivePoll:
+        assert poll.message_id is not None
+        live = cls(
+            poll.id,
+            poll.channel_id,
+            poll.message_id,
+            poll.multi,
+            poll.anonymous,
+            {emoji_key(o.emoji): o.position for o in poll.options},
+            {o.position: o.emoji for o in poll.options},
+            datetime.fromisoformat(poll.closes_at) if poll.closes_at else None,
+        )
+        for key, position in live.positions.items():
+            _name, _, emoji_id = key.partition(":")
+            if emoji_id.isdigit():
+                live.by_id[int(emoji_id)] = position
+            else:
+                live.by_name[key] = position
+                live.by_name[key + "\ufe0f"] = position
+                # A keycap's selector sits before its combining mark: 1, U+FE0F, U+20E3.
+                if key.endswith("\u20e3"):
+                    live.by_name[key[:-1] + "\ufe0f\u20e3"] = position
+        return live
+
+    def position_of(self, emoji: discord.PartialEmoji) -> int | None:
+        position = self.by_id.get(emoji.id) if emoji.id else self.by_name.get(emoji.name)  # type: ignore[arg-type]
+        if position is None and not emoji.id:
+            position = self.positions.get(emoji_key(emoji))  # any other spelling of the same emoji
+        return position
+
+
+class PollDesk:
+    def __init__(self, bot: RumorBot, store: PollStore) -> None:
+        self.bot = bot
+        self.store = store
+        self.writer = VoteWriter(
+            bot.settings.database_path, on_commit=self._committed, clock=lambda: clock.iso(clock.now())
+        )
+        self.live: dict[int, LivePoll] = {}  # message id -> open poll
+        self.live_by_id: dict[int, LivePoll] = {}
+        self._dirty: set[int] = set()
+        self._background: set[asyncio.Task] = set()
+        self._reconcile_lock = asyncio.Lock()
+        self.reconciled_once = asyncio.Event()
+        # Every new session asks for a full pass; a pass covers the requests made before it began.
+        self._passes_wanted = 0
+        self._passes_done = 0
+        self._posting = asyncio.Lock()  # the deadline timer and the maintenance loop may both post results
+        self.reconcile_requests = 0
+
+    # -- lifetime ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the vote writer and index the open polls; the owner then starts `deadline_timer`."""
+        await self.writer.start()
+        for poll in await self.store.open_polls():
+            if poll.message_id is not None:
+                self.track(poll)
+
+    async def stop(self) -> None:
+        self.deadline_timer.cancel()
+        self.edit_loop.cancel()
+        for task in list(self._background):
+            task.cancel()
+        await self.writer.close()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def track(self, poll: Poll) -> None:
+        live = LivePoll.of(poll)
+        self.live[live.message_id] = live
+        self.live_by_id[live.poll_id] = live
+
+    def untrack(self, poll_id: int) -> None:
+        live = self.live_by_id.pop(poll_id, None)
+        if live is not None:
+            self.live.pop(live.message_id, None)
+
+    # -- reaction events ----------------------------------------------------------------------------
+    def _own(self, user_id: int) -> bool:
+        return self.bot.user is not None and user_id == self.bot.user.id
+
+    def reaction_added(self, payload: discord.RawReactionActionEvent) -> None:
+        # The hot path of a reaction burst: a few dict lookups, then three ints appended to the writer's run.
+        live = self.live.get(payload.message_id)
+        if live is None or self._own(payload.user_id):
+            return
+        if not arrived_in_time(live.deadline):
+            return  # judged by when the event arrived: too late, whenever the poll actually closes
+        position = live.position_of(payload.emoji)
+        if position is None:
+            # Not an option: take it off so the poll stays readable; it never counts.
+            self.spawn(self._remove_reaction(live, payload.user_id, str(payload.emoji), None))
+            return
+        self.writer.reaction_added(live.poll_id, payload.user_id, position)
+
+    def reaction_removed(self, payload: discord.RawReactionActionEvent) -> None:
+        live = self.live.get(payload.message_id)
+        if live is None or self._own(payload.user_id):
+            return
+        if not arrived_in_time(live.deadline):
+            return
+        position = live.position_of(payload.emoji)
+        if position is None:
+            return
+        # The writer tells apart a withdrawal from the removal of a reaction that held no vote (one the
+        # bot took off, or was owed to take off): the latter changes no vote. So does any removal in an
+        # anonymous poll, where withdrawing is /poll myvote.
+        self.writer.reaction_removed(live.poll_id, payload.user_id, position)
+
+    def reactions_cleared(self, payload: discord.RawReactionClearEvent) -> None:
+        live = self.live.get(payload.message_id)
+        if live is None:
+            return
+        if not live.anonymous:
+            self.writer.submit(VoteOp("clear", live.poll_id, clock.iso(clock.now()), source="clear"))
+        self.spawn(self._add_option_reactions(live, list(live.emojis)))
+
+    def emoji_cleared(self, payload: discord.RawReactionClearEmojiEvent) -> None:
+        live = self.live.get(payload.message_id)
+        if live is None:
+            return
+        position = live.position_of(payload.emoji)
+        if position is None:
+            return
+        if not live.anonymous:
+            self.writer.submit(
+                VoteOp("clear", live.poll_id, clock.iso(clock.now()), position=position, source="clear")
+            )
+        self.spawn(self._add_option_reactions(live, [position]))
+
+    def _committed(self, changed: set[int], removals: list[Removal]) -> None:
+        """Runs after each group commit: the votes are durable, so now the embed may show them."""
+        for poll_id in changed:
+            if poll_id in self.live_by_id:
+                self.schedule_edit(poll_id)
+        for poll_id, user_id, position in removals:
+            live = self.live_by_id.get(poll_id)
+            if live is not None:
+                self.spawn(self._remove_reaction(live, user_id, live.emojis[position], position))
+
+    async def _remove_reaction(self, live: LivePoll, user_id: int, emoji: str, position: int | None) -> None:
+        """Take a reaction off. For an option, the removal is owed in the database (written with the vote
+        change that made it owed): skip it if the member picked that option again meanwhile, and settle
+        it once Discord confirms. Until then a restart's reconciliation knows it is not a vote."""
+        try:
+            if position is not None and not await self.store.owes_removal(live.poll_id, user_id, position):
+                return
+            await self.bot.http.remove_reaction(live.channel_id, live.message_id, emoji, user_id)
+        except discord.HTTPException as error:
+            log.info("could not remove a reaction on poll %s: %s", live.poll_id, error)
+            return
+        if position is not None:
+            self.writer.submit(VoteOp("settled", live.poll_id, clock.iso(clock.now()), user_id, position))
+
+    async def _add_option_reactions(self, live: LivePoll, positions: list[int]) -> None:
+        for position in positions:
+            try:
+                await self.bot.http.add_reaction(live.channel_id, live.message_id, live.emojis[position])
+            except discord.HTTPException as error:
+                log.info("could not re-add option %s on poll %s: %s", position, live.poll_id, error)
+
+    # -- the embed ------------------------------------------------------------------------------
+    def schedule_edit(self, poll_id: int) -> None:
+        self._dirty.add(poll_id)
+        if not self.edit_loop.is_running():
+            self.edit_loop.start()
+
+    @tasks.loop(seconds=EDIT_DELAY)
+    async def edit_loop(self) -> None:
+        """Debounce: however many votes arrived, each poll's embed is edited at most once per pass."""
+        dirty, self._dirty = self._dirty, set()
+        if not dirty:
+            # A quiet pass: stop until the next vote. The loop only runs while votes come in.
+            self.edit_loop.stop()
+            return
+        for poll_id in sorted(dirty):
+            await self.refresh_embed(poll_id)
+
+    async def refresh_embed(self, poll_id: int) -> None:
+        try:
+            poll = await self.store.get(poll_id)
+            if poll.message_id is None:
+                return
+            counts = await self.store.tally(poll_id)
+            embed = poll_embed(poll, counts, await self._voters(poll, counts))
+            message = self.bot.get_partial_messageable(poll.channel_id).get_partial_message(poll.message_id)
+            await message.edit(embed=embed)
+        except discord.NotFound:
+            log.info("poll %s message is gone; reconciliation will close it", poll_id)
+        except Exception:
+            log.exception("could not refresh poll %s", poll_id)
+
+    async def _voters(self, poll: Poll, counts: dict[int, int]) -> int:
+        # In a single-choice poll every voter holds exactly one vote: no scan needed for big polls.
+        return sum(counts.values()) if not poll.multi else await self.store.voter_count(poll.id)
+
+    # -- reconciliation ---------------------------------------------------------------------------
+    async def reconcile_all(self) -> None:
+        """A full pass over the open polls for a new session. One pass at a time: a session that starts
+        while a pass runs gets a whole pass of its own after it (the running one may have done a poll
+        before that session's gap, whose events are never replayed)."""
+        self._passes_wanted += 1
+        if self._reconcile_lock.locked():
+            return
+        async with self._reconcile_lock:
+            try:
+                while self._passes_done < self._passes_wanted:
+                    covers = self._passes_wanted
+                    for poll in await self.store.open_polls():
+                        try:
+                            await self.reconcile_poll(poll)
+                        except Exception:
+                            log.exception("could not reconcile poll %s", poll.id)
+                    self._passes_done = covers
+                    self.reconciled_once.set()
+            finally:
+                self.reconciled_once.set()
+
+    async def reconcile_poll(self, poll: Poll) -> OpResult | None:
+        """Make the stored votes match the message's reactions: one request for the message, then one
+        per 100 reactors per emoji and reaction type (discord.py waits out rate limits)."""
+        if poll.message_id is None or not poll.is_open:
+            return None
+        listed_at = clock.now()
+        if poll.closes_at and not arrived_in_time(datetime.fromisoformat(poll.closes_at), listed_at):
+            return None  # what the reactions show now may be later than the deadline: keep what was recorded
+        if poll.id not in self.live_by_id:
+            self.track(poll)
+        live = self.live_by_id[poll.id]
+        http = self.bot.http
+        self.writer.watch(poll.id)
+        try:
+            try:
+                self.reconcile_requests += 1
+                data = await http.get_message(poll.channel_id, poll.message_id)
+            except discord.NotFound:
+                await self.close_poll(poll, "message_deleted")
+                return None
+            actual: dict[int, set[int]] = {p: set() for p in live.emojis}
+            present: set[int] = set()
+            for reaction in data.get("reactions", []):
+                partial = discord.PartialEmoji.from_dict(reaction["emoji"])
+                position = live.position_of(partial)
+                if position is None:
+                    continue
+                present.add(position)
+                details = reaction.get("count_details") or {"normal": reaction.get("count", 0), "burst": 0}
+                for kind in (0, 1):
+                    count = int(details.get("burst" if kind else "normal", 0) or 0)
+                    if count > 0:
+                        actual[position] |= await self._reactors(live, live.emojis[position], kind, count)
+            if self.bot.user is not None:
+                for users in actual.values():
+                    users.discard(self.bot.user.id)
+            result = await self.writer.submit(
+                VoteOp(
+                    "reconcile",
+                    poll.id,
+                    clock.iso(listed_at),
+                    multi=poll.multi,
+                    actual=actual,
+                    anonymous=poll.anonymous,
+                    source="reconcile",
+                )
+            )
+        finally:
+            self.writer.unwatch(poll.id)
+        missing = [p for p in live.emojis if p not in present]
+        if missing:
+            self.spawn(self._add_option_reactions(live, missing))
+        if result.changed:
+            await self.refresh_embed(poll.id)
+        log.info("reconciled poll %s: +%d -%d", poll.id, result.added, result.removed)
+        return result
+
+    async def _reactors(self, live: LivePoll, emoji: str, kind: int, count: int) -> set[int]:
+        users: set[int] = set()
+        after: int | None = None
+        while len(users) < count:
+            self.reconcile_requests += 1
+            page = await self.bot.http.get_reaction_users(
+                live.channel_id, live.message_id, emoji, PAGE, after=after, type=kind
+            )
+            ids = [int(u["id"]) for u in page]
+            fresh = [i for i in ids if after is None or i > after]
+            users.update(fresh)
+            # Stop on a short page, or when a server ignores `after` and repeats itself.
+            if len(page) < PAGE or not fresh:
+                break
+            after = max(fresh)
+        return users
+
+    # -- closing and results ----------------------------------------------------------------------
+    async def close_poll(self, poll: Poll, reason: str) -> bool:
+        await self.writer.flush()  # every change queued before the close commits first (guard 2)
+        closed = await self.store.close(poll.id, reason, clock.iso(clock.now()))
+        self.untrack(poll.id)
+        if not closed:
+            return False
+        if reason != "message_deleted":
+            await self.refresh_embed(poll.id)
+        await self.post_results(await self.store.get(poll.id))
+        return True
+
+    async def results_message(self, poll: Poll) -> tuple[discord.Embed, discord.File | None]:
+        counts = await self.store.tally(poll.id)
+        voters = await self._voters(poll, counts)
+        scores = await self.store.scores(poll.id) if poll.is_forecast and poll.outcome else {}
+        return await results_message(poll, counts, voters, scores)
+
+    async def post_results(self, poll: Poll) -> None:
+        """Post a closed poll's results once (the nonce makes a retry after a crash return the same message)."""
+        async with self._posting:
+            poll = await self.store.get(poll.id)  # as of now: another task may have posted them meanwhile
+            if poll.results_message_id is None:
+                await self._post_results(poll)
+
+    async def _post_results(self, poll: Poll) -> None:
+        channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
+        embed, file = await self.results_message(poll)
+        try:
+            kwargs = {"file": file} if file else {}
+            sent = await channel.send(embed=embed, nonce=f"poll-{poll.id}-results", **kwargs)
+            message_id = sent.id
+        except (discord.NotFound, discord.Forbidden) as error:
+            log.warning("cannot post results of poll %s: %s", poll.id, error)
+            message_id = 0  # nowhere to post: do not retry forever
+        await self.store.set_results_message(poll.id, message_id)
+
+    async def post_pending(self) -> None:
+        for poll in await self.store.results_pending():
+            await self.post_results(poll)
+
+    # -- deadlines --------------------------------------------------------------------------------
+    async def close_due(self) -> None:
+        for poll in await self.store.due(clock.iso(clock.now())):
+            await self.close_poll(poll, "deadline")
+
+    @tasks.loop(seconds=LOOP_SECONDS)
+    async def deadline_timer(self) -> None:
+        """Close each poll at its deadline: the next pass is due at the earliest open deadline (a minute
+        at most, so nothing waits long on a missed wake-up), and creating a poll brings it forward.
+        Deadlines live in the database, so a restart catches up."""
+        wait = LOOP_SECONDS
+        try:
+            await self.close_due()
+            upcoming = await self.store.next_deadline()
+            if upcoming is not None:
+                wait = (upcoming - clock.now()).total_seconds()
+                if wait <= 0:  # due, yet still open: closing it failed just now
+                    wait = 1.0
+        except Exception:
+            log.exception("the poll deadline timer failed; trying again")
+        self.wake_deadline_timer_by(clock.now() + timedelta(seconds=min(wait, LOOP_SECONDS)), earlier_only=False)
+
+    @deadline_timer.before_loop
+    async def _before_deadline_timer(self) -> None:
+        await self.bot.wait_until_ready()
+
+    def wake_deadline_timer_by(self, at: datetime, *, earlier_only: bool = True) -> None:
+        """Have the timer's next pass run at `at` (or keep an earlier one). A loop's next pass is its
+        last one plus its interval, and changing the interval re-arms a sleep in progress."""
+        timer = self.deadline_timer
+        upcoming, interval = timer.next_iteration, timer.seconds
+        if upcoming is None or interval is None or (earlier_only and at >= upcoming):
+            return
+        last = upcoming - timedelta(seconds=interval)
+        timer.change_interval(seconds=max((at - last).total_seconds(), 0.0))

@@ -1,0 +1,11 @@
+"""The vote path: how a reaction becomes a committed vote.
+
+    cogs/polls/desk.py   a reaction event -> `VoteWriter.reaction_added` (three ints on the open run)
+    writer.py            the bot's side: queue, batch, send to the worker, report what committed
+    protocol.py          what travels between the two: the vote encoding, the ops and results, the framing
+    worker.py            the worker process (`python -m db.votes.worker PATH`): receives batches, answers
+    engine.py            the worker's SQL: one transaction per batch (group commit)
+    guards.py            what keeps a late reaction, a close and a reconciliation from reverting a vote
+
+Nothing here is imported by this package's `__init__`, so the worker process loads only what it runs.
+"""

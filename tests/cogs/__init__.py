@@ -1,0 +1,1 @@
+"""Slash commands, buttons, reactions and loops, as members see them in SimCord."""

@@ -1,0 +1,1 @@
+"""Repositories on real databases."""

@@ -1,0 +1,1 @@
+"""`python -m bot demo`: its world and its page."""

@@ -1,0 +1,1 @@
+"""The test harness itself: the fake Discord and the OpenAPI checker."""
