@@ -12,6 +12,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 STATUS_COLORS = {
     "rumored": "#99AAB5",
@@ -27,7 +30,7 @@ BG = "#313338"
 FG = "#DBDEE1"
 
 
-def _figure(width: float, height: float) -> tuple[plt.Figure, plt.Axes]:
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
     fig.patch.set_facecolor(BG)
     ax.set_facecolor(BG)
@@ -37,7 +40,7 @@ def _figure(width: float, height: float) -> tuple[plt.Figure, plt.Axes]:
     return fig, ax
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", facecolor=fig.get_facecolor(), bbox_inches="tight")
     plt.close(fig)
@@ -120,7 +123,7 @@ def timeline_png(
             kind = m.kind
             offset = 0.0 if n == 1 else -0.32 + 0.64 * i / (n - 1)
             ax.scatter(
-                m.at,
+                mdates.date2num(m.at),
                 y + offset,
                 s=46 if kind != "source" else 40,
                 marker=MARKERS.get(kind, "o"),
@@ -147,7 +150,7 @@ def timeline_png(
             path.sort()
             # A status change as a step: the claim stays on its lane until the change, then moves.
             ax.plot(
-                [p[0] for p in path],
+                mdates.date2num([p[0] for p in path]),
                 [p[1] for p in path],
                 color="#6D6F78",
                 linewidth=0.9,
@@ -165,21 +168,21 @@ def timeline_png(
         [f"{textwrap.shorten(name, 42, placeholder='…')}  ({counts.get(name, 0)})" for name in lanes]
     )
     ax.set_ylim(-0.7, len(lanes) - 0.3)
-    ax.set_xlim(*_span_limits([m.at for m in marks]))
+    ax.set_xlim(*(float(mdates.date2num(t)) for t in _span_limits([m.at for m in marks])))
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.grid(axis="x", color="#3F4147", linewidth=0.6)
     heading = _drawable(title) if not subtitle else f"{_drawable(title)}\n{subtitle}"
     ax.set_title(_wrap(heading, 95), color=FG, fontsize=11, loc="left")
-    kinds = [k for k in MARKERS if any(m.kind == k for m in marks)]
+    shown = [k for k in MARKERS if any(m.kind == k for m in marks)]
     handles = [
-        plt.Line2D([], [], marker=MARKERS[k], linestyle="", color=FG, markeredgecolor="white", label=MARK_NAMES[k])
-        for k in kinds
+        Line2D([], [], marker=MARKERS[k], linestyle="", color=FG, markeredgecolor="white", label=MARK_NAMES[k])
+        for k in shown
     ]
     if by == "project":
         used = [s for s in STATUS_COLORS if any(m.status == s for m in marks)]
-        handles += [plt.Line2D([], [], marker="s", linestyle="", color=STATUS_COLORS[s], label=s) for s in used]
+        handles += [Line2D([], [], marker="s", linestyle="", color=STATUS_COLORS[s], label=s) for s in used]
     legend = ax.legend(
         handles=handles,
         loc="upper center",

@@ -288,7 +288,7 @@ class RumorBot(commands.Bot):
         except Exception:
             log.exception("could not prepare the fact store of server %s", guild.id)
 
-    def command_tree_payload(self, guild: discord.abc.Snowflake | None) -> list[dict]:
+    def command_tree_payload(self, guild: discord.abc.Snowflake | None) -> list[dict[str, Any]]:
         return sorted(
             (cmd.to_dict(self.tree) for cmd in self.tree.get_commands(guild=guild)),
             key=lambda c: (c.get("type", 1), c["name"]),
@@ -316,7 +316,7 @@ class RumorBot(commands.Bot):
             return
         self._announced = True
         try:
-            stories = await active_story_count(self.db)
+            stories = str(await active_story_count(self.db))
         except Exception:  # noqa: BLE001 - a count is not worth failing over
             stories = "?"
         log.info(
@@ -350,9 +350,10 @@ class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
         self.shard_count = settings.shard_count
         self.shard_ids = list(settings.shard_ids)
         self._owned_shards = frozenset(settings.shard_ids)
+        self._shard_total: int = settings.shard_count
 
     def owns_guild(self, guild_id: int) -> bool:
-        return (guild_id >> 22) % self.settings.shard_count in self._owned_shards
+        return (guild_id >> 22) % self._shard_total in self._owned_shards
 
     async def sync_commands(self) -> bool:
         if 0 not in self._owned_shards:

@@ -205,7 +205,8 @@ def _poll_message(channel: Any) -> Any | None:
 
 def _days_ago(env: Any, days: int) -> str:
     """A date before the simulated clock's now, so the story has a past and no date lies in the future."""
-    return (env.now() - timedelta(days=days)).date().isoformat()
+    now: datetime = env.now()
+    return (now - timedelta(days=days)).date().isoformat()
 
 
 async def build_world(env: Any, feed: DemoFeed) -> DemoWorld:
@@ -385,7 +386,7 @@ async def _resolved_forecast(world: DemoWorld) -> None:
     await carol.slash(
         general,
         "poll resolve",
-        poll=re.search(r"Poll #(\d+)", message.embeds[0].footer.text or "").group(1),
+        poll=_poll_number(message),
         outcome="yes",
         evidence="Both companies announced the US launch",
     )
@@ -694,18 +695,21 @@ async def _serve(
                     on_url(lobby.url)
                     if on_world is not None:
                         await on_world(world, preview)
-                choice = await _run_preview(env, gate, preview, lobby, stop)
+                asked = await _run_preview(env, gate, preview, lobby, stop)
+            if asked is None:
+                return
+            choice = asked
         except Exception as error:  # noqa: BLE001 - the demo outlives a preview that failed
             log.exception("the demo's page failed; it opens again")
             if not choice.done.done():
                 choice.done.set_exception(error)
             choice = OpenRequest(choice.channel, choice.member, asyncio.get_running_loop().create_future())
             await asyncio.sleep(1)
-        if choice is None:
-            return
 
 
-async def _run_preview(env: Any, gate: ActionGate, preview: Any, lobby: Lobby, stop: asyncio.Event) -> Any:
+async def _run_preview(
+    env: Any, gate: ActionGate, preview: Any, lobby: Lobby, stop: asyncio.Event
+) -> OpenRequest | None:
     """Tick the clock until the page ends the session (None), Ctrl-C (None), or another channel is asked for."""
     closed = asyncio.create_task(preview.wait_closed())
     stopped = asyncio.create_task(stop.wait())
@@ -769,3 +773,11 @@ async def main_async(settings: Settings, *, port: int, db_path: Path) -> int:
                 loop.remove_signal_handler(sig)
     print("demo stopped", flush=True)
     return 0
+
+
+def _poll_number(message: Any) -> str:
+    """The number in a poll message's footer ("Poll #3 · ..."), which the demo's own polls always carry."""
+    match = re.search(r"Poll #(\d+)", message.embeds[0].footer.text or "")
+    if match is None:
+        raise RuntimeError("the demo's poll message has no poll number in its footer")
+    return match.group(1)

@@ -12,9 +12,10 @@ from discord.ext import commands
 from bot.autocomplete import claim_choices, story_choices
 from bot.checks import curator_only
 from bot.client import answer, defer
+from bot.curation import Reason, actor_of
 from bot.formatting import claim_embed
 from bot.validation import check_date, check_url, split_list
-from db.facts import MAX_CLAIM_TEXT, MAX_PROJECT, MAX_REASON, SETTABLE_STATUSES, Actor, Claim, FactStore, NewSource
+from db.facts import MAX_CLAIM_TEXT, MAX_PROJECT, SETTABLE_STATUSES, Claim, FactStore, NewSource
 
 if TYPE_CHECKING:
     from bot.client import RumorBot
@@ -30,11 +31,6 @@ KINDS = [
     app_commands.Choice(name="about the rumor itself", value="rumor"),
     app_commands.Choice(name="background context", value="context"),
 ]
-Reason = app_commands.Range[str, 1, MAX_REASON]
-
-
-def actor_of(interaction: discord.Interaction) -> Actor:
-    return Actor(interaction.user.id, interaction.user.display_name)
 
 
 @app_commands.guild_only()

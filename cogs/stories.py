@@ -11,9 +11,9 @@ from discord.ext import commands
 from bot.autocomplete import story_choices
 from bot.checks import curator_only
 from bot.client import answer, defer
+from bot.curation import Reason, actor_of
 from bot.formatting import story_list_embed
 from bot.limits import STORIES_PER_SERVER
-from cogs.facts import Reason, actor_of
 from db.facts import MAX_STORY_SUMMARY, MAX_STORY_TITLE
 
 if TYPE_CHECKING:

@@ -17,11 +17,12 @@ from discord.ext import commands
 
 from bot.checks import curator_only, is_curator
 from bot.client import report_error
+from bot.curation import actor_of
 from bot.errors import UserFacingError
 from bot.limits import CHOICES, clip, fit_embed
 from bot.links import inert_text, safe_url
 from db import clock
-from db.facts import MAX_CLAIM_TEXT, Actor, NewSource, parse_id
+from db.facts import MAX_CLAIM_TEXT, NewSource, parse_id
 from db.feeds import TriageItem
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ class ClaimPicker(discord.ui.DynamicItem[discord.ui.Select], template=r"triage:p
                     NewSource(
                         outlet=item.outlet, reliability=TRIAGE_RELIABILITY, url=item.link, published=item.published
                     ),
-                    actor=Actor(interaction.user.id, interaction.user.display_name),
+                    actor=actor_of(interaction),
                     reason=clip(f"From feed triage: {item.title}", 300),
                 )
             except Exception:
@@ -245,7 +246,7 @@ class NewClaimModal(discord.ui.Modal, title="New claim from a news item"):
             claim = await (await bot.facts_for(interaction.guild_id)).add_claim(
                 item.story_id,
                 self.text.value,
-                actor=Actor(interaction.user.id, interaction.user.display_name),
+                actor=actor_of(interaction),
                 reason=self.reason.value,
                 first_reported=item.published,
                 sources=[
