@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import cast
 
 import discord
 import yarl
@@ -104,22 +105,27 @@ async def _facts(settings: Settings, action: str, file: Path) -> int:
     from db.backend import open_database
     from db.facts import export_facts, import_facts, owners
 
-    # An export reads whichever store the settings name (DATABASE_URL, else DATABASE_PATH), so the two
-    # sides of a migration can be compared; an import still loads a SQLite file.
-    db = await (open_database(settings) if action == "export" else Database.open(settings.database_path))
+    if action == "export":
+        # The export reads whichever store the settings name (DATABASE_URL, else DATABASE_PATH), so the
+        # two sides of a migration can be compared. export_facts is typed for SQLite's Database, but reads
+        # only through the surface PgDatabase shares (tests/db/test_pg_copy.py exports both and compares).
+        store = await open_database(settings)
+        try:
+            data = await export_facts(cast("Database", store))
+        finally:
+            await store.close()
+        text = json.dumps(data, ensure_ascii=False, indent=1)
+        await asyncio.to_thread(file.write_text, text, encoding="utf-8")
+        print(f"wrote {sum(len(v) for v in data['tables'].values())} rows to {file}")
+        return 0
+    db = await Database.open(settings.database_path)  # an import still loads a SQLite file
     try:
-        if action == "export":
-            data = await export_facts(db)
-            text = json.dumps(data, ensure_ascii=False, indent=1)
-            await asyncio.to_thread(file.write_text, text, encoding="utf-8")
-            print(f"wrote {sum(len(v) for v in data['tables'].values())} rows to {file}")
-        else:
-            data = json.loads(await asyncio.to_thread(file.read_text, encoding="utf-8"))
-            count = await import_facts(db, data)
-            # Servers whose stories came with the file keep them: no seed copy on top.
-            for guild_id in await owners(db):
-                await db.set_meta(f"seed:netflix-spotify:{guild_id}", "imported")
-            print(f"imported {count} rows from {file}")
+        data = json.loads(await asyncio.to_thread(file.read_text, encoding="utf-8"))
+        count = await import_facts(db, data)
+        # Servers whose stories came with the file keep them: no seed copy on top.
+        for guild_id in await owners(db):
+            await db.set_meta(f"seed:netflix-spotify:{guild_id}", "imported")
+        print(f"imported {count} rows from {file}")
     finally:
         await db.close()
     return 0

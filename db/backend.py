@@ -14,8 +14,11 @@ _PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 class _HasDatabaseSettings(Protocol):
-    database_path: Path
-    database_url: str | None
+    # Read-only, so that the frozen Settings dataclass satisfies it.
+    @property
+    def database_path(self) -> Path: ...
+    @property
+    def database_url(self) -> str | None: ...
 
 
 def is_postgres_url(target: object) -> bool:

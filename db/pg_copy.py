@@ -11,7 +11,7 @@ written during the copy may or may not be in it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +112,7 @@ async def row_counts(db: Database | PgDatabase, tables: Sequence[str]) -> dict[s
     return {t: int(await db.fetchval(f"SELECT count(*) FROM {t}", (), 0)) for t in tables}  # noqa: S608
 
 
-async def _batches(sqlite: Database, table: TablePlan) -> Any:
+async def _batches(sqlite: Database, table: TablePlan) -> AsyncIterator[list[tuple[Any, ...]]]:
     """The table's rows, BATCH at a time, read by key (each page one read, so no cursor stays open)."""
     info = await sqlite.fetchall(f"PRAGMA table_info({table.name})")
     key = [r["name"] for r in sorted((r for r in info if r["pk"]), key=lambda r: r["pk"])] or ["rowid"]
