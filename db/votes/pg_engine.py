@@ -20,11 +20,10 @@ from typing import Any
 
 from db.votes.engine import epoch
 from db.votes.guards import open_at
-from db.votes.protocol import OpResult, ReactionRun, Removal, RunResult, VoteOp
+from db.votes.protocol import SHIFT, OpResult, ReactionRun, Removal, RunResult, VoteOp
 from db.votes.rules import (
     Step,
     anonymous_removals,
-    first_vote_groups,
     is_first_votes,
     net_writes,
     plan_add,
@@ -58,6 +57,7 @@ _ADD = (
 # A reaction run's inserts: a re-added vote gets the new voted_at (xmax = 0: the row is new, not updated).
 _ADD_RENEW = (
     f"WITH written AS (INSERT INTO votes(poll_id, user_id, position, voted_at) SELECT p, u, pos, $4 FROM {_ROWS} "
+    "ORDER BY p, u, pos "
     "ON CONFLICT (poll_id, user_id, position) DO UPDATE SET voted_at = excluded.voted_at "
     "RETURNING poll_id, position, xmax = 0 AS new), "
     "fresh AS (SELECT poll_id, position FROM written WHERE new), "
@@ -80,9 +80,9 @@ _OPEN_POLLS = (
 _POLL = "SELECT status, closes_at FROM polls WHERE id = $1 FOR SHARE"
 _MEMBERS = "unnest($1::bigint[], $2::bigint[]) AS m(p, u)"
 _STORED = f"SELECT v.poll_id, v.user_id, v.position FROM {_MEMBERS} JOIN votes AS v ON v.poll_id = m.p AND v.user_id = m.u"
-_OWED = (
-    f"SELECT o.poll_id, o.user_id, o.position FROM {_MEMBERS} "
-    "JOIN owed_removals AS o ON o.poll_id = m.p AND o.user_id = m.u"
+_STORED_ONE = "SELECT poll_id, user_id, position FROM votes WHERE poll_id = $1 AND user_id = ANY($2::bigint[])"
+_OWED_ONE = (
+    "SELECT poll_id, user_id, position FROM owed_removals WHERE poll_id = $1 AND user_id = ANY($2::bigint[])"
 )
 _OWING = "SELECT p FROM unnest($1::bigint[]) AS p WHERE EXISTS (SELECT 1 FROM owed_removals WHERE poll_id = p)"
 
@@ -189,29 +189,38 @@ async def _apply_reactions(conn: Conn, run: ReactionRun) -> RunResult:
     removals) once, play the run in memory (rules.py), write the net change in a few statements, and
     log the run as one vote_runs row."""
     flat = run.flat
-    pids = flat[0::3]
+    pids, users = flat[0::3], flat[1::3]
+    polls = set(pids)
     flags: dict[int, tuple[bool, bool]] = {
-        r[0]: (bool(r[1]), bool(r[2])) for r in await conn.fetch(_OPEN_POLLS, sorted(set(pids)))
+        r[0]: (bool(r[1]), bool(r[2])) for r in await conn.fetch(_OPEN_POLLS, sorted(polls))
     }
-    members = sorted({(p, u) for p, u in zip(pids, flat[1::3], strict=True) if p in flags})
     stored: dict[tuple[int, int], set[int]] = {}
     owed: set[tuple[int, int, int]] = set()
-    if members:
-        member_polls, member_users = [m[0] for m in members], [m[1] for m in members]
-        for poll_id, user_id, position in await conn.fetch(_STORED, member_polls, member_users):
+    if flags:
+        if len(polls) == 1:  # the usual run: one poll, the members as they come (the server dedups)
+            (poll_id,) = polls
+            found = await conn.fetch(_STORED_ONE, poll_id, users)
+        else:
+            members = sorted({(p, u) for p, u in zip(pids, users, strict=True) if p in flags})
+            member_polls, member_users = [m[0] for m in members], [m[1] for m in members]
+            found = await conn.fetch(_STORED, member_polls, member_users)
+        for poll_id, user_id, position in found:
             stored.setdefault((poll_id, user_id), set()).add(position)
         # Most runs touch no poll with an owed removal: one index probe per poll finds out.
-        if await conn.fetch(_OWING, list(flags)):
-            owed.update(tuple(r) for r in await conn.fetch(_OWED, member_polls, member_users))  # type: ignore[misc]
+        for (poll_id,) in await conn.fetch(_OWING, list(flags)):
+            members_here = (
+                users if len(polls) == 1 else [u for p, u in zip(pids, users, strict=True) if p == poll_id]
+            )
+            owed.update(tuple(r) for r in await conn.fetch(_OWED_ONE, poll_id, members_here))  # type: ignore[misc]
     result = RunResult()
     anonymous_polls = {poll_id for poll_id, (_, anonymous) in flags.items() if anonymous}
     voted_at = epoch(run.at)
     if is_first_votes(run, flags, stored, owed):  # a burst of first votes: the log is the run itself
-        inserts = sorted((p, u, pos) for (p, pos), users in first_vote_groups(run).items() for u in users)
         if anonymous_polls:  # recorded, so the reaction comes off again: the receipt is /poll myvote
             result.remove_reactions = anonymous_removals(run, anonymous_polls)
             await _write(conn, _OWE, result.remove_reactions)
-        await _write(conn, _ADD_RENEW, inserts, voted_at)
+        # The run as arrays, unsorted: the statement sorts on the server, off the bot's event loop.
+        await conn.fetch(_ADD_RENEW, pids, users, [code >> SHIFT for code in flat[2::3]], voted_at)
         changes = flat
     else:
         owed_before = set(owed)
