@@ -64,6 +64,13 @@ _ADD_RENEW = (
     + _COUNT_FROM.format(sign="", rows="fresh")
     + "SELECT count(*) FROM fresh"
 )
+# A run of first votes: nothing of theirs is stored (read in this transaction), so no row is renewed.
+_ADD_FIRST = (
+    f"WITH fresh AS (INSERT INTO votes(poll_id, user_id, position, voted_at) SELECT p, u, pos, $4 FROM {_ROWS} "
+    "ORDER BY p, u, pos ON CONFLICT (poll_id, user_id, position) DO NOTHING RETURNING poll_id, position), "
+    + _COUNT_FROM.format(sign="", rows="fresh")
+    + "SELECT count(*) FROM fresh"
+)
 _OWE = (
     f"INSERT INTO owed_removals(poll_id, user_id, position) SELECT p, u, pos FROM {_ROWS} "
     "ON CONFLICT (poll_id, user_id, position) DO NOTHING"
@@ -220,7 +227,7 @@ async def _apply_reactions(conn: Conn, run: ReactionRun) -> RunResult:
             result.remove_reactions = anonymous_removals(run, anonymous_polls)
             await _write(conn, _OWE, result.remove_reactions)
         # The run as arrays, unsorted: the statement sorts on the server, off the bot's event loop.
-        await conn.fetch(_ADD_RENEW, pids, users, [code >> SHIFT for code in flat[2::3]], voted_at)
+        await conn.fetch(_ADD_FIRST, pids, users, [code >> SHIFT for code in flat[2::3]], voted_at)
         changes = flat
     else:
         owed_before = set(owed)
