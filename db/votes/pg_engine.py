@@ -137,6 +137,7 @@ async def _apply(conn: Conn, op: VoteOp) -> OpResult:
     res = OpResult()
     pid = op.poll_id
     if op.kind == "settled":
+        assert op.position is not None
         await _write(conn, _SETTLE, [(pid, op.user_id, op.position)])
         return res
     row = await conn.fetchrow(_POLL, pid)
@@ -218,7 +219,7 @@ async def _apply_reactions(conn: Conn, run: ReactionRun) -> RunResult:
             members_here = (
                 users if len(polls) == 1 else [u for p, u in zip(pids, users, strict=True) if p == poll_id]
             )
-            owed.update(tuple(r) for r in await conn.fetch(_OWED_ONE, poll_id, members_here))  # type: ignore[misc]
+            owed.update((r[0], r[1], r[2]) for r in await conn.fetch(_OWED_ONE, poll_id, members_here))
     result = RunResult()
     anonymous_polls = {poll_id for poll_id, (_, anonymous) in flags.items() if anonymous}
     voted_at = epoch(run.at)
