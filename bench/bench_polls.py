@@ -1,6 +1,13 @@
 """Polls: reaction ingest rate, reconciliation of a 10,000-voter poll, and tally time at 1M votes.
 
 Run: python -m bench.bench_polls [--events 50000] [--rounds 11] [--voters 10000] [--votes 1000000]
+     python -m bench.bench_polls --backend postgres [--database-url postgresql://...] [--events ...] [--rounds ...]
+
+With --backend postgres only part 1 runs, the real bot's votes going through `PgVoteWriter` (the desk's
+`open_vote_writer` on a `PgDatabase`) into PostgreSQL, each round in a fresh database: created on the
+server of --database-url (or DATABASE_URL; the URL's user needs CREATEDB) and dropped after, or, with
+neither, on a throw-away cluster (tests/support/postgres.py) started with PostgreSQL's durable defaults
+(fsync, synchronous_commit on), unlike the test cluster.
 
 1. Ingest. Raw MESSAGE_REACTION_ADD gateway payloads go through discord.py's real parser
    (`bot._connection.parsers[...]`, which dispatches on_raw_reaction_add as a task per event) in
@@ -159,11 +166,18 @@ async def _ingest_idle(events: list[Event]) -> float:
     return time.perf_counter() - t
 
 
-async def _ingest_real(path: Path, events: list[Event], *, multi: bool) -> tuple[float, int, int]:
-    """(b) the real handlers, Polls.on_raw_reaction_add/remove -> VoteWriter group commit: seconds
-    until the last vote is committed, votes stored, commits."""
+async def _ingest_real(
+    path: Path, events: list[Event], *, multi: bool, pg_url: str | None = None
+) -> tuple[float, int, int]:
+    """(b) the real handlers, Polls.on_raw_reaction_add/remove -> the desk's vote writer (group commit;
+    PgVoteWriter with pg_url): seconds until the last vote is committed, votes stored, commits."""
     bot = BenchBot(path)
-    bot.db = await Database.open(path)
+    if pg_url is None:
+        bot.db = await Database.open(path)
+    else:
+        from db.postgres import PgDatabase
+
+        bot.db = await PgDatabase.open(pg_url)  # type: ignore[assignment]
     await bot._async_setup_hook()
     cog = Polls(bot, PollStore(bot.db))  # type: ignore[arg-type]
     cog.desk.schedule_edit = lambda poll_id: None  # type: ignore[method-assign]  # debounced, off this path
@@ -184,7 +198,9 @@ async def _ingest_real(path: Path, events: list[Event], *, multi: bool) -> tuple
     return seconds, stored, batches
 
 
-async def bench_ingest(tmp: Path, n: int, rounds: int = 11, scenario: str = "first votes, single-choice") -> dict:
+async def bench_ingest(
+    tmp: Path, n: int, rounds: int = 11, scenario: str = "first votes, single-choice", pg: PgServer | None = None
+) -> dict:
     """Rounds alternate the two bots (fresh ones each time, same payloads) so that drift in the
     machine's speed hits both; the figure is the median of the per-round ratios."""
     make, multi = SCENARIOS[scenario]
@@ -194,7 +210,14 @@ async def bench_ingest(tmp: Path, n: int, rounds: int = 11, scenario: str = "fir
         gc.collect()
         idle_s = await _ingest_idle(events)
         gc.collect()
-        real_s, stored, batches = await _ingest_real(tmp / f"polls-{multi}-{i}.db", events, multi=multi)
+        if pg is None:
+            real_s, stored, batches = await _ingest_real(tmp / f"polls-{multi}-{i}.db", events, multi=multi)
+        else:
+            url = await pg.create()
+            try:
+                real_s, stored, batches = await _ingest_real(tmp / "unused.db", events, multi=multi, pg_url=url)
+            finally:
+                await pg.drop()
         ratios.append(idle_s / real_s)
         idle_eps.append(n / idle_s)
         real_eps.append(n / real_s)
@@ -211,6 +234,39 @@ async def bench_ingest(tmp: Path, n: int, rounds: int = 11, scenario: str = "fir
         "lost": lost,
         "batches": batches,
     }
+
+
+class PgServer:
+    """Where the PostgreSQL rounds run: a fresh database per round on an admin URL's server."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.name = ""
+        self.count = 0
+
+    async def create(self) -> str:
+        import asyncpg
+
+        self.count += 1
+        self.name = f"rumormill_bench_{os.getpid()}_{self.count}"
+        admin = await asyncpg.connect(self.admin_url)
+        try:
+            await admin.execute(
+                f"CREATE DATABASE {self.name} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
+            )
+        finally:
+            await admin.close()
+        base, _, _ = self.admin_url.partition("?")
+        return f"{base.rsplit('/', 1)[0]}/{self.name}"
+
+    async def drop(self) -> None:
+        import asyncpg
+
+        admin = await asyncpg.connect(self.admin_url)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        finally:
+            await admin.close()
 
 
 async def bench_apply(tmp: Path, n: int, run: int = 2500) -> dict:
@@ -344,9 +400,14 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--voters", type=int, default=10_000)
     parser.add_argument("--votes", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("discord").setLevel(logging.ERROR)  # no intent and voice notices for bench bots
+    if args.backend == "postgres":
+        await main_postgres(args)
+        return
     with tempfile.TemporaryDirectory() as raw:
         tmp = Path(raw)
         ingests = [await bench_ingest(tmp, args.events, args.rounds, scenario) for scenario in SCENARIOS]
@@ -360,6 +421,20 @@ async def main() -> None:
     print()
     print("| measure | value |")
     print("|---|---|")
+    print_ingests(ingests)
+    for mix, micros in applied.items():
+        print(f"| worker process: apply {args.events:,} events in runs of 2,500, {mix} | {micros:.2f} µs/event |")
+    print(
+        f"| reconcile {reconcile['voters']:,} voters (5 emoji) | {reconcile['requests']} requests, {reconcile['seconds']:.2f} s, {reconcile['stored']:,} votes stored |"
+    )
+    print(f"| tally at {tally['votes']:,} stored votes, poll_counts (median) | {tally['tally_ms']:.2f} ms |")
+    print(
+        f"| baseline: counting the {tally['votes']:,} votes themselves, GROUP BY (median) | {tally['scan_ms']:.1f} ms |"
+    )
+    print(f"| distinct voters at {tally['votes']:,} stored votes (median) | {tally['voters_ms']:.1f} ms |")
+
+
+def print_ingests(ingests: list[dict]) -> None:
     for ingest in ingests:
         label = ingest["scenario"]
         print(f"| {label}: events parsed, do-nothing handlers | {ingest['idle_eps']:,.0f} events/s |")
@@ -372,16 +447,42 @@ async def main() -> None:
         )
         print(f"| {label}: votes lost or extra, {ingest['rounds']} rounds | {ingest['lost']} |")
         print(f"| {label}: commits for {ingest['events']:,} events, last round | {ingest['batches']} |")
-    for mix, micros in applied.items():
-        print(f"| worker process: apply {args.events:,} events in runs of 2,500, {mix} | {micros:.2f} µs/event |")
+
+
+async def main_postgres(args: argparse.Namespace) -> None:
+    import shutil
+
+    import asyncpg
+
+    cluster = None
+    admin_url = args.database_url
+    if admin_url is None:
+        from tests.support.postgres import _start_cluster
+
+        cluster = await asyncio.to_thread(_start_cluster, durable=True)
+        admin_url = cluster.admin_url
+    try:
+        conn = await asyncpg.connect(admin_url)
+        version = await conn.fetchval("SHOW server_version")
+        settings = {k: await conn.fetchval(f"SHOW {k}") for k in ("fsync", "synchronous_commit")}
+        await conn.close()
+        with tempfile.TemporaryDirectory() as raw:
+            pg = PgServer(admin_url)
+            ingests = [await bench_ingest(Path(raw), args.events, args.rounds, s, pg) for s in SCENARIOS]
+    finally:
+        if cluster is not None:
+            cluster.stop()
+            shutil.rmtree(cluster.root, ignore_errors=True)
+    where = "throw-away local cluster" if cluster is not None else "DATABASE_URL"
+    print(f"python {platform.python_version()} · discord.py {discord.__version__} · asyncpg {asyncpg.__version__}")
     print(
-        f"| reconcile {reconcile['voters']:,} voters (5 emoji) | {reconcile['requests']} requests, {reconcile['seconds']:.2f} s, {reconcile['stored']:,} votes stored |"
+        f"PostgreSQL {version} ({where}, fsync={settings['fsync']}, synchronous_commit={settings['synchronous_commit']})"
     )
-    print(f"| tally at {tally['votes']:,} stored votes, poll_counts (median) | {tally['tally_ms']:.2f} ms |")
-    print(
-        f"| baseline: counting the {tally['votes']:,} votes themselves, GROUP BY (median) | {tally['scan_ms']:.1f} ms |"
-    )
-    print(f"| distinct voters at {tally['votes']:,} stored votes (median) | {tally['voters_ms']:.1f} ms |")
+    print(f"{os.cpu_count()} CPU(s) · {sys.platform}")
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    print_ingests(ingests)
 
 
 if __name__ == "__main__":

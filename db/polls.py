@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from db.connection import Database
@@ -94,8 +94,10 @@ class NewPoll:
 
 
 # votes.voted_at holds whole seconds since 1970 (db/votes/engine.py `epoch`); reads give it back as the
-# ISO 8601 UTC strings the rest of the schema stores.
-_VOTED_AT = "strftime('%Y-%m-%dT%H:%M:%S+00:00', voted_at, 'unixepoch')"
+# ISO 8601 UTC strings the rest of the schema stores, formatted here so that both backends agree.
+def _voted_at(seconds: int) -> str:
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
 
 _POLL_COLUMNS = (
     "id, guild_id, channel_id, message_id, author_id, question, kind, multi, anonymous, hide_counts, "
@@ -248,18 +250,17 @@ class PollStore:
 
     async def votes_of(self, poll_id: int, user_id: int) -> list[tuple[int, str]]:
         rows = await self.db.fetchall(
-            f"SELECT position, {_VOTED_AT} FROM votes WHERE poll_id = ? AND user_id = ? ORDER BY position",  # noqa: S608
+            "SELECT position, voted_at FROM votes WHERE poll_id = ? AND user_id = ? ORDER BY position",
             (poll_id, user_id),
         )
-        return [(r[0], r[1]) for r in rows]
+        return [(r[0], _voted_at(r[1])) for r in rows]
 
     async def export_rows(self, poll_id: int) -> list[tuple[int, int, str]]:
         rows = await self.db.fetchall(
-            f"SELECT position, user_id, {_VOTED_AT} FROM votes WHERE poll_id = ? "  # noqa: S608
-            "ORDER BY position, voted_at, user_id",
+            "SELECT position, user_id, voted_at FROM votes WHERE poll_id = ? ORDER BY position, voted_at, user_id",
             (poll_id,),
         )
-        return [(r[0], r[1], r[2]) for r in rows]
+        return [(r[0], r[1], _voted_at(r[2])) for r in rows]
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def close(self, poll_id: int, reason: str, at: str) -> bool:

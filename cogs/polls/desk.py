@@ -25,7 +25,7 @@ from db import clock
 from db.polls import Poll, PollStore
 from db.votes.guards import arrived_in_time
 from db.votes.protocol import OpResult, Removal, VoteOp
-from db.votes.writer import VoteWriter
+from db.votes.writer import open_vote_writer
 
 if TYPE_CHECKING:
     from bot.client import RumorBot
@@ -89,8 +89,8 @@ class PollDesk:
     def __init__(self, bot: RumorBot, store: PollStore) -> None:
         self.bot = bot
         self.store = store
-        self.writer = VoteWriter(
-            bot.settings.database_path, on_commit=self._committed, clock=lambda: clock.iso(clock.now())
+        self.writer = open_vote_writer(  # the SQLite worker, or PgVoteWriter on a PgDatabase
+            store.db, bot.settings.database_path, on_commit=self._committed, clock=lambda: clock.iso(clock.now())
         )
         self.live: dict[int, LivePoll] = {}  # message id -> open poll
         self.live_by_id: dict[int, LivePoll] = {}

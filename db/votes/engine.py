@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from db.votes.guards import ALL_USERS, takes_votes
-from db.votes.protocol import ADD, CHANGE, MOVE, REMOVE, SHIFT, OpResult, ReactionRun, RunResult, VoteOp
+from db.votes.guards import takes_votes
+from db.votes.protocol import OpResult, ReactionRun, RunResult, VoteOp
+from db.votes.rules import (
+    Step,
+    anonymous_removals,
+    first_vote_groups,
+    is_first_votes,
+    net_writes,
+    plan_add,
+    plan_reconcile,
+    play_run,
+)
 
 
 def open_writer_connection(path: Path | str, *, checkpoint_when_idle: bool = False) -> sqlite3.Connection:
@@ -106,12 +115,9 @@ def _apply(conn: sqlite3.Connection, op: VoteOp) -> OpResult:
     if op.kind == "add":
         assert op.position is not None
         conn.execute(_SETTLE, (op.poll_id, op.user_id, op.position))  # picked again: not owed any more
-        if not op.multi:
-            for other in _held(conn, op.poll_id, op.user_id):
-                if other != op.position:
-                    _remove(conn, op, op.user_id, other, "move", res)
-                    res.remove_reactions.append((op.poll_id, op.user_id, other))
-        _add(conn, op, op.user_id, op.position, op.source, res)
+        steps, removals = plan_add(op, _held(conn, op.poll_id, op.user_id))
+        _steps(conn, op, steps, res)
+        res.remove_reactions.extend(removals)
     elif op.kind == "remove":
         assert op.position is not None
         _remove(conn, op, op.user_id, op.position, op.source, res)
@@ -135,61 +141,27 @@ def _apply(conn: sqlite3.Connection, op: VoteOp) -> OpResult:
     return res
 
 
+def _steps(conn: sqlite3.Connection, op: VoteOp, steps: list[Step], res: OpResult) -> None:
+    for action, user_id, position, source in steps:
+        (_add if action == "add" else _remove)(conn, op, user_id, position, source, res)
+
+
 def _reconcile(conn: sqlite3.Connection, op: VoteOp, res: OpResult) -> None:
-    """Make stored votes match the reactions seen on the message, except for users whose votes
-    changed through live events while the reactions were being listed (those are newer). A reaction
-    the bot owes a removal of is not a vote: it is removed again; an owed one that is gone is settled."""
-    if ALL_USERS in op.skip_users:
-        return
+    """Make stored votes match the reactions seen on the message (db/votes/rules.py `plan_reconcile`)."""
     owed: dict[int, set[int]] = {}
     for user_id, position in conn.execute(
         "SELECT user_id, position FROM owed_removals WHERE poll_id = ?", (op.poll_id,)
     ):
         owed.setdefault(user_id, set()).add(position)
-    actual = op.actual or {}
-    seen: dict[int, list[int]] = {}
-    for position in sorted(actual):
-        for user_id in actual[position]:
-            seen.setdefault(user_id, []).append(position)
     stored: dict[int, list[int]] = {}
     for user_id, position in conn.execute(
         "SELECT user_id, position FROM votes WHERE poll_id = ? ORDER BY position", (op.poll_id,)
     ):
         stored.setdefault(user_id, []).append(position)
-    for user_id in set(seen) | set(stored) | set(owed):
-        if user_id in op.skip_users:
-            continue
-        reacted = seen.get(user_id, [])
-        owes = owed.get(user_id)
-        if owes:
-            conn.executemany(_SETTLE, [(op.poll_id, user_id, p) for p in owes if p not in reacted])
-            res.remove_reactions.extend((op.poll_id, user_id, p) for p in reacted if p in owes)  # try again
-            reacted = [p for p in reacted if p not in owes]
-        held = stored.get(user_id, [])
-        if op.anonymous:
-            # A missing reaction is the normal state: only add what is found, then clear those reactions.
-            keep = reacted if op.multi else _pick_single(reacted, held)[:1]
-            if not op.multi and keep and held and keep[0] not in held:
-                for position in held:
-                    _remove(conn, op, user_id, position, "reconcile", res)
-            for position in keep:
-                _add(conn, op, user_id, position, "reconcile", res)
-            res.remove_reactions.extend((op.poll_id, user_id, p) for p in reacted)
-            continue
-        keep = reacted if op.multi else _pick_single(reacted, held)[:1]
-        for position in held:
-            if position not in keep:
-                _remove(conn, op, user_id, position, "reconcile", res)
-        for position in keep:
-            _add(conn, op, user_id, position, "reconcile", res)
-        res.remove_reactions.extend((op.poll_id, user_id, p) for p in reacted if p not in keep)
-
-
-def _pick_single(reacted: list[int], held: list[int]) -> list[int]:
-    """For a single-choice poll with several reactions from one member, keep the one added most
-    recently: a reaction we had not recorded yet is newer than the one we had."""
-    fresh = [p for p in reacted if p not in held]
-    return fresh or reacted
+    settles, steps, removals = plan_reconcile(op, owed, stored)
+    conn.executemany(_SETTLE, [(op.poll_id, user_id, position) for user_id, position in settles])
+    _steps(conn, op, steps, res)
+    res.remove_reactions.extend(removals)
 
 
 def apply_vote_batch(
@@ -240,7 +212,7 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
     (the reaction handler already left out those that arrived at or after a poll's deadline).
     A run of first votes, what a burst mostly is, skips the per-event loop altogether."""
     flat = run.flat
-    pids, users, codes = flat[0::3], flat[1::3], flat[2::3]
+    pids, users = flat[0::3], flat[1::3]
     polls = set(pids)
     marks = ",".join("?" * len(polls))
     flags: dict[int, tuple[bool, bool]] = {
@@ -270,21 +242,10 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
             owed.update((poll_id, u, p) for u, p in conn.execute(_USER_OWED, (json.dumps(list(members)), poll_id)))
     result = RunResult()
     anonymous_polls = {poll_id for poll_id, (_, anonymous) in flags.items() if anonymous}
-    first_votes = (
-        not stored
-        and not owed
-        and len(flags) == len(polls)
-        and not any(code & CHANGE for code in codes)
-        and len(set(zip(pids, users, strict=True)) if len(polls) > 1 else set(users)) == len(users)
-    )
-    if first_votes:  # every event adds a member's first vote: the log is the run itself
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for poll_id, user_id, code in zip(pids, users, codes, strict=True):
-            groups[(poll_id, code >> SHIFT)].append(user_id)
+    if is_first_votes(run, flags, stored, owed):  # a burst of first votes: the log is the run itself
+        groups = first_vote_groups(run)
         if anonymous_polls:  # recorded, so the reaction comes off again: the receipt is /poll myvote
-            result.remove_reactions = [
-                (p, u, c >> SHIFT) for p, u, c in zip(pids, users, codes, strict=True) if p in anonymous_polls
-            ]
+            result.remove_reactions = anonymous_removals(run, anonymous_polls)
             conn.executemany(_OWE, result.remove_reactions)
         _insert_votes(conn, run.at, groups)
         _count(conn, {key: len(members) for key, members in groups.items()})
@@ -297,18 +258,6 @@ def _apply_reactions(conn: sqlite3.Connection, run: ReactionRun) -> RunResult:
     return result
 
 
-# What a run does to one row of votes: a new row, a stored row to delete, a stored row re-added.
-_NEW, _GONE, _AGAIN = 1, -1, 2
-
-
-def _drop(net: dict[tuple[int, int, int], int], vote: tuple[int, int, int]) -> None:
-    """A held vote goes: one added earlier in this run is simply not written; a stored one is deleted."""
-    if net.get(vote) == _NEW:
-        del net[vote]
-    else:
-        net[vote] = _GONE
-
-
 def _play(
     conn: sqlite3.Connection,
     run: ReactionRun,
@@ -317,58 +266,10 @@ def _play(
     owed: set[tuple[int, int, int]],
     result: RunResult,
 ) -> list[int]:
-    """The general case, event by event in memory over the members' stored votes (`held`, updated in
-    place) and the removals the bot owes (`owed`, likewise); returns the effective changes, flat. The
-    net effect on the votes table is tracked as it happens, per vote: a new row, a stored row to delete,
-    or a stored row removed and added again (which gets the new voted_at). A removal event settles an
-    owed removal (whoever took the reaction off); in an anonymous poll it changes no vote."""
+    """The general case (db/votes/rules.py `play_run`), then its net change in a few statements."""
     owed_before = set(owed)
-    net: dict[tuple[int, int, int], int] = {}
-    removals = result.remove_reactions
-    changes: list[int] = []
-    it = iter(run.flat)
-    for poll_id, user_id, code in zip(it, it, it, strict=True):
-        flag = flags.get(poll_id)
-        if flag is None:
-            continue
-        position = code >> SHIFT
-        key = (poll_id, user_id)
-        state = held.get(key)
-        if state is None:
-            state = held[key] = set()
-        multi, anonymous = flag
-        if code & REMOVE:
-            owed.discard((poll_id, user_id, position))
-            if position in state and not anonymous:
-                state.discard(position)
-                changes += (poll_id, user_id, position << SHIFT | REMOVE)
-                _drop(net, (poll_id, user_id, position))
-            continue
-        if anonymous:  # recorded, so the reaction comes off again: the receipt is /poll myvote
-            removals.append((poll_id, user_id, position))
-            owed.add((poll_id, user_id, position))
-        else:
-            owed.discard((poll_id, user_id, position))  # picked again: not owed any more
-        if not multi and state and state != {position}:
-            for other in sorted(state - {position}):
-                state.discard(other)
-                changes += (poll_id, user_id, other << SHIFT | MOVE)
-                if not anonymous:  # an anonymous poll's older reaction is already gone
-                    removals.append((poll_id, user_id, other))
-                    owed.add((poll_id, user_id, other))
-                _drop(net, (poll_id, user_id, other))
-        if position not in state:
-            state.add(position)
-            changes += (poll_id, user_id, position << SHIFT | ADD)
-            vote = (poll_id, user_id, position)
-            net[vote] = _AGAIN if net.get(vote) == _GONE else _NEW
-    deletes: dict[tuple[int, int], list[int]] = defaultdict(list)
-    inserts: dict[tuple[int, int], list[int]] = defaultdict(list)
-    counts: dict[tuple[int, int], int] = defaultdict(int)
-    for (poll_id, user_id, position), effect in net.items():
-        (deletes if effect == _GONE else inserts)[(poll_id, position)].append(user_id)
-        if effect != _AGAIN:
-            counts[(poll_id, position)] += effect  # a new row counts +1, a deleted one -1
+    changes, net = play_run(run, flags, held, owed, result)
+    deletes, inserts, counts = net_writes(net)
     for (poll_id, position), users in deletes.items():
         conn.execute(_DELETE_VOTES, (poll_id, position, json.dumps(users)))
     _insert_votes(conn, run.at, inserts)

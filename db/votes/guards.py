@@ -7,8 +7,9 @@ reverting a vote, or counting one that should not count. Each guard is here, or 
    they show after the deadline may be newer than it). `takes_votes` asks again in the worker, of the
    time each op carries, against the deadline stored with the poll.
 2. A close. `takes_votes` refuses every change to a poll that is no longer open, and a reaction run
-   reads only open polls (engine.py). Before closing, the desk flushes the writer, so each change
-   queued before the close commits first and the results show it; none after it changes the counts.
+   reads only open polls (engine.py; pg_engine.py reads them FOR SHARE, so that a close waits for
+   the batch in hand). Before closing, the desk flushes the writer, so each change queued before the
+   close commits first and the results show it; none after it changes the counts.
    Closing deletes the poll's owed removals in the same transaction (db/polls.py `PollStore.close`).
 3. A reconciliation against live events. Listing a message's reactions takes many requests, and a
    member who votes meanwhile is newer than the listing. `LiveChanges` notes, from `watch` until the
@@ -40,14 +41,20 @@ def arrived_in_time(deadline: datetime | None, at: datetime | None = None) -> bo
     return (clock.now() if at is None else at) < deadline
 
 
+def open_at(status: str, closes_at: str | None, at: str) -> bool:
+    """Guards 1 and 2, for any engine: whether a poll with this status and deadline (as stored) still
+    takes a change that arrived at `at`: it is open, and `at` is before its deadline (judged by when the
+    change arrived, not by when the writer got to it)."""
+    return status == "open" and (
+        closes_at is None or datetime.fromisoformat(at) < datetime.fromisoformat(closes_at)
+    )
+
+
 def takes_votes(conn: sqlite3.Connection, poll_id: int, at: str) -> bool:
-    """Guards 1 and 2, in the worker: whether a change that arrived at `at` may still change the poll's
-    votes: it is open, and `at` is before its deadline (judged by when the change arrived, not by when
-    the writer got to it)."""
+    """`open_at` for the SQLite worker, on its connection (the PostgreSQL engine reads the same row
+    FOR SHARE, so that a close waits for the batch: db/votes/pg_engine.py)."""
     row = conn.execute("SELECT status, closes_at FROM polls WHERE id = ?", (poll_id,)).fetchone()
-    if row is None or row[0] != "open":
-        return False
-    return row[1] is None or datetime.fromisoformat(at) < datetime.fromisoformat(row[1])
+    return row is not None and open_at(row[0], row[1], at)
 
 
 class LiveChanges:

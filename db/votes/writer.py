@@ -2,9 +2,13 @@
 and is committed in batches.
 
 Reaction handlers only append three ints to the current run (well under a microsecond); one task
-drains what has piled up and sends it to the worker process (db/votes/worker.py), which applies it in
-one SQLite transaction on its own connection (group commit). Nothing is reported as counted (futures,
-the commit hook and so the embed) before the batch holding it has committed.
+drains what has piled up and commits it as one batch (group commit). Nothing is reported as counted
+(futures, the commit hook and so the embed) before the batch holding it has committed.
+
+`GroupCommitWriter` is that queue; how a batch is committed is its subclass's: `VoteWriter` sends it to
+the worker process (db/votes/worker.py), which applies it in one SQLite transaction on its own
+connection; `PgVoteWriter` (db/votes/pg_writer.py) applies it on the bot's PostgreSQL pool.
+`open_vote_writer` picks the one for the bot's database.
 """
 
 from __future__ import annotations
@@ -53,52 +57,51 @@ CommitHook = Callable[[set[int], list[Removal]], None]
 Entry = tuple[VoteOp | None, asyncio.Future | None] | list[int]
 
 
-class VoteWriter:
+class GroupCommitWriter:
+    """The queue and its drain task; a subclass commits a batch (`_call`) and may recover (`_recover`)."""
+
+    # What a failed commit raises, to be retried (a rolled-back batch is safe to send again).
+    retryable: tuple[type[BaseException], ...] = (WorkerFailed, OSError)
+
     def __init__(
         self,
-        path: Path | str,
         *,
         on_commit: CommitHook | None = None,
         clock: Callable[[], str] = clock.iso,
         max_batch: int = MAX_BATCH,
     ) -> None:
-        self.path = path
         self.on_commit = on_commit
         self.clock = clock
         self.max_batch = max_batch
         self._entries: deque[Entry] = deque()  # closed reaction runs and single ops, in arrival order
         self._reactions: list[int] = []  # the open run: (poll_id, user_id, code) triples
         self._idle = True
-        self._proc: asyncio.subprocess.Process | None = None
-        self._link: WorkerLink | None = None
         self._task: asyncio.Task | None = None
         self._live_changes = LiveChanges()  # for reconciliations in progress (db/votes/guards.py)
         self.batches = 0
 
     async def start(self) -> None:
-        """Start the worker process and wait until it has opened the database."""
-        env = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}  # it needs none
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
-        link = WorkerLink()
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                WORKER,
-                str(self.path),
-                stdin=link.child_stdin,
-                stdout=link.child_stdout,
-                env=env,
-            )
-        except BaseException:
-            link.close()
-            raise
-        link.close_child_ends()  # the worker has its copies
-        self._link = link
-        status, detail = await self._receive()
-        if status != READY:
-            await self._stop_worker()
-            raise WorkerFailed(f"vote writer could not start: {detail}")
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        await self._finish()
+
+    async def _call(self, batch: list[VoteOp | ReactionRun]) -> list[OpResult | RunResult]:
+        """Commit one batch in one transaction; its results once committed (durable)."""
+        raise NotImplementedError
+
+    async def _recover(self) -> None:
+        """After a failed attempt, before the next: get ready to commit again."""
+
+    async def _finish(self) -> None:
+        """Let the drain task commit what is queued (at most 10 s)."""
+        if self._task is not None and not self._task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 10)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("vote writer did not drain before closing")
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
 
     # -- the hot path: one call per reaction event -------------------------------------------------
     def reaction_added(self, poll_id: int, user_id: int, position: int) -> None:
@@ -153,33 +156,6 @@ class VoteWriter:
 
     def unwatch(self, poll_id: int) -> None:
         self._live_changes.unwatch(poll_id)
-
-    async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), 10)
-            except (TimeoutError, asyncio.CancelledError):
-                log.warning("vote writer did not drain before closing")
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
-        await self._stop_worker()
-
-    async def _stop_worker(self) -> None:
-        proc, self._proc = self._proc, None
-        link, self._link = self._link, None
-        try:
-            if proc is None or proc.returncode is not None:
-                return
-            if link is not None:
-                link.end_requests()  # end of input: the worker finishes and exits
-            try:
-                await asyncio.wait_for(proc.wait(), CLOSE_TIMEOUT)
-            except (TimeoutError, asyncio.CancelledError):
-                proc.kill()
-                await proc.wait()
-        finally:
-            if link is not None:
-                link.close()
 
     # -- the drain task ------------------------------------------------------------------------------
     async def _drain(self) -> None:
@@ -272,7 +248,7 @@ class VoteWriter:
         for attempt in range(1, RETRIES + 1):
             try:
                 return await self._call(batch)
-            except (WorkerFailed, OSError) as error:
+            except self.retryable as error:
                 if attempt == RETRIES:
                     log.error("vote batch of %d entries failed; not acknowledged: %s", len(batch), error)
                     for future in futures:
@@ -281,11 +257,77 @@ class VoteWriter:
                     return None
                 log.warning("vote batch failed (attempt %d), retrying: %s", attempt, error)
                 await asyncio.sleep(0.05 * attempt)
-                if self._proc is None or self._proc.returncode is not None:
-                    # Re-sending is safe: every op sets a state (held or not), so a batch that did
-                    # commit before the worker died changes nothing the second time.
-                    await self._restart()
+                # Re-sending is safe: every op sets a state (held or not), so a batch that did commit
+                # before the failure was seen changes nothing the second time.
+                await self._recover()
         return None
+
+
+class VoteWriter(GroupCommitWriter):
+    """The SQLite writer: batches go to the worker process, which commits them on its own connection."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        on_commit: CommitHook | None = None,
+        clock: Callable[[], str] = clock.iso,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        super().__init__(on_commit=on_commit, clock=clock, max_batch=max_batch)
+        self.path = path
+        self._proc: asyncio.subprocess.Process | None = None
+        self._link: WorkerLink | None = None
+
+    async def start(self) -> None:
+        """Start the worker process and wait until it has opened the database."""
+        env = {key: value for key, value in os.environ.items() if key != "DISCORD_TOKEN"}  # it needs none
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+        link = WorkerLink()
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                WORKER,
+                str(self.path),
+                stdin=link.child_stdin,
+                stdout=link.child_stdout,
+                env=env,
+            )
+        except BaseException:
+            link.close()
+            raise
+        link.close_child_ends()  # the worker has its copies
+        self._link = link
+        status, detail = await self._receive()
+        if status != READY:
+            await self._stop_worker()
+            raise WorkerFailed(f"vote writer could not start: {detail}")
+
+    async def close(self) -> None:
+        await self._finish()
+        await self._stop_worker()
+
+    async def _stop_worker(self) -> None:
+        proc, self._proc = self._proc, None
+        link, self._link = self._link, None
+        try:
+            if proc is None or proc.returncode is not None:
+                return
+            if link is not None:
+                link.end_requests()  # end of input: the worker finishes and exits
+            try:
+                await asyncio.wait_for(proc.wait(), CLOSE_TIMEOUT)
+            except (TimeoutError, asyncio.CancelledError):
+                proc.kill()
+                await proc.wait()
+        finally:
+            if link is not None:
+                link.close()
+
+    async def _recover(self) -> None:
+        if self._proc is None or self._proc.returncode is not None:
+            await self._restart()
 
     async def _restart(self) -> None:
         await self._stop_worker()
@@ -310,3 +352,22 @@ class VoteWriter:
         if message is None:
             raise WorkerFailed("the worker process exited")
         return message  # type: ignore[return-value]
+
+
+def open_vote_writer(
+    db: object,
+    path: Path | str | None = None,
+    *,
+    on_commit: CommitHook | None = None,
+    clock: Callable[[], str] = clock.iso,
+    max_batch: int = MAX_BATCH,
+) -> GroupCommitWriter:
+    """The vote writer for the bot's database: on PostgreSQL (a `PgDatabase`) a `PgVoteWriter` on its
+    pool, else the SQLite worker on the file at `path` (default: the database's own)."""
+    from db.postgres import PgDatabase
+
+    if isinstance(db, PgDatabase):
+        from db.votes.pg_writer import PgVoteWriter
+
+        return PgVoteWriter(db, on_commit=on_commit, clock=clock, max_batch=max_batch)
+    return VoteWriter(path if path is not None else db.path, on_commit=on_commit, clock=clock, max_batch=max_batch)  # type: ignore[attr-defined]

@@ -56,6 +56,9 @@ class Cluster:
     root: Path
     port: int
     as_user: list[str]
+    # False (tests): fsync and synchronous_commit off, for speed. True (benchmarks): PostgreSQL's
+    # defaults, so that a commit is durable when it returns, as in production.
+    durable: bool = False
 
     @property
     def admin_url(self) -> str:
@@ -81,10 +84,9 @@ class Cluster:
             "--locale=C.UTF-8",
             "--no-sync",
         )
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self.run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
@@ -102,7 +104,7 @@ class Cluster:
             self.run(str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
 
 
-def _start_cluster() -> Cluster:
+def _start_cluster(*, durable: bool = False) -> Cluster:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise FileNotFoundError(
@@ -113,7 +115,7 @@ def _start_cluster() -> Cluster:
     if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to the postgres user
         shutil.chown(root, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    cluster = Cluster(bin_dir, root, _free_port(), as_user)
+    cluster = Cluster(bin_dir, root, _free_port(), as_user, durable)
     try:
         cluster.start()
         # In a thread: the session fixture may be set up from inside a running event loop.
