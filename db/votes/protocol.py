@@ -104,7 +104,8 @@ def read_message(conn: Connection) -> object | None:
         body = conn.recv_bytes()
     except (EOFError, OSError):  # OSError: the input ended inside a message
         return None
-    return pickle.loads(body)  # noqa: S301 - written by our own process on a private pipe
+    message: object = pickle.loads(body)  # noqa: S301 - written by our own process on a private pipe
+    return message
 
 
 def worker_ends() -> tuple[Connection, Connection]:
@@ -158,9 +159,9 @@ class WorkerLink:
     async def receive(self) -> object | None:
         """The next answer once it is there, or None if the worker is gone."""
         loop = asyncio.get_running_loop()
-        ready = loop.create_future()
+        ready: asyncio.Future[None] = loop.create_future()
         fd = self._answers.fileno()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        loop.add_reader(fd, _settle, ready)
         try:
             await ready
         finally:
@@ -177,3 +178,9 @@ class WorkerLink:
         self.end_requests()
         if not self._answers.closed:
             self._answers.close()
+
+
+def _settle(ready: asyncio.Future[None]) -> None:
+    """Wake the reader once: the answers pipe has data (or was closed)."""
+    if not ready.done():
+        ready.set_result(None)

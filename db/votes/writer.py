@@ -20,6 +20,7 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from db import clock
 from db.votes.guards import LiveChanges
@@ -54,7 +55,7 @@ class WorkerFailed(RuntimeError):
 # votes and anonymous polls).
 CommitHook = Callable[[set[int], list[Removal]], None]
 
-Entry = tuple[VoteOp | None, asyncio.Future | None] | list[int]
+Entry = tuple[VoteOp | None, asyncio.Future[Any] | None] | list[int]
 
 
 class GroupCommitWriter:
@@ -76,7 +77,7 @@ class GroupCommitWriter:
         self._entries: deque[Entry] = deque()  # closed reaction runs and single ops, in arrival order
         self._reactions: list[int] = []  # the open run: (poll_id, user_id, code) triples
         self._idle = True
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._live_changes = LiveChanges()  # for reconciliations in progress (db/votes/guards.py)
         self.batches = 0
 
@@ -133,7 +134,7 @@ class GroupCommitWriter:
         """Wait until everything queued so far is committed."""
         if self._idle and not self._entries and not self._reactions:
             return
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._push((None, future))
         await future
 
@@ -192,8 +193,8 @@ class GroupCommitWriter:
     async def _commit_entries(self, taken: list[Entry]) -> None:
         at = self.clock()
         batch: list[VoteOp | ReactionRun] = []
-        waiters: list[tuple[int, asyncio.Future]] = []
-        markers: list[asyncio.Future] = []
+        waiters: list[tuple[int, asyncio.Future[Any]]] = []
+        markers: list[asyncio.Future[Any]] = []
         for entry in taken:
             if isinstance(entry, list):
                 if self._live_changes:
@@ -221,7 +222,7 @@ class GroupCommitWriter:
         self,
         batch: list[VoteOp | ReactionRun],
         results: list[OpResult | RunResult],
-        waiters: list[tuple[int, asyncio.Future]],
+        waiters: list[tuple[int, asyncio.Future[Any]]],
     ) -> None:
         self.batches += 1
         changed: set[int] = set()
@@ -243,7 +244,7 @@ class GroupCommitWriter:
                 log.exception("vote commit hook failed")
 
     async def _commit(
-        self, batch: list[VoteOp | ReactionRun], futures: list[asyncio.Future]
+        self, batch: list[VoteOp | ReactionRun], futures: list[asyncio.Future[Any]]
     ) -> list[OpResult | RunResult] | None:
         for attempt in range(1, RETRIES + 1):
             try:
