@@ -72,31 +72,32 @@ async def _run(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
-    from db import Database
+    from db.backend import describe, integrity_check, open_database
     from db.facts import census
 
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings)
+    where = describe(db)
     try:
         version = await db.schema_version()
         held = await census(db)
-        integrity = await db.fetchval("PRAGMA integrity_check")
+        integrity = await integrity_check(db)
     finally:
         await db.close()
     if integrity != "ok":
-        print(f"database {settings.database_path}: integrity check failed: {integrity}", file=sys.stderr)
+        print(f"database {where}: integrity check failed: {integrity}", file=sys.stderr)
         return 1
     print(
-        f"settings ok; database {settings.database_path} at schema {version}, "
+        f"settings ok; database {where} at schema {version}, "
         f"{held.stories} story(ies) in {held.servers} server(s), {held.claims} claim(s)"
     )
     return 0
 
 
 async def _facts(settings: Settings, action: str, file: Path) -> int:
-    from db import Database
+    from db.backend import open_database
     from db.facts import export_facts, import_facts, owners
 
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings)
     try:
         if action == "export":
             data = await export_facts(db)
@@ -150,6 +151,32 @@ async def check_database(path: Path) -> None:
     await db.close()
 
 
+async def check_postgres(url: str) -> None:
+    """Open (and migrate) the PostgreSQL store once before anything else: an unreachable server or a
+    refused login is one line, not a traceback."""
+    from db.backend import open_database
+
+    try:
+        db = await open_database(url)  # DatabaseTooNew passes through: main() reports it
+    except OSError as error:
+        raise SettingsError(
+            "DATABASE_URL",
+            f"cannot reach the PostgreSQL server ({error.strerror or error})",
+            "check the host and port, and that PostgreSQL is running",
+        ) from None
+    except Exception as error:
+        import asyncpg
+
+        if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+            raise SettingsError(
+                "DATABASE_URL",
+                f"was refused by PostgreSQL ({type(error).__name__}: {error})",
+                "check the user, password and database name",
+            ) from None
+        raise
+    await db.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
@@ -161,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
                 "demo --port", f"{args.port} is not a port", "use 1 to 65535, or 0 for any free port"
             )
         if command in ("run", "check", "facts"):
-            asyncio.run(check_database(settings.database_path))
+            if settings.database_url:
+                asyncio.run(check_postgres(settings.database_url))
+            else:
+                asyncio.run(check_database(settings.database_path))
     except SettingsError as error:
         print(f"rumormill: {error}", file=sys.stderr)
         return 2
@@ -169,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         from db.connection import DatabaseTooNew
 
         if isinstance(error, DatabaseTooNew):
-            print(f"rumormill: DATABASE_PATH {settings.database_path}: {error}", file=sys.stderr)
+            where = "DATABASE_URL" if settings.database_url else f"DATABASE_PATH {settings.database_path}"
+            print(f"rumormill: {where}: {error}", file=sys.stderr)
             return 1
         raise
     setup_logging(settings.log_level, [settings.token])

@@ -35,6 +35,18 @@ async def open_database(
     return await Database.open(target, migrate=migrate)
 
 
+async def integrity_check(db: Database | PgDatabase) -> str:
+    """ "ok", or what is wrong with the store: SQLite's PRAGMA integrity_check on a SQLite file; on
+    PostgreSQL (which checks its pages itself) the data checksum failures counted for this database,
+    which PostgreSQL reports only when the cluster has data checksums on."""
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        failures = await db.fetchval(
+            "SELECT checksum_failures FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return "ok" if not failures else f"{failures} data checksum failure(s) (see the server log)"
+    return str(await db.fetchval("PRAGMA integrity_check"))
+
+
 def describe(db: Database | PgDatabase) -> str:
     """Where the store lives, for log lines (a URL without its password)."""
     return getattr(db, "display", None) or str(getattr(db, "path", "?"))

@@ -11,6 +11,7 @@ from typing import Any
 from db import clock
 from db.connection import Database
 from db.errors import Conflict, InvalidChange, NotFound
+from db.shards import ShardFilter, shard_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ class FeedStore:
                     ),
                 )
                 await tx.executemany(
-                    "INSERT OR IGNORE INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?)",
+                    "INSERT INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     [(row["id"], key, at) for key in item_keys],
                 )
         except Conflict:
@@ -145,15 +146,22 @@ class FeedStore:
         await self.db.execute("DELETE FROM feeds WHERE id = ?", (feed.id,))
         return feed
 
-    async def due(self, now: datetime, limit: int = 10) -> list[Feed]:
+    async def due(self, now: datetime, limit: int = 10, *, shards: ShardFilter | None = None) -> list[Feed]:
+        """Feeds to fetch now (of this process's servers, with a shard filter), the longest waiting first."""
+        only, params = shard_clause(shards)
         rows = await self.db.fetchall(
-            "SELECT * FROM feeds WHERE paused_reason IS NULL AND next_fetch_at <= ? ORDER BY next_fetch_at LIMIT ?",
-            (clock.iso(now), limit),
+            f"SELECT * FROM feeds WHERE paused_reason IS NULL AND next_fetch_at <= ?{only} "  # noqa: S608 - "?" marks only
+            "ORDER BY next_fetch_at, id LIMIT ?",
+            (clock.iso(now), *params, limit),
         )
         return [_feed(r) for r in rows]
 
-    async def next_fetch_at(self) -> str | None:
-        return await self.db.fetchval("SELECT min(next_fetch_at) FROM feeds WHERE paused_reason IS NULL")
+    async def next_fetch_at(self, *, shards: ShardFilter | None = None) -> str | None:
+        only, params = shard_clause(shards)
+        return await self.db.fetchval(
+            f"SELECT min(next_fetch_at) FROM feeds WHERE paused_reason IS NULL{only}",  # noqa: S608 - "?" marks only
+            params,
+        )
 
     async def record_items(
         self,
