@@ -19,6 +19,7 @@ from db import clock
 from db.errors import InvalidChange, NotFound
 from db.facts import Actor, FactStore, export_facts, import_facts
 from db.feeds import FeedStore
+from db.guilds import GuildConfig, active_story_count
 from db.polls import NewPoll, PollOption, PollStore
 from db.shards import ShardFilter, shard_clause
 from db.updates import Produced, UpdateStore, new_nonce
@@ -165,6 +166,21 @@ async def test_a_production_that_moved_while_rendering_is_not_queued_twice(backe
         rendered.append([e.id for e in events])
         return Produced([json.dumps({"content": title})], [new_nonce()], None)
 
+    # Both producers read before either writes: deterministic on both backends (on PostgreSQL a read is
+    # its own round trip on a pooled connection, so left alone the second often reads after the commit).
+    read_first = asyncio.Barrier(2)
+    first_reads = 0
+    due_batch = store._due_batch
+
+    async def both_read_first(q, sub_id, now, *, events=True):  # noqa: ANN001, ANN202
+        nonlocal first_reads
+        batch = await due_batch(q, sub_id, now, events=events)
+        if events and first_reads < 2:
+            first_reads += 1
+            await read_first.wait()
+        return batch
+
+    store._due_batch = both_read_first  # type: ignore[method-assign]
     made = await asyncio.gather(store.produce(sub.id, now, render), store.produce(sub.id, now, render))
     assert sorted(made) == [0, 1]
     assert len(rendered) == 2 and rendered[0] == rendered[1]  # both rendered the same event
@@ -292,6 +308,19 @@ async def test_polls_reads_lifecycle_and_forecasts(backend) -> None:  # noqa: AN
     await store.discard(other.id)
     with pytest.raises(NotFound):
         await store.get(other.id)
+
+
+async def test_guild_config_and_the_story_count(backend) -> None:  # noqa: ANN001
+    config = GuildConfig(backend)
+    assert await config.curator_role(SHARD0_GUILD) is None
+    await config.set_curator_role(SHARD0_GUILD, 99)
+    await config.set_curator_role(SHARD0_GUILD, 100)  # an upsert
+    assert await config.curator_role(SHARD0_GUILD) == 100
+    await config.set_curator_role(SHARD0_GUILD, None)
+    assert await config.curator_role(SHARD0_GUILD) is None
+    await _story(backend, SHARD0_GUILD)
+    await _story(backend, SHARD1_GUILD)
+    assert await active_story_count(backend) == 2
 
 
 # -- the shard filter of the periodic work --------------------------------------------------------------
