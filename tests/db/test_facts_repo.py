@@ -170,3 +170,22 @@ async def test_unknown_claim_and_story(store):
     with pytest.raises(NotFound):
         await store.resolve_story("nope")
     assert (await store.resolve_story(None)).slug == "netflix-spotify"
+
+
+async def test_titles_and_projects_match_without_case_on_both_backends(store):
+    story = await store.resolve_story(None)
+    with pytest.raises(InvalidChange, match="already exists"):
+        await store.add_story(story.title.upper(), "dup")
+    assert await store.resolve_story(story.title.upper()) == story
+    other = await store.add_story("Another story", "s")
+    with pytest.raises(InvalidChange, match="Another story here already has that title"):
+        await store.edit_story(other.id, actor=CURATOR, reason="r", title=story.title.lower())
+    claim = await store.add_claim(story.id, "A live Awards Show", actor=CURATOR, reason="r", project="Awards")
+    assert claim.id in [c.id for c in await store.projects("awards")]
+    assert claim.id in [c.id for c in await store.projects("AWARDS")]
+    assert await store.projects("100%_") == []
+    counts = await store.status_counts(story.id)
+    assert sum(counts.values()) == 15 and counts == await store.status_counts(story.id, kind=None)
+    assert await store.tags(story.id) == await store.tags()
+    overview = {o.story.id: o for o in await store.story_overview()}
+    assert overview[story.id].claims == 15 and overview[story.id].last_change >= claim.updated_at
