@@ -72,10 +72,10 @@ async def _run(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
-    from db.backend import describe, integrity_check, open_database
+    from db.backend import as_database, describe, integrity_check, open_database
     from db.facts import census
 
-    db = await open_database(settings)
+    db = as_database(await open_database(settings))
     where = describe(db)
     try:
         version = await db.schema_version()
@@ -94,10 +94,10 @@ async def _check(settings: Settings) -> int:
 
 
 async def _facts(settings: Settings, action: str, file: Path) -> int:
-    from db.backend import open_database
+    from db.backend import as_database, open_database
     from db.facts import export_facts, import_facts, owners
 
-    db = await open_database(settings)
+    db = as_database(await open_database(settings))
     try:
         if action == "export":
             data = await export_facts(db)

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 import httpx
@@ -21,7 +21,7 @@ from bot.embeddings import Embedder, shared_embedder
 from bot.errors import UserFacingError
 from bot.settings import Settings
 from db import Database
-from db.backend import describe, open_database
+from db.backend import as_database, describe, open_database
 from db.errors import StoreError
 from db.facts import FactStore
 from db.feeds import FeedStore
@@ -30,9 +30,6 @@ from db.polls import PollStore
 from db.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 from db.shards import ShardFilter
-
-if TYPE_CHECKING:
-    from db.postgres import PgDatabase
 
 log = logging.getLogger(__name__)
 # Rumor Mill never joins voice, so discord.py's warnings about missing voice libraries (printed by the
@@ -216,7 +213,7 @@ class RumorBot(commands.Bot):
         self.settings = settings
         self._http_transport = http_transport
         self._extensions = extensions
-        self.db: Database | PgDatabase
+        self.db: Database  # or a PgDatabase with the same surface (db/backend.as_database)
         self.guild_config: GuildConfig
         self.rendered: RenderCache
         self._stores: dict[int, FactStore] = {}
@@ -227,7 +224,7 @@ class RumorBot(commands.Bot):
         self.web: httpx.AsyncClient | None = None
 
     async def setup_hook(self) -> None:
-        self.db = await open_database(self.settings)
+        self.db = as_database(await open_database(self.settings))
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self.rendered = RenderCache(self.db)
         self._stores.clear()
@@ -369,9 +366,7 @@ class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
         self._owned_shards = frozenset(settings.shard_ids)
         self._shard_total: int = settings.shard_count
         every = self._owned_shards == frozenset(range(self._shard_total))
-        self._shard_filter = (
-            None if every else ShardFilter(self._shard_total, tuple(sorted(self._owned_shards)))
-        )
+        self._shard_filter = None if every else ShardFilter(self._shard_total, tuple(sorted(self._owned_shards)))
 
     def owns_guild(self, guild_id: int) -> bool:
         return (guild_id >> 22) % self._shard_total in self._owned_shards

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from db.connection import Database
 
@@ -14,8 +14,11 @@ _PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 class _HasDatabaseSettings(Protocol):
-    database_path: Path
-    database_url: str | None
+    @property
+    def database_path(self) -> Path: ...
+
+    @property
+    def database_url(self) -> str | None: ...
 
 
 def is_postgres_url(target: object) -> bool:
@@ -45,6 +48,12 @@ async def integrity_check(db: Database | PgDatabase) -> str:
         )
         return "ok" if not failures else f"{failures} data checksum failure(s) (see the server log)"
     return str(await db.fetchval("PRAGMA integrity_check"))
+
+
+def as_database(db: Database | PgDatabase) -> Database:
+    """The store as the repositories' type: they are typed against `Database`, whose surface `PgDatabase`
+    has method for method (db/postgres.py), and dispatch on `dialect` where the SQL differs."""
+    return cast(Database, db)
 
 
 def describe(db: Database | PgDatabase) -> str:

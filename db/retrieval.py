@@ -16,12 +16,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
 from db.connection import Database, Tx
 from db.facts import Claim
+
+if TYPE_CHECKING:
+    from db.postgres import PgDatabase
 
 # -- words -----------------------------------------------------------------------------------------
 # Words that never carry a question: question words, auxiliaries, pronouns, generic verbs (plan, start,
@@ -413,7 +416,7 @@ class Retrieval:
 
             words = self._lexical_words(terms, index)
             if words and story_key:
-                lexical = await PgClaimSearch(self.db).lexical(guild_id, words, story_key)
+                lexical = await PgClaimSearch(cast("PgDatabase", self.db)).lexical(guild_id, words, story_key)
                 trips += 1
             fts = ""
         else:

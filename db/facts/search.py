@@ -19,12 +19,13 @@ import re
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from db.connection import Database, Tx
 
 if TYPE_CHECKING:
     from db.pg_search import PgClaimSearch
+    from db.postgres import PgTx
 
 _SCOPE_TOKEN = re.compile(r"g\d+")  # a server's token in the search index's scope column
 _WORD = re.compile(r"[\w][\w'’.-]*", re.UNICODE)
@@ -85,7 +86,9 @@ async def index_claim(
     replace: bool = False,
 ) -> None:
     if _on_postgres(tx):
-        await _pg(tx).index(tx, guild_id, claim_id, text, tags, entities)  # an upsert: replaces as well
+        await _pg(tx).index(
+            cast("PgTx", tx), guild_id, claim_id, text, tags, entities
+        )  # an upsert: replaces as well
         return
     if replace:
         await tx.execute("DELETE FROM claims_fts WHERE rowid = ?", (claim_id,))
@@ -98,7 +101,7 @@ async def index_claim(
 async def reindex_all(tx: Tx) -> None:
     """Index every claim (after an import into an empty store)."""
     if _on_postgres(tx):
-        await _pg(tx).rebuild(tx)
+        await _pg(tx).rebuild(cast("PgTx", tx))
         return
     await tx.execute(
         "INSERT INTO claims_fts(rowid, text, tags, entities, scope) "
@@ -112,7 +115,7 @@ async def reindex_all(tx: Tx) -> None:
 async def move_scope(tx: Tx, from_guild: int, to_guild: int) -> None:
     """Hand one server's indexed claims to another (adopting the unowned stories)."""
     if _on_postgres(tx):
-        await _pg(tx).rescope(tx, from_guild, to_guild)
+        await _pg(tx).rescope(cast("PgTx", tx), from_guild, to_guild)
         return
     await tx.execute(
         "UPDATE claims_fts SET scope = ? WHERE scope = ?", (_scope_token(to_guild), _scope_token(from_guild))
