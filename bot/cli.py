@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import cast
 
 import discord
 import yarl
@@ -80,46 +79,41 @@ async def _run(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
-    from db import Database
+    from db.backend import as_database, describe, integrity_check, open_database
     from db.facts import census
 
-    db = await Database.open(settings.database_path)
+    db = as_database(await open_database(settings))
+    where = describe(db)
     try:
         version = await db.schema_version()
         held = await census(db)
-        integrity = await db.fetchval("PRAGMA integrity_check")
+        integrity = await integrity_check(db)
     finally:
         await db.close()
     if integrity != "ok":
-        print(f"database {settings.database_path}: integrity check failed: {integrity}", file=sys.stderr)
+        print(f"database {where}: integrity check failed: {integrity}", file=sys.stderr)
         return 1
     print(
-        f"settings ok; database {settings.database_path} at schema {version}, "
+        f"settings ok; database {where} at schema {version}, "
         f"{held.stories} story(ies) in {held.servers} server(s), {held.claims} claim(s)"
     )
     return 0
 
 
 async def _facts(settings: Settings, action: str, file: Path) -> int:
-    from db import Database
-    from db.backend import open_database
+    from db.backend import as_database, open_database
     from db.facts import export_facts, import_facts, owners
 
-    if action == "export":
-        # The export reads whichever store the settings name (DATABASE_URL, else DATABASE_PATH), so the
-        # two sides of a migration can be compared. export_facts is typed for SQLite's Database, but reads
-        # only through the surface PgDatabase shares (tests/db/test_pg_copy.py exports both and compares).
-        store = await open_database(settings)
-        try:
-            data = await export_facts(cast("Database", store))
-        finally:
-            await store.close()
-        text = json.dumps(data, ensure_ascii=False, indent=1)
-        await asyncio.to_thread(file.write_text, text, encoding="utf-8")
-        print(f"wrote {sum(len(v) for v in data['tables'].values())} rows to {file}")
-        return 0
-    db = await Database.open(settings.database_path)  # an import still loads a SQLite file
+    # Either backend: the store the settings name (DATABASE_URL, else DATABASE_PATH), so the two sides of
+    # a migration can be exported and compared.
+    db = as_database(await open_database(settings))
     try:
+        if action == "export":
+            exported = await export_facts(db)
+            text = json.dumps(exported, ensure_ascii=False, indent=1)
+            await asyncio.to_thread(file.write_text, text, encoding="utf-8")
+            print(f"wrote {sum(len(v) for v in exported['tables'].values())} rows to {file}")
+            return 0
         data = json.loads(await asyncio.to_thread(file.read_text, encoding="utf-8"))
         count = await import_facts(db, data)
         # Servers whose stories came with the file keep them: no seed copy on top.
@@ -222,6 +216,32 @@ async def check_database(path: Path) -> None:
     await db.close()
 
 
+async def check_postgres(url: str) -> None:
+    """Open (and migrate) the PostgreSQL store once before anything else: an unreachable server or a
+    refused login is one line, not a traceback."""
+    from db.backend import open_database
+
+    try:
+        db = await open_database(url)  # DatabaseTooNew passes through: main() reports it
+    except OSError as error:
+        raise SettingsError(
+            "DATABASE_URL",
+            f"cannot reach the PostgreSQL server ({error.strerror or error})",
+            "check the host and port, and that PostgreSQL is running",
+        ) from None
+    except Exception as error:
+        import asyncpg
+
+        if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+            raise SettingsError(
+                "DATABASE_URL",
+                f"was refused by PostgreSQL ({type(error).__name__}: {error})",
+                "check the user, password and database name",
+            ) from None
+        raise
+    await db.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
@@ -247,10 +267,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"has no database at {settings.database_path}",
                     "point it at the SQLite store to copy",
                 )
-        if command in ("run", "check", "migrate-to-postgres") or (
-            command == "facts" and not (args.facts_command == "export" and settings.database_url)
-        ):
             asyncio.run(check_database(settings.database_path))
+        elif command in ("run", "check", "facts"):
+            if settings.database_url:
+                asyncio.run(check_postgres(settings.database_url))
+            else:
+                asyncio.run(check_database(settings.database_path))
     except SettingsError as error:
         print(f"rumormill: {error}", file=sys.stderr)
         return 2
@@ -258,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         from db.connection import DatabaseTooNew
 
         if isinstance(error, DatabaseTooNew):
-            print(f"rumormill: DATABASE_PATH {settings.database_path}: {error}", file=sys.stderr)
+            where = "DATABASE_URL" if settings.database_url else f"DATABASE_PATH {settings.database_path}"
+            print(f"rumormill: {where}: {error}", file=sys.stderr)
             return 1
         raise
     setup_logging(settings.log_level, [settings.token])

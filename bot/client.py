@@ -21,6 +21,7 @@ from bot.embeddings import Embedder, shared_embedder
 from bot.errors import UserFacingError
 from bot.settings import Settings
 from db import Database
+from db.backend import as_database, describe, open_database
 from db.errors import StoreError
 from db.facts import FactStore
 from db.feeds import FeedStore
@@ -28,6 +29,7 @@ from db.guilds import GuildConfig, active_story_count
 from db.polls import PollStore
 from db.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
+from db.shards import ShardFilter
 
 log = logging.getLogger(__name__)
 # Rumor Mill never joins voice, so discord.py's warnings about missing voice libraries (printed by the
@@ -211,7 +213,7 @@ class RumorBot(commands.Bot):
         self.settings = settings
         self._http_transport = http_transport
         self._extensions = extensions
-        self.db: Database
+        self.db: Database  # or a PgDatabase with the same surface (db/backend.as_database)
         self.guild_config: GuildConfig
         self.rendered: RenderCache
         self._stores: dict[int, FactStore] = {}
@@ -222,7 +224,7 @@ class RumorBot(commands.Bot):
         self.web: httpx.AsyncClient | None = None
 
     async def setup_hook(self) -> None:
-        self.db = await Database.open(self.settings.database_path)
+        self.db = as_database(await open_database(self.settings))
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self.rendered = RenderCache(self.db)
         self._stores.clear()
@@ -242,7 +244,14 @@ class RumorBot(commands.Bot):
             headers={"User-Agent": "RumorMill/0.1 (+https://github.com/rumormill)"},
         )
         for name in self._extensions:
-            await self.load_extension(name)
+            try:
+                await self.load_extension(name)
+            except commands.ExtensionFailed as error:
+                # A feature refusing to start for a reason the operator can fix (a StoreError): one line
+                # from the CLI, not a traceback.
+                if isinstance(error.original, StoreError):
+                    raise error.original from None
+                raise
         await self.sync_commands()
 
     # -- the fact store, one per server -------------------------------------------------------------
@@ -262,6 +271,11 @@ class RumorBot(commands.Bot):
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this process does the periodic work of a server: always, unless sharded (ShardedRumorBot)."""
         return True
+
+    @property
+    def shard_filter(self) -> ShardFilter | None:
+        """What the periodic work's queries pass to the repositories (db/shards.py): None, every server."""
+        return None
 
     async def facts_for(self, guild_id: int | None) -> FactStore:
         """The server's fact store, seeded with its own copy of the curated story on first use."""
@@ -321,7 +335,7 @@ class RumorBot(commands.Bot):
             stories = "?"
         log.info(
             "Rumor Mill is up: database %s, %d server(s), %s story(ies)",
-            self.settings.database_path,
+            describe(self.db),
             len(self.guilds),
             stories,
         )
@@ -351,9 +365,16 @@ class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
         self.shard_ids = list(settings.shard_ids)
         self._owned_shards = frozenset(settings.shard_ids)
         self._shard_total: int = settings.shard_count
+        every = self._owned_shards == frozenset(range(self._shard_total))
+        self._shard_filter = None if every else ShardFilter(self._shard_total, tuple(sorted(self._owned_shards)))
 
     def owns_guild(self, guild_id: int) -> bool:
         return (guild_id >> 22) % self._shard_total in self._owned_shards
+
+    @property
+    def shard_filter(self) -> ShardFilter | None:
+        """Only this process's servers (None when it runs every shard)."""
+        return self._shard_filter
 
     async def sync_commands(self) -> bool:
         if 0 not in self._owned_shards:

@@ -116,7 +116,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
     @tasks.loop(seconds=FETCH_LOOP_EVERY)
     async def fetcher(self) -> None:
         try:
-            for feed in await self.store.due(clock.now()):
+            for feed in await self.store.due(clock.now(), shards=self.bot.shard_filter):
                 try:
                     await self.refresh(feed)
                 except Exception:
@@ -129,7 +129,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="News feeds
     async def _reschedule(self) -> None:
         """Sleep until the next feed is due (at most FETCH_EVERY), so an idle bot does not poll."""
         try:
-            due = await self.store.next_fetch_at()
+            due = await self.store.next_fetch_at(shards=self.bot.shard_filter)
         except Exception:
             log.exception("could not compute the next feed pass")
             due = None

@@ -173,7 +173,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         Due times live in the database, so a restart recomputes them; a wrong guess only delays a pass.
         """
         try:
-            instant, digest_due, retry_due = await self.store.wake_times()
+            instant, digest_due, retry_due = await self.store.wake_times(shards=self.bot.shard_filter)
         except Exception:
             log.exception("could not compute the next update pass; polling")
             instant, digest_due, retry_due = True, None, None
@@ -205,7 +205,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         render = functools.partial(render_post, online_since=self.online_since)
         async with self._produce_lock:
             now = clock.now()
-            for sub in await self.store.active():
+            for sub in await self.store.active(shards=self.bot.shard_filter):
                 try:
                     made += await self.store.produce(sub.id, now, render)
                 except Exception:
@@ -215,7 +215,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
     async def send_due(self) -> int:
         sent = 0
         async with self._send_lock:
-            for row in await self.store.due(clock.now()):
+            for row in await self.store.due(clock.now(), shards=self.bot.shard_filter):
                 try:
                     sent += await self.deliver(row)
                 except Exception:

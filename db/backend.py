@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from db.connection import Database
 
@@ -36,6 +36,24 @@ async def open_database(
 
         return await PgDatabase.open(str(target), migrate=migrate)
     return await Database.open(target, migrate=migrate)
+
+
+async def integrity_check(db: Database | PgDatabase) -> str:
+    """ "ok", or what is wrong with the store: SQLite's PRAGMA integrity_check on a SQLite file; on
+    PostgreSQL (which checks its pages itself) the data checksum failures counted for this database,
+    which PostgreSQL reports only when the cluster has data checksums on."""
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        failures = await db.fetchval(
+            "SELECT checksum_failures FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return "ok" if not failures else f"{failures} data checksum failure(s) (see the server log)"
+    return str(await db.fetchval("PRAGMA integrity_check"))
+
+
+def as_database(db: Database | PgDatabase) -> Database:
+    """The store as the repositories' type: they are typed against `Database`, whose surface `PgDatabase`
+    has method for method (db/postgres.py), and dispatch on `dialect` where the SQL differs."""
+    return cast(Database, db)
 
 
 def describe(db: Database | PgDatabase) -> str:

@@ -46,6 +46,7 @@ class Tx:
     this (and `Database`'s own reads), never the driver's connection, so a backend is one class."""
 
     __slots__ = ("_conn",)
+    dialect = "sqlite"  # which SQL engine runs the statements (PgTx: "postgresql")
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -90,6 +91,8 @@ class Tx:
 class Database:
     """A thin wrapper that serialises writes: aiosqlite shares one thread, so transactions must not
     interleave between coroutines."""
+
+    dialect = "sqlite"  # which SQL engine this is (PgDatabase: "postgresql"); repositories dispatch on it
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 from db import clock
 from db.connection import Database
 from db.errors import Conflict, InvalidChange, NotFound
+from db.shards import ShardFilter, shard_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +124,15 @@ class FeedStore:
                         at,
                     ),
                 )
+                assert row is not None  # an INSERT ... RETURNING that did not fail returns its row
+                feed = _feed(row)
                 await tx.executemany(
-                    "INSERT OR IGNORE INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?)",
-                    [(row["id"], key, at) for key in item_keys],
+                    "INSERT INTO feed_items(feed_id, item_key, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(feed.id, key, at) for key in item_keys],
                 )
         except Conflict:
             raise InvalidChange("This server already follows that feed.") from None
-        return _feed(row)
+        return feed
 
     async def list(self, guild_id: int) -> list[Feed]:
         rows = await self.db.fetchall("SELECT * FROM feeds WHERE guild_id = ? ORDER BY id", (guild_id,))
@@ -145,15 +149,25 @@ class FeedStore:
         await self.db.execute("DELETE FROM feeds WHERE id = ?", (feed.id,))
         return feed
 
-    async def due(self, now: datetime, limit: int = 10) -> list[Feed]:
+    async def due(
+        self, now: datetime, limit: int = 10, *, shards: ShardFilter | None = None
+    ) -> builtins.list[Feed]:
+        """Feeds to fetch now (of this process's servers, with a shard filter), the longest waiting first."""
+        only, params = shard_clause(shards)
         rows = await self.db.fetchall(
-            "SELECT * FROM feeds WHERE paused_reason IS NULL AND next_fetch_at <= ? ORDER BY next_fetch_at LIMIT ?",
-            (clock.iso(now), limit),
+            f"SELECT * FROM feeds WHERE paused_reason IS NULL AND next_fetch_at <= ?{only} "  # noqa: S608 - "?" marks only
+            "ORDER BY next_fetch_at, id LIMIT ?",
+            (clock.iso(now), *params, limit),
         )
         return [_feed(r) for r in rows]
 
-    async def next_fetch_at(self) -> str | None:
-        return await self.db.fetchval("SELECT min(next_fetch_at) FROM feeds WHERE paused_reason IS NULL")
+    async def next_fetch_at(self, *, shards: ShardFilter | None = None) -> str | None:
+        only, params = shard_clause(shards)
+        due = await self.db.fetchval(
+            f"SELECT min(next_fetch_at) FROM feeds WHERE paused_reason IS NULL{only}",  # noqa: S608 - "?" marks only
+            params,
+        )
+        return None if due is None else str(due)
 
     async def record_items(
         self,
@@ -167,10 +181,10 @@ class FeedStore:
         last_modified: str | None,
         title: str | None,
         outlet: str,
-    ) -> list[SeenItem]:
+    ) -> builtins.list[SeenItem]:
         """Record a successful fetch: new items become seen, new matching items join the triage queue."""
         at = clock.iso(now)
-        report: list[SeenItem] = []
+        report: builtins.list[SeenItem] = []
         queued = 0
         async with self.db.transaction() as tx:
             for item in items:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from db.facts import content_words
+from db.facts.search import Match, content_words, rank
 from db.postgres import PgDatabase, PgTx
 
 CONFIG = "rumormill"  # the text search configuration of 001_schema.sql: english stems, accents folded
@@ -131,47 +131,58 @@ class PgClaimSearch:
             found = await self.matching(guild_id, term)
         return term, found
 
-    async def search(
-        self, guild_id: int, question: str, *, story_id: int | None = None, limit: int = 5
-    ) -> list[RankedClaim]:
-        """This server's claims that answer a question, most relevant first (FactStore.search)."""
+    async def match(self, guild_id: int, question: str) -> Match | None:
+        """What db/facts/search.py's `match` answers with FTS5, from the tsvector index: the question's
+        words, the best candidates with a rank where lower is better (-ts_rank, as bm25 is), and which
+        claims each word's term matched; None when no word matches."""
         words = content_words(question)[:12]
         if not words:
-            return []
+            return None
         terms: dict[str, str] = {}
-        docs: dict[str, set[int]] = {}
+        docs: dict[str, frozenset[int]] = {}
         for word in words:
             got = await self._term(guild_id, word)
             if got is not None:
-                terms[word], docs[word] = got
+                terms[word], found = got
+                docs[word] = frozenset(found)
         if not terms:
-            return []
+            return None
         query = " | ".join(f"({t})" for t in terms.values())
         rows = await self.db.fetchall(
-            "SELECT s.claim_id, ts_rank($4::float4[], s.document, q) AS rank, c.story_id, c.status "
+            "SELECT s.claim_id, ts_rank($4::float4[], s.document, q) AS rank "
             "FROM claim_search s JOIN claims c ON c.id = s.claim_id AND c.guild_id = s.guild_id, "
             "to_tsquery($2::regconfig, $3) AS q "
             "WHERE s.guild_id = $1 AND s.document @@ q ORDER BY rank DESC, s.claim_id LIMIT $5",
             (guild_id, CONFIG, query, _WEIGHTS, CANDIDATES),
         )
-        scored = []
-        for r in rows:
-            if story_id is not None and r["story_id"] != story_id:
-                continue
-            covered = {w for w, found in docs.items() if r[0] in found}
-            score = len(covered) / len(words) + float(r["rank"]) / 1000.0
-            if r["status"] == "retracted":
-                score -= 0.5
-            scored.append(
-                RankedClaim(
-                    r[0],
-                    score,
-                    tuple(w for w in words if w in covered),
-                    tuple(w for w in words if w not in covered),
-                )
+        if not rows:
+            return None
+        return Match(tuple(words), tuple((r[0], -float(r["rank"])) for r in rows), docs)
+
+    async def search(
+        self, guild_id: int, question: str, *, story_id: int | None = None, limit: int = 5
+    ) -> list[RankedClaim]:
+        """This server's claims that answer a question, most relevant first (FactStore.search)."""
+        found = await self.match(guild_id, question)
+        if found is None:
+            return []
+        ids = [claim_id for claim_id, _ in found.ranked]
+        claims = {
+            r[0]: r
+            for r in await self.db.fetchall(
+                "SELECT id, story_id, status FROM claims WHERE guild_id = $1 AND id = ANY($2::bigint[])",
+                (guild_id, ids),
             )
-        scored.sort(key=lambda s: s.score, reverse=True)
-        return scored[:limit]
+        }
+        return [
+            RankedClaim(
+                claim["id"],
+                score,
+                tuple(w for w in found.words if w in covered),
+                tuple(w for w in found.words if w not in covered),
+            )
+            for score, claim, covered in rank(found, claims, story_id=story_id, limit=limit)
+        ]
 
     async def suggest(self, guild_id: int, text: str, limit: int = 25) -> list[int]:
         """Autocomplete (FactStore._suggest): claims holding every typed word first, newest first, then
@@ -196,17 +207,17 @@ class PgClaimSearch:
         return ids[:limit]
 
     async def lexical(
-        self, guild_id: int, words: Sequence[str], story_ids: Sequence[int], limit: int = 50
+        self, guild_id: int | None, words: Sequence[str], story_ids: Sequence[int], limit: int = 50
     ) -> list[int]:
         """/ask's lexical candidates (db/retrieval.py's FTS5 query): any of the words, prefix-matched, in
-        these stories of this server, best ranked first."""
+        these stories of this server (of any server when guild_id is None), best ranked first."""
         if not words or not story_ids:
             return []
         query = " | ".join(ts_term(w, prefix=len(w) >= 3) for w in dict.fromkeys(words))
         rows = await self.db.fetchall(
             "SELECT s.claim_id FROM claim_search s JOIN claims c ON c.id = s.claim_id, "
             "to_tsquery($2::regconfig, $3) AS q "
-            "WHERE s.guild_id = $1 AND c.story_id = ANY($4::bigint[]) AND s.document @@ q "
+            "WHERE ($1::bigint IS NULL OR s.guild_id = $1) AND c.story_id = ANY($4::bigint[]) AND s.document @@ q "
             "ORDER BY ts_rank($5::float4[], s.document, q) DESC, s.claim_id LIMIT $6",
             (guild_id, CONFIG, query, list(story_ids), _WEIGHTS, limit),
         )

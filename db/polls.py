@@ -13,6 +13,7 @@ from typing import Any
 
 from db.connection import Database
 from db.errors import InvalidChange, NotFound
+from db.shards import ShardFilter, shard_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +183,10 @@ class PollStore:
             raise NotFound(f"There is no poll #{poll_id}. Pick one from the list as you type.")
         return found[0]
 
-    async def open_polls(self) -> list[Poll]:
-        return await self._select("status = 'open'")
+    async def open_polls(self, *, shards: ShardFilter | None = None) -> list[Poll]:
+        """Open polls (of this process's servers, with a shard filter): tracking and reconciliation."""
+        only, params = shard_clause(shards)
+        return await self._select(f"status = 'open'{only}", params)
 
     async def open_in_guild(self, guild_id: int, limit: int = 25) -> list[Poll]:
         return await self._select(
@@ -206,12 +209,20 @@ class PollStore:
             )
         )
 
-    async def due(self, now_iso: str) -> list[Poll]:
-        return await self._select("status = 'open' AND closes_at IS NOT NULL AND closes_at <= ?", (now_iso,))
+    async def due(self, now_iso: str, *, shards: ShardFilter | None = None) -> list[Poll]:
+        """Open polls past their deadline (of this process's servers, with a shard filter)."""
+        only, params = shard_clause(shards)
+        return await self._select(
+            f"status = 'open' AND closes_at IS NOT NULL AND closes_at <= ?{only}", (now_iso, *params)
+        )
 
-    async def next_deadline(self) -> datetime | None:
-        """The earliest deadline of an open poll."""
-        at = await self.db.fetchval("SELECT min(closes_at) FROM polls WHERE status = 'open'")
+    async def next_deadline(self, *, shards: ShardFilter | None = None) -> datetime | None:
+        """The earliest deadline of an open poll (of this process's servers, with a shard filter)."""
+        only, params = shard_clause(shards)
+        at = await self.db.fetchval(
+            f"SELECT min(closes_at) FROM polls WHERE status = 'open'{only}",  # noqa: S608 - "?" marks only
+            params,
+        )
         return datetime.fromisoformat(at) if at else None
 
     async def owes_removal(self, poll_id: int, user_id: int, position: int) -> bool:
@@ -223,13 +234,15 @@ class PollStore:
             )
         )
 
-    async def results_pending(self) -> list[Poll]:
-        return await self._select("status = 'closed' AND results_message_id IS NULL")
+    async def results_pending(self, *, shards: ShardFilter | None = None) -> list[Poll]:
+        only, params = shard_clause(shards)
+        return await self._select(f"status = 'closed' AND results_message_id IS NULL{only}", params)
 
     async def search(self, guild_id: int, text: str, limit: int = 25) -> list[Poll]:
         text = (text or "").strip().lstrip("#")
         return await self._select(
-            "guild_id = ? AND (CAST(id AS TEXT) LIKE ? || '%' OR question LIKE '%' || ? || '%')",
+            "guild_id = ? AND (CAST(id AS TEXT) LIKE CAST(? AS TEXT) || '%' "
+            "OR lower(question) LIKE '%' || lower(?) || '%')",
             (guild_id, text, text),
             f"ORDER BY status = 'open' DESC, id DESC LIMIT {int(limit)}",
         )
@@ -350,9 +363,12 @@ class PollStore:
             raise NotFound("That proposal no longer exists.")
         return _proposal(row)
 
-    async def unsent_proposals(self) -> list[Proposal]:
+    async def unsent_proposals(self, *, shards: ShardFilter | None = None) -> list[Proposal]:
+        only, params = shard_clause(shards, "p.guild_id")
         rows = await self.db.fetchall(
-            "SELECT * FROM poll_proposals WHERE message_id IS NULL AND state = 'pending' ORDER BY id"
+            "SELECT r.* FROM poll_proposals r JOIN polls p ON p.id = r.poll_id "  # noqa: S608 - "?" marks only
+            f"WHERE r.message_id IS NULL AND r.state = 'pending'{only} ORDER BY r.id",
+            params,
         )
         return [_proposal(r) for r in rows]
 

@@ -151,6 +151,7 @@ class PgTx:
     """`db.connection.Tx` on one asyncpg connection inside an open transaction."""
 
     __slots__ = ("_conn", "_identity_tables", "_reseed")
+    dialect = "postgresql"
 
     def __init__(self, conn: asyncpg.Connection | PoolConnectionProxy, identity_tables: frozenset[str]) -> None:
         self._conn = conn
@@ -211,6 +212,7 @@ class PgDatabase:
     """The PostgreSQL twin of `db.connection.Database` (same methods, same meaning; see the module doc)."""
 
     backend = "postgresql"
+    dialect = "postgresql"
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self.pool = pool

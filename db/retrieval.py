@@ -16,12 +16,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
 from db.connection import Database, Tx
 from db.facts import Claim
+
+if TYPE_CHECKING:
+    from db.postgres import PgDatabase
 
 # -- words -----------------------------------------------------------------------------------------
 # Words that never carry a question: question words, auxiliaries, pronouns, generic verbs (plan, start,
@@ -407,11 +410,20 @@ class Retrieval:
         index = await self.index(story_ids)
         trips = 0
         lexical: list[int] = []
-        fts = self._fts_query(terms, index)
+        story_key = sorted(set(story_ids))
+        if getattr(self.db, "dialect", "sqlite") == "postgresql":
+            from db.pg_search import PgClaimSearch  # PostgreSQL processes only
+
+            words = self._lexical_words(terms, index)
+            if words and story_key:
+                lexical = await PgClaimSearch(cast("PgDatabase", self.db)).lexical(guild_id, words, story_key)
+                trips += 1
+            fts = ""
+        else:
+            fts = self._fts_query(terms, index)
         if fts and guild_id is not None:
             # The server's token in the index's scope column: FTS5 ranks only this server's claims.
             fts = f'scope:"g{guild_id}" AND ({fts})'
-        story_key = sorted(set(story_ids))
         if fts and story_key:
             marks = ",".join("?" * len(story_key))
             rows = await self.db.fetchall(
@@ -458,15 +470,27 @@ class Retrieval:
         candidates = [Candidate(claims[i], fused[i], dense[i], lex_rank.get(i)) for i in best if i in claims]
         return Retrieved(question, terms, candidates, index, qv, trips)
 
-    def _fts_query(self, terms: Sequence[Term], index: ClaimIndex) -> str:
-        parts = []
+    def _spellings(self, terms: Sequence[Term], index: ClaimIndex) -> list[list[str]]:
+        """Per question term, the spellings to look up: the term and the stored words spelled like it."""
+        out = []
         for term in terms[:12]:
             if index.stems and not index.known(term.lower):
                 continue  # nothing stored is spelled like it: a costly FTS5 lookup would find nothing
             known = index.known(term.lower)
             spelled = [term.lower] + [k for k in known if not k.startswith(stem(term.lower))]
-            parts.append(" OR ".join(_fts_term(w, prefix=len(w) >= 3) for w in dict.fromkeys(spelled)))
+            out.append(list(dict.fromkeys(spelled)))
+        return out
+
+    def _fts_query(self, terms: Sequence[Term], index: ClaimIndex) -> str:
+        parts = [
+            " OR ".join(_fts_term(w, prefix=len(w) >= 3) for w in spelled)
+            for spelled in self._spellings(terms, index)
+        ]
         return " OR ".join(f"({p})" for p in parts)
+
+    def _lexical_words(self, terms: Sequence[Term], index: ClaimIndex) -> list[str]:
+        """The same spellings as `_fts_query`, flat, for PostgreSQL's `PgClaimSearch.lexical`."""
+        return list(dict.fromkeys(w for spelled in self._spellings(terms, index) for w in spelled))
 
     async def claims(self, ids: Sequence[int]) -> dict[int, Claim]:
         """Claims with their tags and entities, in one round trip."""

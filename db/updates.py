@@ -19,6 +19,7 @@ from typing import Any
 from db import clock
 from db.connection import Database, Tx
 from db.facts import ChangeEvent
+from db.shards import ShardFilter, shard_clause
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ class UpdateStore:
             existed = await tx.fetchone(
                 "SELECT id FROM subscriptions WHERE channel_id = ? AND story_id = ?", (channel_id, story_id)
             )
-            latest = await tx.fetchone(
+            latest = await tx.fetchval(
                 "SELECT coalesce(max(id), 0) FROM change_events WHERE story_id = ?", (story_id,)
             )
             row = await tx.fetchone(
@@ -171,13 +172,14 @@ class UpdateStore:
                     local_time,
                     weekday,
                     timezone,
-                    latest[0],
+                    latest,
                     clock.iso(next_due) if next_due else None,
                     origin_channel,
                     created_by,
                     clock.iso(now),
                 ),
             )
+            assert row is not None  # an upsert ... RETURNING always returns its row
             # Rows held back while paused become due again at once.
             await tx.execute(
                 "UPDATE outbox SET next_attempt_at = ? WHERE subscription_id = ? AND state = 'pending'",
@@ -209,17 +211,25 @@ class UpdateStore:
         rows = await self.db.fetchall("SELECT * FROM subscriptions WHERE guild_id = ? ORDER BY id", (guild_id,))
         return [_sub(r) for r in rows]
 
-    async def active(self) -> list[Subscription]:
-        rows = await self.db.fetchall("SELECT * FROM subscriptions WHERE paused_at IS NULL ORDER BY id")
+    async def active(self, *, shards: ShardFilter | None = None) -> list[Subscription]:
+        """The subscriptions that are not paused (of this process's servers, with a shard filter)."""
+        only, params = shard_clause(shards)
+        rows = await self.db.fetchall(
+            f"SELECT * FROM subscriptions WHERE paused_at IS NULL{only} ORDER BY id",  # noqa: S608 - "?" marks only
+            params,
+        )
         return [_sub(r) for r in rows]
 
-    async def wake_times(self) -> tuple[bool, str | None, str | None]:
+    async def wake_times(self, *, shards: ShardFilter | None = None) -> tuple[bool, str | None, str | None]:
         """(any active instant subscription, earliest digest slot, earliest pending retry): loops sleep till then."""
+        only, params = shard_clause(shards)
+        only_s, _ = shard_clause(shards, "s.guild_id")
         row = await self.db.fetchone(
-            "SELECT (SELECT count(*) FROM subscriptions WHERE paused_at IS NULL AND mode = 'instant'), "
-            "(SELECT min(next_due) FROM subscriptions WHERE paused_at IS NULL AND mode != 'instant'), "
+            f"SELECT (SELECT count(*) FROM subscriptions WHERE paused_at IS NULL AND mode = 'instant'{only}), "  # noqa: S608
+            f"(SELECT min(next_due) FROM subscriptions WHERE paused_at IS NULL AND mode != 'instant'{only}), "
             "(SELECT min(o.next_attempt_at) FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
-            " WHERE o.state = 'pending' AND s.paused_at IS NULL)"
+            f" WHERE o.state = 'pending' AND s.paused_at IS NULL{only_s})",
+            params * 3,
         )
         assert row is not None
         return bool(row[0]), row[1], row[2]
@@ -237,7 +247,8 @@ class UpdateStore:
     async def pending_counts(self, guild_id: int) -> dict[int, tuple[int, int]]:
         """subscription id -> (pending rows, held rows)."""
         rows = await self.db.fetchall(
-            "SELECT o.subscription_id, sum(o.state = 'pending'), sum(o.state = 'held') FROM outbox o "
+            "SELECT o.subscription_id, count(*) FILTER (WHERE o.state = 'pending'), "
+            "count(*) FILTER (WHERE o.state = 'held') FROM outbox o "
             "JOIN subscriptions s ON s.id = o.subscription_id WHERE s.guild_id = ? AND o.state != 'sent' "
             "GROUP BY o.subscription_id",
             (guild_id,),
@@ -305,7 +316,7 @@ class UpdateStore:
         else:
             found = ()
             window = await q.fetchone(
-                f"SELECT count(*), max(id) FROM (SELECT id FROM change_events WHERE {where})",  # noqa: S608
+                f"SELECT count(*), max(id) FROM (SELECT id FROM change_events WHERE {where}) AS w",  # noqa: S608
                 params,
             )
             assert window is not None
@@ -347,15 +358,17 @@ class UpdateStore:
         return parts
 
     # -- delivery ----------------------------------------------------------------------------------
-    async def due(self, now: datetime, limit: int = 20) -> list[OutboxRow]:
-        """The oldest pending row of each channel, if due: a delayed row holds back later ones (order)."""
+    async def due(self, now: datetime, limit: int = 20, *, shards: ShardFilter | None = None) -> list[OutboxRow]:
+        """The oldest pending row of each channel, if due: a delayed row holds back later ones (order).
+        With a shard filter, only the rows of this process's servers (a channel is in one server)."""
+        only, params = shard_clause(shards, "s.guild_id")
         rows = await self.db.fetchall(
-            "SELECT o.* FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
-            "WHERE o.state = 'pending' AND s.paused_at IS NULL AND o.next_attempt_at <= ? "
+            "SELECT o.* FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "  # noqa: S608 - "?" marks only
+            f"WHERE o.state = 'pending' AND s.paused_at IS NULL AND o.next_attempt_at <= ?{only} "
             "AND o.id = (SELECT min(o2.id) FROM outbox o2 JOIN subscriptions s2 ON s2.id = o2.subscription_id "
             "            WHERE o2.channel_id = o.channel_id AND o2.state = 'pending' AND s2.paused_at IS NULL) "
             "ORDER BY o.id LIMIT ?",
-            (clock.iso(now), limit),
+            (clock.iso(now), *params, limit),
         )
         return [_row(r) for r in rows]
 

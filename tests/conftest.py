@@ -25,6 +25,7 @@ from db.votes.writer import VoteWriter
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
 from tests.support.postgres import (  # noqa: F401 - fixtures and the skip warning, for every test module
     backend,
+    other_backend,
     pg_cluster,
     pg_db,
     pg_url,

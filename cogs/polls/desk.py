@@ -108,7 +108,7 @@ class PollDesk:
     async def start(self) -> None:
         """Start the vote writer and index the open polls; the owner then starts `deadline_timer`."""
         await self.writer.start()
-        for poll in await self.store.open_polls():
+        for poll in await self.store.open_polls(shards=self.bot.shard_filter):
             if poll.message_id is not None:
                 self.track(poll)
 
@@ -266,7 +266,7 @@ class PollDesk:
             try:
                 while self._passes_done < self._passes_wanted:
                     covers = self._passes_wanted
-                    for poll in await self.store.open_polls():
+                    for poll in await self.store.open_polls(shards=self.bot.shard_filter):
                         try:
                             await self.reconcile_poll(poll)
                         except Exception:
@@ -388,12 +388,12 @@ class PollDesk:
         await self.store.set_results_message(poll.id, message_id)
 
     async def post_pending(self) -> None:
-        for poll in await self.store.results_pending():
+        for poll in await self.store.results_pending(shards=self.bot.shard_filter):
             await self.post_results(poll)
 
     # -- deadlines --------------------------------------------------------------------------------
     async def close_due(self) -> None:
-        for poll in await self.store.due(clock.iso(clock.now())):
+        for poll in await self.store.due(clock.iso(clock.now()), shards=self.bot.shard_filter):
             await self.close_poll(poll, "deadline")
 
     @tasks.loop(seconds=LOOP_SECONDS)
@@ -404,7 +404,7 @@ class PollDesk:
         wait = LOOP_SECONDS
         try:
             await self.close_due()
-            upcoming = await self.store.next_deadline()
+            upcoming = await self.store.next_deadline(shards=self.bot.shard_filter)
             if upcoming is not None:
                 wait = (upcoming - clock.now()).total_seconds()
                 if wait <= 0:  # due, yet still open: closing it failed just now

@@ -69,7 +69,7 @@ class Forecasts:
                 await self.bot.db.set_meta(CURSOR_KEY, str(cursor))
 
     async def send_proposals(self) -> None:
-        for proposal in await self.store.unsent_proposals():
+        for proposal in await self.store.unsent_proposals(shards=self.bot.shard_filter):
             poll = await self.store.get(proposal.poll_id)
             channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
             try:

@@ -5,6 +5,9 @@ and `move_scope` keep the index in step with the claims; `match` and `suggest` a
 half-typed word with claim ids; `vocabulary_changed` drops the typo-correction vocabulary. Another backend
 (PostgreSQL's tsvector, say) supplies the same six; `content_words` and `rank` are plain Python and shared.
 
+Each function dispatches on the store's `dialect`: on PostgreSQL ("postgresql") the same six are answered by
+db/pg_search.py's tsvector/pg_trgm index, imported only there (asyncpg stays out of SQLite processes).
+
 Each row of `claims_fts` carries its server's token (`g<guild id>`) in a `scope` column, and every query
 is ANDed with it, so one server's words never match another server's claims.
 """
@@ -16,9 +19,13 @@ import re
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from db.connection import Database, Tx
+
+if TYPE_CHECKING:
+    from db.pg_search import PgClaimSearch
+    from db.postgres import PgTx
 
 _SCOPE_TOKEN = re.compile(r"g\d+")  # a server's token in the search index's scope column
 _WORD = re.compile(r"[\w][\w'’.-]*", re.UNICODE)
@@ -78,6 +85,11 @@ async def index_claim(
     *,
     replace: bool = False,
 ) -> None:
+    if _on_postgres(tx):
+        await _pg(tx).index(
+            cast("PgTx", tx), guild_id, claim_id, text, tags, entities
+        )  # an upsert: replaces as well
+        return
     if replace:
         await tx.execute("DELETE FROM claims_fts WHERE rowid = ?", (claim_id,))
     await tx.execute(
@@ -88,6 +100,9 @@ async def index_claim(
 
 async def reindex_all(tx: Tx) -> None:
     """Index every claim (after an import into an empty store)."""
+    if _on_postgres(tx):
+        await _pg(tx).rebuild(cast("PgTx", tx))
+        return
     await tx.execute(
         "INSERT INTO claims_fts(rowid, text, tags, entities, scope) "
         "SELECT c.id, c.text, "
@@ -99,6 +114,9 @@ async def reindex_all(tx: Tx) -> None:
 
 async def move_scope(tx: Tx, from_guild: int, to_guild: int) -> None:
     """Hand one server's indexed claims to another (adopting the unowned stories)."""
+    if _on_postgres(tx):
+        await _pg(tx).rescope(cast("PgTx", tx), from_guild, to_guild)
+        return
     await tx.execute(
         "UPDATE claims_fts SET scope = ? WHERE scope = ?", (_scope_token(to_guild), _scope_token(from_guild))
     )
@@ -113,6 +131,8 @@ def vocabulary_changed(db: Database) -> None:
 async def match(db: Database, guild_id: int, question: str) -> Match | None:
     """The server's claims that match any meaningful word of a question (None when none does).
     User text is only ever FTS5 data: each word becomes one quoted string."""
+    if _on_postgres(db):
+        return await _pg(db).match(guild_id, question)
     words = content_words(question)[:MAX_QUESTION_WORDS]
     if not words:
         return None
@@ -147,6 +167,8 @@ async def suggest(db: Database, guild_id: int, text: str, limit: int) -> list[in
     """Claim ids for what someone is typing, within Discord's 3 s on every keystroke, so it never ranks all
     matches: claims holding every typed word come first, newest first (FTS5 walks its index in rowid order
     and stops at the limit), then claims holding any of them. Unknown words are corrected as in `match`."""
+    if _on_postgres(db):
+        return await _pg(db).suggest(guild_id, text, limit)
     terms = []
     for word in content_words(text)[:MAX_TYPED_WORDS]:
         term = _fts_term(word, prefix=len(word) >= 3)
@@ -193,6 +215,18 @@ def rank(
         scored.append((score, claim, covered))
     scored.sort(key=lambda s: s[0], reverse=True)
     return scored[:limit]
+
+
+# -- backend dispatch --------------------------------------------------------------------------------
+def _on_postgres(db_or_tx: object) -> bool:
+    return getattr(db_or_tx, "dialect", "sqlite") == "postgresql"
+
+
+def _pg(db_or_tx: Any) -> PgClaimSearch:
+    from db.pg_search import PgClaimSearch  # PostgreSQL processes only: it imports asyncpg
+
+    # The index writes take the transaction as an argument; only the reads use the database.
+    return PgClaimSearch(db_or_tx)
 
 
 # -- FTS5 internals ----------------------------------------------------------------------------------

@@ -117,7 +117,8 @@ class FactStore:
     async def story_overview(self) -> list[StoryOverview]:
         rows = await self.db.fetchall(
             "SELECT s.*, (SELECT count(*) FROM claims c WHERE c.story_id = s.id) AS n_claims, "
-            "max(s.updated_at, coalesce((SELECT max(c.updated_at) FROM claims c WHERE c.story_id = s.id), '')) "
+            "(SELECT max(v) FROM (SELECT s.updated_at AS v UNION ALL "
+            "SELECT c.updated_at FROM claims c WHERE c.story_id = s.id) AS t) "
             "AS last_change FROM stories s WHERE s.guild_id = ? ORDER BY s.archived_at IS NOT NULL, s.id",
             (self.guild_id,),
         )
@@ -148,7 +149,7 @@ class FactStore:
         ref = ref.strip()
         story_id = parse_id(ref)
         row = await self.db.fetchone(
-            "SELECT * FROM stories WHERE guild_id = ?1 AND (slug = ?2 OR id = ?3 OR title = ?4 COLLATE NOCASE) "
+            "SELECT * FROM stories WHERE guild_id = ?1 AND (slug = ?2 OR id = ?3 OR lower(title) = lower(?4)) "
             "ORDER BY id = ?3 DESC LIMIT 1",
             (self.guild_id, ref.lower(), story_id if story_id is not None else -1, ref),
         )
@@ -185,7 +186,7 @@ class FactStore:
                     f"This server already tracks {count} stories, the most it can. Archived stories count too."
                 )
             if await tx.fetchval(
-                "SELECT 1 FROM stories WHERE guild_id = ? AND title = ? COLLATE NOCASE",
+                "SELECT 1 FROM stories WHERE guild_id = ? AND lower(title) = lower(?)",
                 (self.guild_id, title),
             ):
                 raise InvalidChange("A story with that title already exists here. Pick another title.")
@@ -236,7 +237,7 @@ class FactStore:
         async with self._write(request_id) as tx:
             story = await self._story_for_change(tx, story_id)
             if "title" in changes and await tx.fetchval(
-                "SELECT 1 FROM stories WHERE guild_id = ? AND title = ? COLLATE NOCASE AND id != ?",
+                "SELECT 1 FROM stories WHERE guild_id = ? AND lower(title) = lower(?) AND id != ?",
                 (self.guild_id, changes["title"], story_id),
             ):
                 raise InvalidChange("Another story here already has that title.")
@@ -364,7 +365,8 @@ class FactStore:
         rows = await self.db.fetchall(
             "SELECT c.* FROM claims c JOIN stories s ON s.id = c.story_id "
             "WHERE c.guild_id = ? AND c.project IS NOT NULL AND s.archived_at IS NULL AND c.status != 'retracted' "
-            "AND (c.project LIKE ?2 ESCAPE '\\' OR c.text LIKE ?2 ESCAPE '\\' OR CAST(c.id AS TEXT) = ?3) "
+            "AND (lower(c.project) LIKE lower(?2) ESCAPE '\\' OR lower(c.text) LIKE lower(?2) ESCAPE '\\' "
+            "OR CAST(c.id AS TEXT) = ?3) "
             "ORDER BY c.story_id, c.id LIMIT ?4",
             (self.guild_id, "%" + _like_escape(text.strip()) + "%", text.strip().lstrip("#"), limit),
         )
@@ -372,7 +374,7 @@ class FactStore:
 
     async def status_counts(self, story_id: int, *, kind: str | None = None) -> dict[str, int]:
         rows = await self.db.fetchall(
-            "SELECT status, count(*) FROM claims WHERE story_id = ? AND guild_id = ? AND (?3 IS NULL OR kind = ?3) "
+            "SELECT status, count(*) FROM claims WHERE story_id = ? AND guild_id = ? AND (CAST(?3 AS TEXT) IS NULL OR kind = ?3) "
             "GROUP BY status",
             (story_id, self.guild_id, kind),
         )
@@ -381,7 +383,8 @@ class FactStore:
     async def tags(self, story_id: int | None = None) -> list[tuple[str, int]]:
         rows = await self.db.fetchall(
             "SELECT t.tag, count(*) FROM claim_tags t JOIN claims c ON c.id = t.claim_id "
-            "WHERE c.guild_id = ?2 AND (?1 IS NULL OR c.story_id = ?1) GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
+            "WHERE c.guild_id = ?2 AND (CAST(?1 AS BIGINT) IS NULL OR c.story_id = ?1) GROUP BY t.tag "
+            "ORDER BY count(*) DESC, t.tag",
             (story_id, self.guild_id),
         )
         return [(r[0], r[1]) for r in rows]
@@ -681,6 +684,7 @@ class FactStore:
 
         await self._commit(request_id, actor, reason, make)
         row = await self.db.fetchone("SELECT * FROM sources WHERE id = ?", (source_id,))
+        assert row is not None  # written by the transaction that just committed; sources are never deleted
         return Source(**dict(row))
 
     async def retract(

@@ -90,3 +90,67 @@ def test_sharded_bot_owns_only_its_shards_servers(tmp_path: Path) -> None:
     assert (sharded.shard_count, sharded.shard_ids) == (4, [1, 3])
     owned = [shard for shard in range(8) if sharded.owns_guild((1_000_000 + shard) << 22)]
     assert [(1_000_000 + s) % 4 for s in owned] == [1, 3, 1, 3]
+
+
+def test_the_periodic_work_filters_by_the_shards_of_this_process(tmp_path: Path) -> None:
+    from bot.client import build_bot
+    from db.shards import ShardFilter
+
+    assert build_bot(_load(DATABASE_PATH=str(tmp_path / "a.db"))).shard_filter is None
+    sharded = build_bot(_load(DATABASE_PATH=str(tmp_path / "b.db"), SHARD_COUNT="4", SHARD_IDS="3,1"))
+    assert sharded.shard_filter == ShardFilter(4, (1, 3))
+    for guild_id in ((1_000_000 + s) << 22 for s in range(8)):
+        assert sharded.shard_filter.owns(guild_id) == sharded.owns_guild(guild_id)
+    # One process running every shard does every server's work: no filter at all.
+    assert build_bot(_load(DATABASE_PATH=str(tmp_path / "c.db"), SHARD_COUNT="2")).shard_filter is None
+
+
+async def test_polls_start_on_postgresql_with_the_postgresql_vote_writer(tmp_path: Path, pg_url: str) -> None:
+    """With DATABASE_URL set, the bot opens PostgreSQL and the polls feature writes votes there (no
+    SQLite worker process, no SQLite file)."""
+    from bot.client import RumorBot
+    from db.votes.pg_writer import PgVoteWriter
+
+    bot = RumorBot(_load(DATABASE_PATH=str(tmp_path / "a.db"), DATABASE_URL=pg_url), extensions=("cogs.polls",))
+
+    async def no_discord() -> bool:  # syncing commands needs Discord; this test is about the store
+        return True
+
+    bot.sync_commands = no_discord  # type: ignore[method-assign]
+    try:
+        await bot.setup_hook()
+        assert isinstance(bot.db, PgDatabase)
+        assert isinstance(bot.get_cog("Polls").desk.writer, PgVoteWriter)
+        assert not (tmp_path / "a.db").exists()
+    finally:
+        await bot.close()
+
+
+async def test_cli_check_and_facts_between_sqlite_and_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """`rumormill check` on PostgreSQL (its integrity check, the URL shown without its password), and
+    `facts export` from SQLite then `facts import` into PostgreSQL give an identical store."""
+    import json
+
+    from tests.bot.test_settings import ROOT, _seed_two_servers, run_cli
+
+    sqlite_env = {"PYTHONPATH": str(ROOT), "DATABASE_PATH": str(tmp_path / "a.db"), "LOG_LEVEL": "WARNING"}
+    url = pg_url.replace("postgres@", "postgres:secret@")  # trust auth: the password is not checked
+    pg_env = {**sqlite_env, "DATABASE_URL": url}
+    out = run_cli("check", env={**pg_env, "DISCORD_TOKEN": FAKE_TOKEN}, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "settings ok; database postgresql://postgres:***@" in out.stdout and "secret" not in out.stdout
+    await _seed_two_servers(tmp_path / "a.db")
+    assert run_cli("facts", "export", str(tmp_path / "a.json"), env=sqlite_env, cwd=tmp_path).returncode == 0
+    out = run_cli("facts", "import", str(tmp_path / "a.json"), env=pg_env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    out = run_cli("facts", "export", str(tmp_path / "b.json"), env=pg_env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    exported = json.loads((tmp_path / "a.json").read_text())
+    assert exported == json.loads((tmp_path / "b.json").read_text()) and len(exported["tables"]["claims"]) == 28
+    out = run_cli(
+        "check",
+        env={**pg_env, "DISCORD_TOKEN": FAKE_TOKEN, "DATABASE_URL": "postgresql://x@127.0.0.1:1/x"},
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2 and "DATABASE_URL cannot reach the PostgreSQL server" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
-"""The fact store on real SQLite files with migrations applied."""
+"""The fact store on a migrated database, on SQLite and on PostgreSQL (the `backend` fixture); the tests of
+SQLite's own machinery (PRAGMA user_version, a half-written seed on a file) stay on SQLite files."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from db import Database, DatabaseTooNew
 from db.connection import migrations
-from db.errors import InvalidChange, NotFound
+from db.errors import Conflict, InvalidChange, NotFound
 from db.facts import Actor, FactStore, NewSource, export_facts, import_facts
 from db.seed import ensure_guild_seeded, load_seed, seed_data
 
@@ -17,14 +18,14 @@ GUILD = 1001
 
 
 @pytest.fixture
-async def store(tmp_path):
-    db = await Database.open(tmp_path / "facts.db")
-    store = FactStore(db, GUILD)
-    await ensure_guild_seeded(db, store)
-    yield store
-    await db.close()
+async def store(backend):
+    store = FactStore(backend, GUILD)
+    await ensure_guild_seeded(backend, store)
+    return store
 
 
+# SQLite only: the schema version lives in PRAGMA user_version (PostgreSQL's migrations table is tested in
+# tests/db/test_postgres.py::test_migrations_are_tracked_in_a_table).
 async def test_migrations_set_user_version_and_refuse_newer(tmp_path):
     db = await Database.open(tmp_path / "m.db")
     assert await db.schema_version() == len(migrations())
@@ -48,8 +49,8 @@ async def test_seed_loads_once_with_the_articles_statuses(store):
     assert sources[0].cites == "The Wall Street Journal" and sources[0].reliability == "C"
 
 
-async def test_seed_survives_a_crash_half_way(tmp_path):
-    db = await Database.open(tmp_path / "half.db")
+async def test_seed_survives_a_crash_half_way(backend):
+    db = backend
     store = FactStore(db, GUILD)
     story = await store.add_story("t", "s", slug="netflix-spotify", default=True)
     first = seed_data()["claims"][0]
@@ -58,7 +59,6 @@ async def test_seed_survives_a_crash_half_way(tmp_path):
     assert await load_seed(store) == 0
     _, total = await store.list_claims(story.id, limit=0)
     assert total == 14
-    await db.close()
 
 
 async def test_history_is_appended_never_overwritten(store):
@@ -77,9 +77,9 @@ async def test_history_is_appended_never_overwritten(store):
         ("retract", "corroborated", "retracted"),
     ]
     assert history[1].actor_name == "carol" and history[1].evidence_url == "https://e.x/1"
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises((sqlite3.IntegrityError, Conflict), match="append-only"):
         await store.db.execute("UPDATE claim_history SET reason = 'x' WHERE id = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+    with pytest.raises((sqlite3.IntegrityError, Conflict), match="never deleted"):
         await store.db.execute("DELETE FROM claims WHERE id = 1")
     with pytest.raises(InvalidChange, match="retracted"):
         await store.set_status(1, "confirmed", actor=CURATOR, reason="x")
@@ -143,20 +143,25 @@ async def test_search_ranks_full_coverage_first_and_reports_missing_words(store)
     assert await store.search("weather forecast Paris") == []
 
 
-async def test_export_then_import_into_empty_db_is_identical(store, tmp_path):
+async def test_export_then_import_into_empty_db_is_identical(store, other_backend):
+    """`facts export` from one backend and `facts import` into the other give an identical store."""
     await store.set_status(3, "confirmed", actor=CURATOR, reason="x")
     exported = await export_facts(store.db)
-    other = await Database.open(tmp_path / "other.db")
-    try:
+    other = other_backend
+    await import_facts(other, exported)
+    assert await export_facts(other) == exported
+    target = FactStore(other, GUILD)
+    assert (await target.search("Sarandos"))[0].claim.key == "sarandos-board"
+    assert await FactStore(other, GUILD + 1).search("Sarandos") == []
+    with pytest.raises(InvalidChange, match="empty database"):
         await import_facts(other, exported)
-        assert await export_facts(other) == exported
-        target = FactStore(other, GUILD)
-        assert (await target.search("Sarandos"))[0].claim.key == "sarandos-board"
-        assert await FactStore(other, GUILD + 1).search("Sarandos") == []
-        with pytest.raises(InvalidChange, match="empty database"):
-            await import_facts(other, exported)
-    finally:
-        await other.close()
+    # What the store's readers see is the same through both backends.
+    a = FactStore(store.db, GUILD)
+    assert await a.get_claim(3) == await target.get_claim(3)
+    assert await a.history(3) == await target.history(3)
+    assert await a.story_overview() == await target.story_overview()
+    assert await a.tags() == await target.tags()
+    assert await a.status_counts(1) == await target.status_counts(1)
 
 
 async def test_unknown_claim_and_story(store):
@@ -165,3 +170,22 @@ async def test_unknown_claim_and_story(store):
     with pytest.raises(NotFound):
         await store.resolve_story("nope")
     assert (await store.resolve_story(None)).slug == "netflix-spotify"
+
+
+async def test_titles_and_projects_match_without_case_on_both_backends(store):
+    story = await store.resolve_story(None)
+    with pytest.raises(InvalidChange, match="already exists"):
+        await store.add_story(story.title.upper(), "dup")
+    assert await store.resolve_story(story.title.upper()) == story
+    other = await store.add_story("Another story", "s")
+    with pytest.raises(InvalidChange, match="Another story here already has that title"):
+        await store.edit_story(other.id, actor=CURATOR, reason="r", title=story.title.lower())
+    claim = await store.add_claim(story.id, "A live Awards Show", actor=CURATOR, reason="r", project="Awards")
+    assert claim.id in [c.id for c in await store.projects("awards")]
+    assert claim.id in [c.id for c in await store.projects("AWARDS")]
+    assert await store.projects("100%_") == []
+    counts = await store.status_counts(story.id)
+    assert sum(counts.values()) == 15 and counts == await store.status_counts(story.id, kind=None)
+    assert await store.tags(story.id) == await store.tags()
+    overview = {o.story.id: o for o in await store.story_overview()}
+    assert overview[story.id].claims == 15 and overview[story.id].last_change >= claim.updated_at

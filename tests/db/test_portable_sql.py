@@ -3,15 +3,37 @@ the rewrite gives on both backends what the current SQL gives on SQLite."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from db import Database
+
+# The repositories, which run on both backends (db/votes/ is the vote writer's, ported on its own).
+REPOSITORIES = [
+    *sorted(Path("db/facts").glob("*.py")),
+    *(Path("db") / n for n in ("feeds.py", "updates.py", "polls.py", "guilds.py", "retrieval.py", "shards.py")),
+]
+# SQLite-only SQL that PostgreSQL refuses or reads differently (the REWRITES below give each replacement).
+SQLITE_ONLY = [
+    r"INSERT\s+OR\s+(IGNORE|REPLACE)",
+    r"\bPRAGMA\b",
+    r"\bstrftime\(",
+    r"\bjulianday\(",
+    r"\bjson_each\(",
+    r"COLLATE\s+NOCASE",
+    r"\bsum\(\w+(\.\w+)?\s*(=|!=|<|>)",  # the sum of a boolean
+    r"\bmax\(s\.updated_at,",  # SQLite's two-argument max
+    r"\(\?\d*\s+IS\s+NULL",  # an untyped parameter compared with NULL
+    r"LIKE\s+\?\s*\|\|",  # an untyped parameter concatenated
+]
 
 T = "2026-01-0{}T00:00:00+00:00"
 # (where, current SQLite SQL, portable replacement, params)
 REWRITES = [
     (
-        "db/facts.py:FactStore.story_overview",
+        "db/facts/store.py:FactStore.story_overview",
         "SELECT s.id, max(s.updated_at, coalesce((SELECT max(c.updated_at) FROM claims c WHERE c.story_id = s.id), '')) "
         "FROM stories s WHERE s.guild_id = ? ORDER BY s.id",
         "SELECT s.id, (SELECT max(v) FROM (SELECT s.updated_at AS v UNION ALL "
@@ -20,7 +42,7 @@ REWRITES = [
         (1,),
     ),
     (
-        "db/facts.py:FactStore.resolve_story / add_story / edit_story (COLLATE NOCASE)",
+        "db/facts/store.py:FactStore.resolve_story / add_story / edit_story (COLLATE NOCASE)",
         "SELECT id FROM stories WHERE guild_id = ?1 AND (slug = ?2 OR id = ?3 OR title = ?4 COLLATE NOCASE) "
         "ORDER BY id = ?3 DESC LIMIT 1",
         "SELECT id FROM stories WHERE guild_id = ?1 AND (slug = ?2 OR id = ?3 OR lower(title) = lower(?4)) "
@@ -28,14 +50,14 @@ REWRITES = [
         (1, "nope", -1, "NETFLIX deal"),
     ),
     (
-        "db/facts.py:FactStore.projects (LIKE is case-insensitive only on SQLite)",
+        "db/facts/store.py:FactStore.projects (LIKE is case-insensitive only on SQLite)",
         "SELECT id FROM claims WHERE guild_id = ? AND (project LIKE ?2 ESCAPE '\\' OR text LIKE ?2 ESCAPE '\\') ORDER BY id",
         "SELECT id FROM claims WHERE guild_id = ? AND (lower(project) LIKE lower(?2) ESCAPE '\\' "
         "OR lower(text) LIKE lower(?2) ESCAPE '\\') ORDER BY id",
         (1, "%awards%"),
     ),
     (
-        "db/facts.py:FactStore.status_counts (untyped ?3 IS NULL)",
+        "db/facts/store.py:FactStore.status_counts (untyped ?3 IS NULL)",
         "SELECT status, count(*) FROM claims WHERE story_id = ? AND guild_id = ? AND (?3 IS NULL OR kind = ?3) "
         "GROUP BY status ORDER BY status",
         "SELECT status, count(*) FROM claims WHERE story_id = ? AND guild_id = ? "
@@ -43,7 +65,7 @@ REWRITES = [
         (1, 1, None),
     ),
     (
-        "db/facts.py:FactStore.tags (untyped ?1 IS NULL)",
+        "db/facts/store.py:FactStore.tags (untyped ?1 IS NULL)",
         "SELECT t.tag, count(*) FROM claim_tags t JOIN claims c ON c.id = t.claim_id "
         "WHERE c.guild_id = ?2 AND (?1 IS NULL OR c.story_id = ?1) GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
         "SELECT t.tag, count(*) FROM claim_tags t JOIN claims c ON c.id = t.claim_id "
@@ -144,3 +166,31 @@ async def test_rewrite_means_the_same_on_both(
 
         got = [(p, datetime.fromtimestamp(v, UTC).isoformat()) for p, v in got]
     assert got == want, where
+
+
+def _sql_outside_fts5(path: Path) -> str:
+    text = (Path(__file__).parents[2] / path).read_text(encoding="utf-8")
+    if path.name in ("search.py", "retrieval.py"):
+        # FTS5's own queries (claims_fts, its vocabulary) run on SQLite only, behind the dialect switch.
+        text = "\n".join(line for line in text.splitlines() if "claims_fts" not in line)
+    return text
+
+
+@pytest.mark.parametrize("path", REPOSITORIES, ids=str)
+def test_repositories_hold_no_sqlite_only_sql(path: Path) -> None:
+    text = _sql_outside_fts5(path)
+    for pattern in SQLITE_ONLY:
+        found = re.search(pattern, text, re.IGNORECASE)
+        assert found is None, f"{path}: {found.group(0)!r} is SQLite-only SQL (see REWRITES)"
+
+
+def test_the_portable_forms_are_the_ones_the_repositories_run() -> None:
+    store = _sql_outside_fts5(Path("db/facts/store.py"))
+    assert "(SELECT max(v) FROM (SELECT s.updated_at AS v UNION ALL" in store
+    assert store.count("lower(title) = lower(?") == 3
+    assert "lower(c.project) LIKE lower(?2) ESCAPE" in store
+    assert "CAST(?3 AS TEXT) IS NULL" in store and "CAST(?1 AS BIGINT) IS NULL" in store
+    assert "count(*) FILTER (WHERE o.state = 'pending')" in _sql_outside_fts5(Path("db/updates.py"))
+    polls = _sql_outside_fts5(Path("db/polls.py"))
+    assert "LIKE CAST(? AS TEXT) || '%'" in polls and "lower(question) LIKE '%' || lower(?) || '%'" in polls
+    assert "ON CONFLICT DO NOTHING" in _sql_outside_fts5(Path("db/feeds.py"))

@@ -1,8 +1,7 @@
-"""db/retrieval.py on a real SQLite file: vectors written with claims, backfill, the cache, round trips."""
+"""db/retrieval.py on a migrated database, on SQLite and on PostgreSQL (the `backend` fixture):
+vectors written with claims, backfill, the cache, round trips."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +10,15 @@ from bot.answer import ask, is_context
 from bot.embeddings import MODEL_ID, shared_embedder
 from db.connection import Database, migrations
 from db.facts import Actor, FactStore
+from db.postgres import pg_migrations
 from db.retrieval import Retrieval
 from db.seed import load_seed
 
 CURATOR = Actor(1, "tester")
 
 
-async def _open(tmp_path: Path) -> tuple[Database, FactStore, Retrieval]:
-    db = await Database.open(tmp_path / "r.db")
+async def _open(backend: Database) -> tuple[Database, FactStore, Retrieval]:
+    db = backend  # closed by the fixture (closing twice is harmless on both backends)
     store = FactStore(db, 1)
     await load_seed(store)  # written without the model, like an old database or an import
     retrieval = Retrieval(db, shared_embedder())
@@ -26,10 +26,11 @@ async def _open(tmp_path: Path) -> tuple[Database, FactStore, Retrieval]:
     return db, store, retrieval
 
 
-async def test_vectors_are_backfilled_once_and_written_with_each_claim_and_edit(tmp_path: Path) -> None:
-    db, store, retrieval = await _open(tmp_path)
+async def test_vectors_are_backfilled_once_and_written_with_each_claim_and_edit(backend) -> None:  # noqa: ANN001
+    db, store, retrieval = await _open(backend)
     try:
-        assert await db.schema_version() == len(migrations())
+        want = len(migrations()) if db.dialect == "sqlite" else len(pg_migrations())
+        assert await db.schema_version() == want
         assert await db.fetchval("SELECT count(*) FROM claim_vectors") == 0
         assert await retrieval.backfill() == 14
         assert await retrieval.backfill() == 0
@@ -47,8 +48,8 @@ async def test_vectors_are_backfilled_once_and_written_with_each_claim_and_edit(
         await db.close()
 
 
-async def test_the_matrix_cache_follows_writes_and_ask_costs_three_round_trips(tmp_path: Path) -> None:
-    db, store, retrieval = await _open(tmp_path)
+async def test_the_matrix_cache_follows_writes_and_ask_costs_three_round_trips(backend) -> None:  # noqa: ANN001
+    db, store, retrieval = await _open(backend)
     try:
         stories = await store.list_stories()
         index = await retrieval.index([s.id for s in stories])  # builds it (and backfills)
@@ -73,8 +74,8 @@ async def test_the_matrix_cache_follows_writes_and_ask_costs_three_round_trips(t
         await db.close()
 
 
-async def test_a_write_puts_its_claim_into_the_cached_matrix_without_a_rebuild(tmp_path: Path) -> None:
-    db, store, retrieval = await _open(tmp_path)
+async def test_a_write_puts_its_claim_into_the_cached_matrix_without_a_rebuild(backend) -> None:  # noqa: ANN001
+    db, store, retrieval = await _open(backend)
     try:
         story = await store.default_story()
         index = await retrieval.index([story.id])
@@ -112,8 +113,8 @@ async def test_a_write_puts_its_claim_into_the_cached_matrix_without_a_rebuild(t
         await db.close()
 
 
-async def test_background_claims_are_told_apart_from_the_rumor(tmp_path: Path) -> None:
-    db, store, _ = await _open(tmp_path)
+async def test_background_claims_are_told_apart_from_the_rumor(backend) -> None:  # noqa: ANN001
+    db, store, _ = await _open(backend)
     try:
         claims, _ = await store.list_claims((await store.default_story()).id, limit=100)
         context = sorted(c.key for c in claims if is_context(c))
@@ -132,8 +133,8 @@ async def test_background_claims_are_told_apart_from_the_rumor(tmp_path: Path) -
         await db.close()
 
 
-async def test_a_word_with_two_letters_swapped_is_known_as_the_stored_word(tmp_path: Path) -> None:
-    db, store, retrieval = await _open(tmp_path)
+async def test_a_word_with_two_letters_swapped_is_known_as_the_stored_word(backend) -> None:  # noqa: ANN001
+    db, store, retrieval = await _open(backend)
     try:
         index = await retrieval.index([(await store.default_story()).id])
         assert "paul" in index.known("pual") and "concert" in index.known("conecrt")

@@ -226,6 +226,22 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             yield db
 
 
+@pytest_asyncio.fixture
+async def other_backend(backend: object, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[object]:
+    """A migrated database on the backend `backend` is not: what one writes, the other must read back."""
+    if getattr(backend, "dialect", "sqlite") == "postgresql":
+        from db import Database
+
+        db = await Database.open(tmp_path / "other.db")
+        try:
+            yield db
+        finally:
+            await db.close()
+    else:
+        async with _migrated_pg(request.getfixturevalue("pg_cluster")) as db:
+            yield db
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _skipped:
         skipped = [r for r in terminalreporter.stats.get("skipped", []) if "PostgreSQL" in str(r.longrepr)]
