@@ -88,7 +88,66 @@ class Tx:
         return default if row is None else row[0]
 
 
-class Database:
+class CommitHub:
+    """What both databases (this one and db/postgres.py's PgDatabase) share above their driver: commit
+    notifications and the key/value meta table. A subclass says whether a write transaction is open
+    (`in_write`) and provides `fetchval` and `execute`."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Callable[[], object]]] = {}
+        self._touched: set[str] = set()
+
+    def in_write(self) -> bool:
+        raise NotImplementedError
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
+        raise NotImplementedError
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    # -- commit notifications ----------------------------------------------------------------------
+    # A wake-up hint for loops that would otherwise poll (the update sender): a writer touches a
+    # topic inside its transaction, and the topic's listeners run once that transaction commits (never
+    # after a rollback). Listeners must be quick and must not raise; they usually set an asyncio.Event.
+    def on_commit(self, topic: str, listener: Callable[[], object]) -> Callable[[], None]:
+        """Call listener after each commit that touched topic; returns a function that stops it."""
+        self._listeners.setdefault(topic, []).append(listener)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.get(topic, []).remove(listener)
+
+        return stop
+
+    def touch(self, topic: str) -> None:
+        """Say that the current transaction changed topic (outside a transaction: notify at once)."""
+        if self.in_write():
+            self._touched.add(topic)
+        else:
+            self._notify({topic})
+
+    def _notify(self, topics: set[str]) -> None:
+        for topic in topics:
+            for listener in list(self._listeners.get(topic, ())):
+                try:
+                    listener()
+                except Exception:
+                    log.exception("commit listener for %s failed", topic)
+
+    # -- key/value metadata ------------------------------------------------------------------------
+    async def get_meta(self, key: str) -> str | None:
+        value = await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+class Database(CommitHub):
     """A thin wrapper that serialises writes: aiosqlite shares one thread, so transactions must not
     interleave between coroutines."""
 
@@ -98,8 +157,10 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
-        self._listeners: dict[str, list[Callable[[], object]]] = {}
-        self._touched: set[str] = set()
+        super().__init__()
+
+    def in_write(self) -> bool:
+        return self._write_lock.locked() and self.conn.in_transaction
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
@@ -198,43 +259,3 @@ class Database:
                 await self.conn.execute("COMMIT")
                 touched, self._touched = self._touched, set()
                 self._notify(touched)
-
-    # -- commit notifications ----------------------------------------------------------------------
-    # A wake-up hint for loops that would otherwise poll (the update sender): a writer touches a
-    # topic inside its transaction, and the topic's listeners run once that transaction commits (never
-    # after a rollback). Listeners must be quick and must not raise; they usually set an asyncio.Event.
-    def on_commit(self, topic: str, listener: Callable[[], object]) -> Callable[[], None]:
-        """Call listener after each commit that touched topic; returns a function that stops it."""
-        self._listeners.setdefault(topic, []).append(listener)
-
-        def stop() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.get(topic, []).remove(listener)
-
-        return stop
-
-    def touch(self, topic: str) -> None:
-        """Say that the current transaction changed topic (outside a transaction: notify at once)."""
-        if self._write_lock.locked() and self.conn.in_transaction:
-            self._touched.add(topic)
-        else:
-            self._notify({topic})
-
-    def _notify(self, topics: set[str]) -> None:
-        for topic in topics:
-            for listener in list(self._listeners.get(topic, ())):
-                try:
-                    listener()
-                except Exception:
-                    log.exception("commit listener for %s failed", topic)
-
-    # -- key/value metadata ------------------------------------------------------------------------
-    async def get_meta(self, key: str) -> str | None:
-        value = await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if value is None else str(value)
-
-    async def set_meta(self, key: str, value: str) -> None:
-        await self.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )

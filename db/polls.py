@@ -97,7 +97,7 @@ class NewPoll:
 # votes.voted_at holds whole seconds since 1970 (db/votes/engine.py `epoch`); reads give it back as the
 # ISO 8601 UTC strings the rest of the schema stores, formatted here so that both backends agree.
 def _voted_at(seconds: int) -> str:
-    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return datetime.fromtimestamp(int(seconds), UTC).isoformat()
 
 
 _POLL_COLUMNS = (

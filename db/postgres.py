@@ -23,7 +23,7 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from db.connection import DatabaseTooNew
+from db.connection import CommitHub, DatabaseTooNew
 from db.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class PgTx:
             )
 
 
-class PgDatabase:
+class PgDatabase(CommitHub):
     """The PostgreSQL twin of `db.connection.Database` (same methods, same meaning; see the module doc)."""
 
     backend = "postgresql"
@@ -219,9 +219,11 @@ class PgDatabase:
         self.url = url
         self._write_lock = asyncio.Lock()
         self._in_transaction = False
-        self._listeners: dict[str, list[Callable[[], object]]] = {}
-        self._touched: set[str] = set()
+        super().__init__()
         self._identity_tables: frozenset[str] = frozenset()
+
+    def in_write(self) -> bool:
+        return self._in_transaction
 
     @property
     def display(self) -> str:
@@ -338,40 +340,3 @@ class PgDatabase:
                 self._in_transaction = False
             touched, self._touched = self._touched, set()
         self._notify(touched)
-
-    # -- commit notifications (as in db/connection.py) -------------------------------------------
-    def on_commit(self, topic: str, listener: Callable[[], object]) -> Callable[[], None]:
-        """Call listener after each commit that touched topic; returns a function that stops it."""
-        self._listeners.setdefault(topic, []).append(listener)
-
-        def stop() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.get(topic, []).remove(listener)
-
-        return stop
-
-    def touch(self, topic: str) -> None:
-        """Say that the current transaction changed topic (outside a transaction: notify at once)."""
-        if self._in_transaction:
-            self._touched.add(topic)
-        else:
-            self._notify({topic})
-
-    def _notify(self, topics: set[str]) -> None:
-        for topic in topics:
-            for listener in list(self._listeners.get(topic, ())):
-                try:
-                    listener()
-                except Exception:
-                    log.exception("commit listener for %s failed", topic)
-
-    # -- key/value metadata ------------------------------------------------------------------------
-    async def get_meta(self, key: str) -> str | None:
-        value = await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if value is None else str(value)
-
-    async def set_meta(self, key: str, value: str) -> None:
-        await self.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
