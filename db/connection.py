@@ -26,10 +26,11 @@ class DatabaseTooNew(Exception):
     """The file was written by a newer Rumor Mill; refusing to touch it protects the data."""
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """The packaged migrations as (version, name, sql), in order; versions must be 1..N without gaps."""
+def migrations(package: str = "db.migrations") -> list[tuple[int, str, str]]:
+    """A package's migrations as (version, name, sql), in order; versions must be 1..N without gaps.
+    SQLite's are in db.migrations, PostgreSQL's in db.pg_migrations."""
     found = []
-    for entry in resources.files("db.migrations").iterdir():
+    for entry in resources.files(package).iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))

@@ -25,13 +25,12 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from db.connection import CommitHub, DatabaseTooNew
+from db.connection import CommitHub, DatabaseTooNew, migrations
 from db.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -44,16 +43,7 @@ _COLLATIONS_LIKE_SQLITE = ("C", "POSIX", "C.UTF-8", "C.utf8")
 
 def pg_migrations() -> list[tuple[int, str, str]]:
     """The packaged PostgreSQL migrations as (version, name, sql), versions 1..N without gaps."""
-    found = []
-    for entry in resources.files("db.pg_migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    for expected, (version, name, _sql) in enumerate(found, start=1):
-        if version != expected:
-            raise RuntimeError(f"migration {name} is out of sequence (expected {expected:03d})")
-    return found
+    return migrations("db.pg_migrations")
 
 
 # -- dialect -------------------------------------------------------------------------------------------
