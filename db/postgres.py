@@ -35,7 +35,6 @@ from db.errors import Conflict
 
 log = logging.getLogger(__name__)
 
-_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 # Any two processes migrating the same database at once take turns on this advisory lock.
 _MIGRATION_LOCK = 0x52554D4F52  # "RUMOR"
 _COLLATIONS_LIKE_SQLITE = ("C", "POSIX", "C.UTF-8", "C.utf8")
