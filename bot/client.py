@@ -244,14 +244,7 @@ class RumorBot(commands.Bot):
             headers={"User-Agent": "RumorMill/0.1 (+https://github.com/rumormill)"},
         )
         for name in self._extensions:
-            try:
-                await self.load_extension(name)
-            except commands.ExtensionFailed as error:
-                # A feature refusing to start for a reason the operator can fix (a StoreError): one line
-                # from the CLI, not a traceback.
-                if isinstance(error.original, StoreError):
-                    raise error.original from None
-                raise
+            await self.load_extension(name)
         await self.sync_commands()
 
     # -- the fact store, one per server -------------------------------------------------------------
