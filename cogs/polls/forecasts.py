@@ -41,10 +41,22 @@ class Forecasts:
         self.store = store
         self.desk = desk
 
+    def cursor_key(self) -> str:
+        """The watcher's cursor for this process's servers: one per shard layout, so two processes
+        running different shards never move each other's cursor."""
+        shards = self.bot.shard_filter
+        if shards is None:
+            return CURSOR_KEY
+        return f"{CURSOR_KEY}:{shards.count}:{','.join(map(str, shards.ids))}"
+
     async def watch_claims(self) -> None:
-        cursor = int(await self.bot.db.get_meta(CURSOR_KEY) or 0)
+        key = self.cursor_key()
+        # A new layout starts where the single process stopped: the proposals are idempotent per
+        # (poll, event), so reading an event twice never proposes twice.
+        saved = await self.bot.db.get_meta(key) or await self.bot.db.get_meta(CURSOR_KEY)
+        cursor = int(saved or 0)
         while True:
-            events = await change_events_since(self.bot.db, cursor, limit=200)
+            events = await change_events_since(self.bot.db, cursor, limit=200, shards=self.bot.shard_filter)
             if not events:
                 return
             for event in events:
@@ -66,7 +78,7 @@ class Forecasts:
                             continue  # a claim only ever resolves polls of its own server
                         await self.store.add_proposal(poll.id, event.id, outcome, evidence, clock.iso(clock.now()))
                 cursor = event.id
-                await self.bot.db.set_meta(CURSOR_KEY, str(cursor))
+                await self.bot.db.set_meta(key, str(cursor))
 
     async def send_proposals(self) -> None:
         for proposal in await self.store.unsent_proposals(shards=self.bot.shard_filter):

@@ -50,6 +50,7 @@ from db.facts.model import (
     slugify,
     unknown_claim,
 )
+from db.shards import ShardFilter, shard_clause
 
 if TYPE_CHECKING:
     from db.retrieval import Retrieval
@@ -941,9 +942,16 @@ class FactStore:
         return [Claim(**dict(r), tags=tuple(tags[r["id"]]), entities=tuple(ents[r["id"]])) for r in rows]
 
 
-async def change_events_since(db: Database, after_id: int, *, limit: int = 500) -> list[ChangeEvent]:
-    """Change events of every server, in order: for background work that then acts per server."""
-    rows = await db.fetchall("SELECT * FROM change_events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+async def change_events_since(
+    db: Database, after_id: int, *, limit: int = 500, shards: ShardFilter | None = None
+) -> list[ChangeEvent]:
+    """Change events of every server (or only the servers on `shards`), in order: for background work
+    that then acts per server."""
+    only, params = shard_clause(shards)
+    rows = await db.fetchall(
+        f"SELECT * FROM change_events WHERE id > ?{only} ORDER BY id LIMIT ?",  # noqa: S608 - "?" marks only
+        (after_id, *params, limit),
+    )
     return [ChangeEvent.from_row(r) for r in rows]
 
 

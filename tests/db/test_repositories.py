@@ -17,7 +17,7 @@ import pytest
 
 from db import clock
 from db.errors import InvalidChange, NotFound
-from db.facts import Actor, FactStore, export_facts, import_facts
+from db.facts import Actor, FactStore, change_events_since, export_facts, import_facts
 from db.feeds import FeedStore
 from db.guilds import GuildConfig, active_story_count
 from db.polls import NewPoll, PollOption, PollStore
@@ -383,6 +383,10 @@ async def test_periodic_queries_take_only_this_process_servers(backend) -> None:
     assert [p.id for p in await polls.results_pending(shards=SHARD0)] == [poll_ids[SHARD0_GUILD]]
     assert [p.poll_id for p in await polls.unsent_proposals(shards=SHARD0)] == [poll_ids[SHARD0_GUILD]]
     assert len(await polls.unsent_proposals()) == 2
+
+    # The claim watcher reads change events from its own servers only (one cursor per shard layout).
+    assert {e.guild_id for e in await change_events_since(backend, 0, shards=SHARD0)} == {SHARD0_GUILD}
+    assert {e.guild_id for e in await change_events_since(backend, 0)} == {SHARD0_GUILD, SHARD1_GUILD}
 
 
 # -- one backend writes, the other reads -----------------------------------------------------------------

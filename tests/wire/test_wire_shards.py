@@ -3,9 +3,9 @@ serving guilds on both shards: each process connects with its shard, hears only 
 there, and only the process with shard 0 syncs the commands; one of them killed and restarted comes back on
 its own shard while the other serves on.
 
-bot/client.py opens its store with `Database.open(DATABASE_PATH)`, not yet through db/backend.open_database,
-so each process gets its own SQLite file here (two processes must never share one SQLite file); which guilds
-each file holds then shows which process did the work.
+Each process gets its own SQLite file here (two processes must never share one SQLite file), so which
+guilds each file holds shows which process did the work. Two processes on one PostgreSQL database, with
+digests, deadlines and SIGKILLs, are in test_wire_shards_postgres.py.
 """
 
 from __future__ import annotations
