@@ -99,7 +99,8 @@ async def _set_up_server(
         "closes_at": closes_at.strftime("%Y-%m-%d %H:%M:%S"),
     }
     call = await fd.slash(curator, "poll", poll, "create", guild_id=guild.id)
-    await call.wait_for(lambda c: c.followups, 15)
+    await call.wait_for(lambda c: c.followups or (c.response and c.response["type"] == 4), 15)
+    assert call.followups, call.response  # an answer without a follow-up is a refusal
     await _until(lambda: _polls(fd, guild.general_channel_id), 15, f"the poll in {guild.name}")
     message_id = int(_polls(fd, guild.general_channel_id)[-1]["id"])
     await _until(lambda: fd.application_id in fd.reactors(message_id, "2️⃣"), 15, "the poll's options")
@@ -136,9 +137,14 @@ async def test_two_shard_processes_on_one_postgres_share_the_work_once(tmp_path:
                 assert heard == {guild.id}
 
             digest_at = _digest_minute(lead=20)
-            polls = {}
-            for guild, extra in ((zero, 10), (one, 30)):
-                closes_at = digest_at + timedelta(seconds=extra)
+            polls, deadlines = {}, {}
+            # Zero's poll closes soon after the digest, One's after shard 1's restarts (about 15 s); a poll
+            # stays open at least a minute.
+            for guild, after_digest, at_least in ((zero, 10, 65), (one, 30, 70)):
+                closes_at = max(
+                    digest_at + timedelta(seconds=after_digest), datetime.now(UTC) + timedelta(seconds=at_least)
+                )
+                deadlines[guild.id] = closes_at.replace(microsecond=0)
                 polls[guild.id] = await _set_up_server(fd, pg_url, guild, updates[guild.id], digest_at, closes_at)
             alice, bob, carol = zero.member_ids
             dave, erin, frank, gina = one.member_ids
@@ -180,10 +186,13 @@ async def test_two_shard_processes_on_one_postgres_share_the_work_once(tmp_path:
                 "shard 1's poll to count the votes cast while its process was down",
             )
             # The timeline this test needs: shard 1 was back for good before its poll's deadline.
-            assert time.time() < (digest_at + timedelta(seconds=30)).timestamp(), "too slow for this timeline"
+            assert time.time() < deadlines[one.id].timestamp(), "too slow for this timeline"
 
             # Both deadlines pass; each poll is closed once, by its own process.
-            await _until(lambda: all(_results(fd, g.general_channel_id) for g in (zero, one)), 90, "both results")
+            wait = deadlines[one.id].timestamp() - time.time() + 30
+            await _until(
+                lambda: all(_results(fd, g.general_channel_id) for g in (zero, one)), wait, "both results"
+            )
             await asyncio.sleep(5)  # more than one maintenance pass of each process after the close
             for guild, awards, concerts in ((zero, 2, 1), (one, 2, 2)):
                 channel = guild.general_channel_id
