@@ -54,7 +54,7 @@ _DETACH = {
 }
 
 
-class _Sorted:
+class SortedLines:
     """A WordNet file of lines sorted by their first field, searched in place (memory-mapped)."""
 
     def __init__(self, path: Path, *, numeric: bool) -> None:
@@ -102,8 +102,8 @@ class Lexicon:
     name = WORDNET
 
     def __init__(self, root: Path) -> None:
-        self._index = {p: _Sorted(root / f"index.{n}", numeric=False) for p, n in _POS.items()}
-        self._data = {p: _Sorted(root / f"data.{n}", numeric=True) for p, n in _POS.items()}
+        self._index = {p: SortedLines(root / f"index.{n}", numeric=False) for p, n in _POS.items()}
+        self._data = {p: SortedLines(root / f"data.{n}", numeric=True) for p, n in _POS.items()}
         self._exceptions: dict[str, dict[str, list[str]]] = {p: {} for p in _POS}
         for p, n in _POS.items():
             exc = root / f"{n}.exc"
