@@ -278,11 +278,15 @@ def _nothing(
 
 
 async def ask(
-    retrieval: Retrieval, facts: FactStore, question: str, stories: Sequence[Story]
+    retrieval: Retrieval,
+    facts: FactStore,
+    question: str,
+    stories: Sequence[Story],
+    lexicon: Lexicon | None = None,
 ) -> tuple[Answer, dict[int, list[Source]]]:
     """Search the given stories, decide, and fetch the shown claims' sources in one round trip."""
     found = await retrieval.search(question, [s.id for s in stories], guild_id=facts.guild_id)
-    answer = decide(found, retrieval.model)
+    answer = decide(found, retrieval.model, lexicon)
     return answer, await facts.sources_for(answer.claim_ids)
 
 
