@@ -19,8 +19,11 @@ with its own open poll): `sqlite` (one process, SHARD_COUNT=2, both shards, a SQ
 (the same on PostgreSQL) and `postgres-2proc` (two processes, SHARD_COUNT=2 with SHARD_IDS=0 and 1, on
 one PostgreSQL database). Each PostgreSQL setup gets a fresh database on a throw-away cluster with
 PostgreSQL's durable defaults (tests/support/postgres.py), or on the server of --database-url. The
-do-nothing client (all shards in one process) runs before and after the setups; each setup's ratio is
-against the mean of those two. Every setup gets a fresh fake Discord serving the same server ids.
+do-nothing client (all shards in one process) runs after the first setup (which syncs the commands it is
+sent) and after the last; each setup's ratio is against the mean of those runs. Every setup gets a fresh
+fake Discord serving the same server ids. Also checked, and listed under "problems": an interaction
+answered twice, a server without exactly one poll message, a bot process that exited badly, and a
+traceback or ERROR line in a bot log.
 """
 
 from __future__ import annotations
