@@ -1,5 +1,8 @@
 """The do-nothing baseline for bench_wire: a bare discord.py client on the same wire that answers every
-interaction with a fixed message and ignores everything else. Started as a subprocess by bench_wire."""
+interaction with a fixed message and ignores everything else. Started as a subprocess by bench_wire.
+
+With SHARD_COUNT set it runs every shard of that count in this one process (discord.py's
+AutoShardedClient), as the bot does with SHARD_COUNT and no SHARD_IDS; unset, a plain Client."""
 
 from __future__ import annotations
 
@@ -11,9 +14,17 @@ import discord
 import yarl
 
 
-class NullBot(discord.Client):
+class Answers:
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message("ok", ephemeral=True)
+
+
+class NullBot(Answers, discord.Client):
+    pass
+
+
+class ShardedNullBot(Answers, discord.AutoShardedClient):
+    pass
 
 
 async def main() -> None:
@@ -22,7 +33,13 @@ async def main() -> None:
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_reactions = True
-    client = NullBot(intents=intents, allowed_mentions=discord.AllowedMentions.none())
+    mentions = discord.AllowedMentions.none()
+    shard_count = os.environ.get("SHARD_COUNT", "").strip()
+    client: discord.Client
+    if shard_count:
+        client = ShardedNullBot(intents=intents, allowed_mentions=mentions, shard_count=int(shard_count))
+    else:
+        client = NullBot(intents=intents, allowed_mentions=mentions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -20,12 +20,14 @@ from typing import Any
 
 from db.votes.engine import epoch
 from db.votes.guards import open_at
-from db.votes.protocol import SHIFT, OpResult, ReactionRun, Removal, RunResult, VoteOp
+from db.votes.protocol import SHIFT, OpResult, ReactionRun, RunResult, VoteOp
 from db.votes.rules import (
+    AGAIN,
+    GONE,
+    NEW,
     Step,
     anonymous_removals,
     is_first_votes,
-    net_writes,
     plan_add,
     plan_reconcile,
     play_run,
@@ -54,20 +56,15 @@ _ADD = (
     + _COUNT_FROM.format(sign="", rows="fresh")
     + "SELECT poll_id, user_id, position FROM fresh"
 )
-# A reaction run's inserts: a re-added vote gets the new voted_at (xmax = 0: the row is new, not updated).
-_ADD_RENEW = (
-    f"WITH written AS (INSERT INTO votes(poll_id, user_id, position, voted_at) SELECT p, u, pos, $4 FROM {_ROWS} "
-    "ORDER BY p, u, pos "
-    "ON CONFLICT (poll_id, user_id, position) DO UPDATE SET voted_at = excluded.voted_at "
-    "RETURNING poll_id, position, xmax = 0 AS new), "
-    "fresh AS (SELECT poll_id, position FROM written WHERE new), "
-    + _COUNT_FROM.format(sign="", rows="fresh")
-    + "SELECT count(*) FROM fresh"
-)
-# A run of first votes: nothing of theirs is stored (read in this transaction), so no row is renewed.
-_ADD_FIRST = (
+# A reaction run's re-added votes (removed and added again in the run: stored) get the new voted_at.
+_RENEW = f"UPDATE votes AS v SET voted_at = $4 FROM {_ROWS} WHERE v.poll_id = n.p AND v.user_id = n.u AND v.position = n.pos"
+# A reaction run's new votes: none of them is stored (the members' votes were read in this transaction),
+# so a plain INSERT: ON CONFLICT's speculative insertion cost about a third of the statement (1.8 µs a
+# vote). Only one writer writes a poll's votes (its shard's process); should a row appear meanwhile, the
+# unique violation rolls the batch back, the writer sends it again, and the new read sees that row.
+_ADD_NEW = (
     f"WITH fresh AS (INSERT INTO votes(poll_id, user_id, position, voted_at) SELECT p, u, pos, $4 FROM {_ROWS} "
-    "ORDER BY p, u, pos ON CONFLICT (poll_id, user_id, position) DO NOTHING RETURNING poll_id, position), "
+    "ORDER BY p, u, pos RETURNING poll_id, position), "
     + _COUNT_FROM.format(sign="", rows="fresh")
     + "SELECT count(*) FROM fresh"
 )
@@ -228,14 +225,15 @@ async def _apply_reactions(conn: Conn, run: ReactionRun) -> RunResult:
             result.remove_reactions = anonymous_removals(run, anonymous_polls)
             await _write(conn, _OWE, result.remove_reactions)
         # The run as arrays, unsorted: the statement sorts on the server, off the bot's event loop.
-        await conn.fetch(_ADD_FIRST, pids, users, [code >> SHIFT for code in flat[2::3]], voted_at)
+        await conn.fetch(_ADD_NEW, pids, users, [code >> SHIFT for code in flat[2::3]], voted_at)
         changes = flat
     else:
         owed_before = set(owed)
         changes, net = play_run(run, flags, stored, owed, result)
-        deletes, adds, _counts = net_writes(net)  # the counts follow from what the statements did
-        await _write(conn, _DELETE, _flatten(deletes))
-        await _write(conn, _ADD_RENEW, _flatten(adds), voted_at)
+        # The counts follow from what the statements did, not from the plan.
+        await _write(conn, _DELETE, sorted(vote for vote, effect in net.items() if effect == GONE))
+        await _write(conn, _ADD_NEW, sorted(vote for vote, effect in net.items() if effect == NEW), voted_at)
+        await _write(conn, _RENEW, sorted(vote for vote, effect in net.items() if effect == AGAIN), voted_at)
         if owed != owed_before:
             await _write(conn, _SETTLE, sorted(owed_before - owed))
             await _write(conn, _OWE, sorted(owed - owed_before))
@@ -243,8 +241,3 @@ async def _apply_reactions(conn: Conn, run: ReactionRun) -> RunResult:
         await conn.execute("INSERT INTO vote_runs(at, changes) VALUES ($1, $2)", run.at, json.dumps(changes))
         result.changed_polls = set(changes[0::3])
     return result
-
-
-def _flatten(groups: dict[tuple[int, int], list[int]]) -> list[Removal]:
-    """(poll, position) -> users as (poll, user, position) rows in key order."""
-    return sorted((p, u, pos) for (p, pos), users in groups.items() for u in users)
