@@ -351,22 +351,29 @@ class RumorBot(commands.Bot):
 
 # -- shard ranges per process (issue 14) ------------------------------------------------------------
 class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
-    """The bot for SHARD_COUNT / SHARD_IDS: runs those shards, works only for the servers on them
-    (`owns_guild`), and syncs commands only from the process that holds shard 0."""
+    """The bot `python -m bot` runs: discord.py's AutoShardedBot. With SHARD_COUNT / SHARD_IDS it runs
+    those shards, works only for the servers on them (`owns_guild`), and syncs commands only from the
+    process that holds shard 0; without them it asks Discord how many shards the bot needs
+    (GET /gateway/bot) and runs them all, as Discord requires past 2,500 servers."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
-        assert settings.shard_count is not None and settings.shard_ids is not None
+        if settings.shard_count is None:  # automatic: every shard Discord recommends, in this process
+            self._owned_shards: frozenset[int] | None = None
+            self._shard_total: int = 1
+            self._shard_filter: ShardFilter | None = None
+            return
+        assert settings.shard_ids is not None
         # AutoShardedClient reads these in launch_shards; with a count given it skips GET /gateway/bot.
         self.shard_count = settings.shard_count
         self.shard_ids = list(settings.shard_ids)
         self._owned_shards = frozenset(settings.shard_ids)
-        self._shard_total: int = settings.shard_count
+        self._shard_total = settings.shard_count
         every = self._owned_shards == frozenset(range(self._shard_total))
         self._shard_filter = None if every else ShardFilter(self._shard_total, tuple(sorted(self._owned_shards)))
 
     def owns_guild(self, guild_id: int) -> bool:
-        return (guild_id >> 22) % self._shard_total in self._owned_shards
+        return self._owned_shards is None or (guild_id >> 22) % self._shard_total in self._owned_shards
 
     @property
     def shard_filter(self) -> ShardFilter | None:
@@ -374,13 +381,13 @@ class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
         return self._shard_filter
 
     async def sync_commands(self) -> bool:
-        if 0 not in self._owned_shards:
+        if self._owned_shards is not None and 0 not in self._owned_shards:
             log.info("commands are synced by the process that runs shard 0; not syncing")
             return False
         return await super().sync_commands()
 
 
 def build_bot(settings: Settings, **kwargs: Any) -> RumorBot:
-    """The bot the settings ask for: sharded when SHARD_COUNT is set, else one process as before."""
-    cls = ShardedRumorBot if settings.shard_count is not None else RumorBot
-    return cls(settings, **kwargs)
+    """The bot for `python -m bot`: always sharded (automatically when SHARD_COUNT is unset). The plain
+    RumorBot, one connection without a shard, is what the in-process tests drive."""
+    return ShardedRumorBot(settings, **kwargs)

@@ -101,7 +101,16 @@ class Polls(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        # on_ready fires after every fresh IDENTIFY (not after a RESUME): events may have been missed.
+        # A new session (a fresh IDENTIFY, not a RESUME) may have missed events. Without shards on_ready
+        # fires after each one; a sharded bot fires it once, when all its shards are first ready.
+        if not isinstance(self.bot, discord.AutoShardedClient):
+            self.desk.spawn(self.desk.reconcile_all())
+
+    @commands.Cog.listener()
+    async def on_shard_ready(self, shard_id: int) -> None:
+        # A sharded bot: this shard has a new session (at start, or after an invalid session while the
+        # others went on), so its servers' polls may have missed votes.
+        log.info("shard %s has a new session: reconciling the open polls", shard_id)
         self.desk.spawn(self.desk.reconcile_all())
 
     # -- background work --------------------------------------------------------------------------

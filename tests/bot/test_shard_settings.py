@@ -83,8 +83,11 @@ async def test_open_database_chooses_by_url(tmp_path: Path, pg_url: str) -> None
 def test_sharded_bot_owns_only_its_shards_servers(tmp_path: Path) -> None:
     from bot.client import RumorBot, ShardedRumorBot, build_bot
 
-    plain = build_bot(_load(DATABASE_PATH=str(tmp_path / "a.db")))
-    assert type(plain) is RumorBot and plain.owns_guild(12345 << 22)
+    # Without SHARD_COUNT: automatic sharding (discord.py asks Discord for the count), every server owned.
+    automatic = build_bot(_load(DATABASE_PATH=str(tmp_path / "a.db")))
+    assert isinstance(automatic, ShardedRumorBot) and automatic.shard_count is None
+    assert automatic.owns_guild(12345 << 22) and automatic.owns_guild(12346 << 22)
+    assert RumorBot.owns_guild(automatic, 1)  # the in-process tests' plain bot owns everything too
     sharded = build_bot(_load(DATABASE_PATH=str(tmp_path / "b.db"), SHARD_COUNT="4", SHARD_IDS="1,3"))
     assert isinstance(sharded, ShardedRumorBot)
     assert (sharded.shard_count, sharded.shard_ids) == (4, [1, 3])

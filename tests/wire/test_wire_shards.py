@@ -92,3 +92,54 @@ async def test_two_processes_each_serve_only_the_guilds_on_their_shard(tmp_path:
             assert "Traceback" not in process.log(), process.log()[-3000:]
         assert not fd.unimplemented, fd.unimplemented
         assert not fd.spec_problems, fd.spec_problems
+
+
+async def test_automatic_sharding_runs_every_shard_and_a_shard_identifying_again_is_reconciled(
+    tmp_path: Path,
+) -> None:
+    """No SHARD_COUNT: the process asks Discord how many shards (GET /gateway/bot) and runs them all, as
+    Discord requires past 2,500 servers. When one of its shards gets a new session, the votes cast while
+    that shard had none are counted: discord.py then fires on_shard_ready for that shard, not on_ready."""
+    async with FakeDiscord(shard_count=2, guild_name="Zero", allow_int_attachment_ids=True) as fd:
+        one = fd.add_guild("One", shard=1, member_names=("dave", "erin"))
+        bot = BotProcess(fd, tmp_path, DEV_GUILD_ID="")
+        try:
+            await bot.start()
+            assert any(r.path == "/gateway/bot" for r in fd.requests)
+            assert sorted(p["shard"] for p in fd.identify_payloads) == [[0, 2], [1, 2]]
+            for guild in (fd.guild, one):
+                rumor = await (await fd.slash(guild.member_ids[0], "rumor", guild_id=guild.id)).final(15)
+                assert "Netflix × Spotify" in rumor["embeds"][0]["title"]
+
+            dave, erin = one.member_ids
+            channel = one.general_channel_id
+            call = await fd.slash(
+                dave,
+                "poll",
+                {"question": "Best format?", "options": "Awards | Concerts"},
+                "create",
+                guild_id=one.id,
+            )
+            await call.wait_for(lambda c: c.followups, 15)
+            poll = int(next(m for m in fd.channel_messages(channel) if "Poll #" in str(m["embeds"]))["id"])
+            await bot.wait_until(lambda: fd.application_id in fd.reactors(poll, "2️⃣"), 15)
+            await fd.member_react(dave, channel, poll, "1️⃣")
+
+            def tally() -> str:
+                message = next(m for m in fd.channel_messages(channel) if m["id"] == str(poll))
+                return message["embeds"][0].get("description") or ""
+
+            await bot.wait_until(lambda: "— 1" in tally(), 15)
+            # Shard 1's session is invalidated; Erin votes before it identifies again: no event will come.
+            identifies = len(fd.identify_payloads)
+            await fd.invalidate_session(shard=1)
+            await fd.member_react(erin, channel, poll, "2️⃣")
+            await bot.wait_until(lambda: len(fd.identify_payloads) > identifies, 20)
+            assert fd.identify_payloads[-1]["shard"] == [1, 2]
+            await bot.wait_until(lambda: tally().count("— 1") == 2, 30)
+        finally:
+            if bot.proc is not None and bot.proc.returncode is None:
+                assert await bot.stop() == 0
+        assert "Traceback" not in bot.log(), bot.log()[-3000:]
+        assert not fd.unimplemented, fd.unimplemented
+        assert not fd.spec_problems, fd.spec_problems
