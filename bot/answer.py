@@ -22,7 +22,17 @@ from bot.formatting import BRAND, STATUS_EMOJI, escape, source_line
 from bot.lexicon import Lexicon, shared_lexicon
 from bot.limits import clip, fit_embed
 from db.facts import Claim, FactStore, Source, Story
-from db.retrieval import EmbeddingModel, Retrieval, Retrieved, Term, question_parts, same_word, stem, words_of
+from db.retrieval import (
+    EmbeddingModel,
+    Retrieval,
+    Retrieved,
+    Term,
+    question_parts,
+    same_name,
+    same_word,
+    stem,
+    words_of,
+)
 
 # Two ordinary words this close (cosine of their vectors) mean about the same thing here. Measured on
 # the seed: prize/awards 0.49, football/nfl 0.42, negotiating/talks 0.62; most unrelated pairs stay below
@@ -116,7 +126,8 @@ def _coverage(
         strength[c.id] = {}
         stems = [stem(w) for w in words[c.id]]
         for t in terms:
-            if any(same_word(t.lower, w) or same_word(t.stem, s) for w, s in zip(words[c.id], stems, strict=True)):
+            same = same_name if t.is_name else same_word
+            if any(same(t.lower, w) or same(t.stem, s) for w, s in zip(words[c.id], stems, strict=True)):
                 got.add(t.lower)
                 exact.add(t.lower)
                 strength[c.id][t.lower] = 1.0
