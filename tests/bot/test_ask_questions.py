@@ -1,13 +1,12 @@
 """/ask against the question set in tests/data/ask_questions.json, on the real seed in a real SQLite file.
 
-The set has three parts: "first", written before the retrieval code; "held-out", written before the
-second round of changes to the decision, as a check that those changes generalise; and "third", written
-before /ask learnt words of the same meaning from WordNet, and never used to tune it; "fourth", written
-before /ask answered a question whose names and subject one claim covers when only a verb or modifier
-is in no claim (half of its unanswerable questions share every name with a claim), and never used to
-tune that. The figures of
-each part are held at their floor (what the code reached when this test was last changed), so a
-change that loses ground fails here:
+The set has four parts: "first", written before the retrieval code; "held-out", written before the
+second round of changes to the decision, as a check that those changes generalise; "third", written
+before /ask learnt words of the same meaning from WordNet, and never used to tune it; and "fourth",
+written before /ask answered a question whose names and subject one claim covers when only a verb or
+modifier is in no claim (half of its unanswerable questions share every name with a claim), and never
+used to tune that. The figures of each part are held at their floor (what the code reached when this
+test was last changed), so a change that loses ground fails here:
 - recall@3: an answerable question's expected claim is among the first three retrieved;
 - answered: an answerable question gets an answer that leads with an expected claim, no decline;
 - opens_with_decline: an answerable question that does not get a full answer (held at a ceiling);
