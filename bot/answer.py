@@ -191,10 +191,14 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
         by_part = _by_part(found, parts, ranked, covered, spelled, ubiquitous)
         if by_part is not None:
             return by_part
+    # A one-part question that asks for a detail ("Who directs the documentaries?") is answered by one
+    # claim that holds the detail: another claim that spells it (the board's "directors") is about
+    # something else, so claims are not joined to cover it.
+    detail = len(parts) == 1 and _DETAIL.match(found.question) is not None
     chosen = [lead]
     left = everything - covered[lead.id]
     for c in ranked[1:]:
-        if len(chosen) == 3 or not left:
+        if len(chosen) == 3 or not left or detail:
             break
         gain = (covered[c.id] & left) - ubiquitous
         if gain:
@@ -205,7 +209,8 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
     # Answering part of a question takes a claim that spells one of its own words, not only a likeness;
     # a question about a name nothing stored holds ("Is YouTube bidding?") has no part answered; and a
     # question that asks one thing, with a word that no claim spells or means ("Who will host the awards
-    # show?"), is not answered in part: the claims about the rest of it are only related.
+    # show?"), or asks for a detail that the lead claim does not hold, is not answered in part: the
+    # claims about the rest of it are only related.
     unheard = {t.lower for t in missing if not found.index.known(t.lower)} - set().union(*covered.values())
     lacks = [t for t in central if t.lower not in covered[lead.id]]  # the lead's own, not the chosen claims'
     if len(parts) == 1 and _restates(found, model, lead, lacks, covered[lead.id] - ubiquitous, dense[lead.id]):
@@ -213,6 +218,7 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
     if (
         any(t.is_name for t in missing)
         or (len(parts) == 1 and unheard)
+        or (detail and missing)
         or (not held - ubiquitous and everything - ubiquitous)
         or (missing and not set().union(*(spelled[c.id] for c in chosen)) - ubiquitous)
     ):

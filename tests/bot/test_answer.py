@@ -43,3 +43,11 @@ async def test_the_claim_itself_must_hold_the_rest_of_the_question(tmp_path: Pat
     # neither holds the question but one word, so neither answers it.
     (nfl,) = await _ask(tmp_path, "Did the NFL sign a deal with Spotify?")
     assert nfl.verdict == "nothing" and nfl.absent == ["sign"]
+
+
+async def test_a_detail_asked_for_comes_from_the_claim_about_its_subject(tmp_path: Path) -> None:
+    # "directs" is spelled like the board's "directors", in a claim that says nothing of documentaries.
+    directs, who = await _ask(tmp_path, "Who directs the documentaries?", "Who is Ted Sarandos?")
+    assert directs.verdict == "nothing" and not directs.claims
+    assert "documentaries" in directs.related[0].text
+    assert who.verdict == "answered" and "Ted Sarandos" in who.claims[0].text
