@@ -212,8 +212,12 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
     # show?"), or asks for a detail that the lead claim does not hold, is not answered in part: the
     # claims about the rest of it are only related.
     unheard = {t.lower for t in missing if not found.index.known(t.lower)} - set().union(*covered.values())
+    # Only where the claims together fall short: a full answer keeps the claims that complete it.
     lacks = [t for t in central if t.lower not in covered[lead.id]]  # the lead's own, not the chosen claims'
-    if len(parts) == 1 and _restates(found, model, lead, lacks, covered[lead.id] - ubiquitous, dense[lead.id]):
+    restated = bool(missing) and _restates(
+        found, model, lead, lacks, covered[lead.id] - ubiquitous, dense[lead.id]
+    )
+    if len(parts) == 1 and restated:
         return Answer("answered", [lead], [], [], [], covered)
     if (
         any(t.is_name for t in missing)
