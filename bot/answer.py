@@ -11,6 +11,7 @@ close ("football" ≈ "NFL"). Names are matched by spelling only, so "YouTube" i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -22,7 +23,17 @@ from bot.formatting import BRAND, STATUS_EMOJI, escape, source_line
 from bot.lexicon import Lexicon, shared_lexicon
 from bot.limits import clip, fit_embed
 from db.facts import Claim, FactStore, Source, Story
-from db.retrieval import EmbeddingModel, Retrieval, Retrieved, Term, question_parts, same_word, stem, words_of
+from db.retrieval import (
+    EmbeddingModel,
+    Retrieval,
+    Retrieved,
+    Term,
+    question_parts,
+    same_name,
+    same_word,
+    stem,
+    words_of,
+)
 
 # Two ordinary words this close (cosine of their vectors) mean about the same thing here. Measured on
 # the seed: prize/awards 0.49, football/nfl 0.42, negotiating/talks 0.62; most unrelated pairs stay below
@@ -35,6 +46,14 @@ SYNONYM_STRENGTH = 0.8
 RELATED_MIN = 0.40
 # A word held by more than this share of the searched claims (the story's own names) decides nothing.
 UBIQUITOUS = 0.5
+# How far one word a claim does not hold may pull the whole question away from that claim (its cosine
+# with the question, less its cosine with the question without the word) and still only restate it:
+# "returning" to "a reboot of ... Star Search" +0.01, "old" to "the classic talent show" -0.02, while
+# "host" in "Who will host the awards show?" and "worth" in "How much is the deal worth?" pull -0.06.
+DRIFT = 0.03
+# Questions that ask for a detail (who hosts, how much it is worth, when it starts): the word a claim
+# does not hold is the detail asked for, so a claim without it never answers them.
+_DETAIL = re.compile(r"^\W*(?:who|whom|whose|when|where|which|how\s+(?:much|many|long|often|big|soon))\b", re.I)
 
 Verdict = Literal["answered", "partial", "nothing"]
 
@@ -116,7 +135,8 @@ def _coverage(
         strength[c.id] = {}
         stems = [stem(w) for w in words[c.id]]
         for t in terms:
-            if any(same_word(t.lower, w) or same_word(t.stem, s) for w, s in zip(words[c.id], stems, strict=True)):
+            same = same_name if t.is_name else same_word
+            if any(same(t.lower, w) or same(t.stem, s) for w, s in zip(words[c.id], stems, strict=True)):
                 got.add(t.lower)
                 exact.add(t.lower)
                 strength[c.id][t.lower] = 1.0
@@ -171,10 +191,14 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
         by_part = _by_part(found, parts, ranked, covered, spelled, ubiquitous)
         if by_part is not None:
             return by_part
+    # A one-part question that asks for a detail ("Who directs the documentaries?") is answered by one
+    # claim that holds the detail: another claim that spells it (the board's "directors") is about
+    # something else, so claims are not joined to cover it.
+    detail = len(parts) == 1 and _DETAIL.match(found.question) is not None
     chosen = [lead]
     left = everything - covered[lead.id]
     for c in ranked[1:]:
-        if len(chosen) == 3 or not left:
+        if len(chosen) == 3 or not left or detail:
             break
         gain = (covered[c.id] & left) - ubiquitous
         if gain:
@@ -185,11 +209,20 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
     # Answering part of a question takes a claim that spells one of its own words, not only a likeness;
     # a question about a name nothing stored holds ("Is YouTube bidding?") has no part answered; and a
     # question that asks one thing, with a word that no claim spells or means ("Who will host the awards
-    # show?"), is not answered in part: the claims about the rest of it are only related.
+    # show?"), or asks for a detail that the lead claim does not hold, is not answered in part: the
+    # claims about the rest of it are only related.
     unheard = {t.lower for t in missing if not found.index.known(t.lower)} - set().union(*covered.values())
+    # Only where the claims together fall short: a full answer keeps the claims that complete it.
+    lacks = [t for t in central if t.lower not in covered[lead.id]]  # the lead's own, not the chosen claims'
+    restated = bool(missing) and _restates(
+        found, model, lead, lacks, covered[lead.id] - ubiquitous, dense[lead.id]
+    )
+    if len(parts) == 1 and restated:
+        return Answer("answered", [lead], [], [], [], covered)
     if (
         any(t.is_name for t in missing)
         or (len(parts) == 1 and unheard)
+        or (detail and missing)
         or (not held - ubiquitous and everything - ubiquitous)
         or (missing and not set().union(*(spelled[c.id] for c in chosen)) - ubiquitous)
     ):
@@ -204,6 +237,28 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
         if c not in chosen and topic and topic <= covered[c.id] and dense[c.id] >= RELATED_MIN
     ][:2]
     return Answer("partial" if missing else "answered", chosen, absent, apart, related, covered)
+
+
+def _restates(
+    found: Retrieved,
+    model: EmbeddingModel,
+    lead: Claim,
+    lacks: Sequence[Term],
+    held: set[str],
+    closeness: float,
+) -> bool:
+    """Whether a claim answers a one-part question all of whose words it holds but one ordinary word
+    ("Is Star Search returning?" / "Netflix has announced a reboot of ... Star Search"): the claim holds
+    its names and at least one word of its own subject, the question does not ask for a detail, and the
+    word does not pull the question away from the claim (it restates the claim, not a new subject)."""
+    if len(lacks) != 1 or lacks[0].is_name or not held or _DETAIL.match(found.question):
+        return False
+    row = found.index.position.get(lead.id)
+    if row is None or row >= found.index.size:
+        return False
+    without = " ".join(t.surface for t in found.terms if t.lower != lacks[0].lower)
+    rest = float(model.embed([without])[0] @ found.index.matrix[row])
+    return closeness - rest >= -DRIFT
 
 
 def _parts(question: str, central: Sequence[Term], ubiquitous: set[str]) -> list[list[Term]]:

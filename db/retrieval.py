@@ -139,10 +139,24 @@ def same_word(a: str, b: str) -> bool:
     short, long_ = sorted((a, b), key=len)
     if len(short) < 4 or len(long_) - len(short) > 3:
         return False
-    if long_.startswith(short):
+    if long_.startswith(short) or _one_swap(a, b):
         return True
     matcher = difflib.SequenceMatcher(None, a, b)
     return matcher.real_quick_ratio() >= 0.84 and matcher.quick_ratio() >= 0.84 and matcher.ratio() >= 0.84
+
+
+# A name this long or longer still counts as itself with one letter wrong, missing or extra ("Tysen" for
+# Tyson); a shorter one does not, since one letter turns short names into other names (Jake / Jane).
+NAME_TYPO_MIN = 5
+
+
+@functools.lru_cache(maxsize=100_000)
+def same_name(a: str, b: str) -> bool:
+    """A name as stored, or one slip away from it: two neighbouring letters swapped ("Pual" for Paul,
+    as `same_word`), or, for names of NAME_TYPO_MIN letters or more, one letter changed, dropped or
+    added. The ratio `same_word` uses asks more of short words than one slip leaves: "tysen" / "tyson"
+    scores 0.80, "pual" / "paul" 0.75."""
+    return same_word(a, b) or (min(len(a), len(b)) >= NAME_TYPO_MIN and _one_edit(a, b))
 
 
 # -- the model, as seen from here ------------------------------------------------------------------
@@ -534,3 +548,14 @@ def _one_swap(a: str, b: str) -> bool:
         return False
     diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
     return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when b is a with one letter changed, dropped or added (Levenshtein distance 1)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    short, long_ = sorted((a, b), key=len)
+    i = next((k for k, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
+    if len(short) == len(long_):
+        return short[i + 1 :] == long_[i + 1 :]
+    return short[i:] == long_[i + 1 :]

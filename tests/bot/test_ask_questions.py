@@ -1,10 +1,12 @@
 """/ask against the question set in tests/data/ask_questions.json, on the real seed in a real SQLite file.
 
-The set has three parts: "first", written before the retrieval code; "held-out", written before the
-second round of changes to the decision, as a check that those changes generalise; and "third", written
-before /ask learnt words of the same meaning from WordNet, and never used to tune it. The figures of
-each part are held at their floor (what the code reached when this test was last changed), so a
-change that loses ground fails here:
+The set has four parts: "first", written before the retrieval code; "held-out", written before the
+second round of changes to the decision, as a check that those changes generalise; "third", written
+before /ask learnt words of the same meaning from WordNet, and never used to tune it; and "fourth",
+written before /ask answered a question whose names and subject one claim covers when only a verb or
+modifier is in no claim (half of its unanswerable questions share every name with a claim), and never
+used to tune that. The figures of each part are held at their floor (what the code reached when this
+test was last changed), so a change that loses ground fails here:
 - recall@3: an answerable question's expected claim is among the first three retrieved;
 - answered: an answerable question gets an answer that leads with an expected claim, no decline;
 - opens_with_decline: an answerable question that does not get a full answer (held at a ceiling);
@@ -31,18 +33,20 @@ from db.seed import load_seed
 QUESTIONS = json.loads(
     (Path(__file__).resolve().parents[1] / "data" / "ask_questions.json").read_text(encoding="utf-8")
 )["questions"]
-SETS = ("first", "held-out", "third")
+SETS = ("first", "held-out", "third", "fourth")
 # "first": 36 answerable, 12 unanswerable, 2 partial; "held-out": 20 answerable, 7 unanswerable, 6 partial;
-# "third": 18 answerable, 6 unanswerable, 2 partial.
+# "third": 18 answerable, 6 unanswerable, 2 partial; "fourth": 18 answerable, 9 unanswerable, 3 partial.
 FLOOR = {
-    "first": {"recall_at_3": 34, "answered": 29, "declined": 12, "not_answered": 12, "partial": 2},
-    "held-out": {"recall_at_3": 19, "answered": 15, "declined": 7, "not_answered": 7, "partial": 6},
-    "third": {"recall_at_3": 15, "answered": 10, "declined": 4, "not_answered": 4, "partial": 2},
+    "first": {"recall_at_3": 34, "answered": 31, "declined": 12, "not_answered": 12, "partial": 2},
+    "held-out": {"recall_at_3": 19, "answered": 19, "declined": 7, "not_answered": 7, "partial": 6},
+    "third": {"recall_at_3": 15, "answered": 12, "declined": 5, "not_answered": 5, "partial": 2},
+    "fourth": {"recall_at_3": 16, "answered": 13, "declined": 9, "not_answered": 9, "partial": 2},
 }
 CEILING = {
-    "first": {"opens_with_decline": 6},
-    "held-out": {"opens_with_decline": 5},
-    "third": {"opens_with_decline": 6},
+    "first": {"opens_with_decline": 4},
+    "held-out": {"opens_with_decline": 1},
+    "third": {"opens_with_decline": 4},
+    "fourth": {"opens_with_decline": 4},
 }
 
 

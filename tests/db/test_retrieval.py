@@ -11,7 +11,7 @@ from bot.embeddings import MODEL_ID, shared_embedder
 from db.connection import Database, migrations
 from db.facts import Actor, FactStore
 from db.postgres import pg_migrations
-from db.retrieval import Retrieval
+from db.retrieval import Retrieval, same_name, same_word
 from db.seed import load_seed
 
 CURATOR = Actor(1, "tester")
@@ -139,5 +139,28 @@ async def test_a_word_with_two_letters_swapped_is_known_as_the_stored_word(backe
         index = await retrieval.index([(await store.default_story()).id])
         assert "paul" in index.known("pual") and "concert" in index.known("conecrt")
         assert not index.known("plua")  # two swaps away is not a typo fix
+    finally:
+        await db.close()
+
+
+def test_a_name_one_slip_from_a_stored_name_is_that_name() -> None:
+    assert same_word("pual", "paul") and same_name("pual", "paul")  # two letters swapped, any word
+    assert same_name("tysen", "tyson") and same_name("sarandso", "sarandos")  # one letter changed
+    assert same_name("tyon", "tyson") and same_name("spotifyy", "spotify")  # one dropped, one added
+    assert not same_word("tysen", "tyson")  # an ordinary word needs the closer spelling
+    assert not same_name("jane", "jake") and not same_name("saul", "paul")  # short names: other names
+    assert not same_name("tuson", "tyspn")  # two letters changed
+
+
+async def test_a_typed_name_one_slip_off_finds_its_claim(backend) -> None:  # noqa: ANN001
+    db, store, retrieval = await _open(backend)
+    try:
+        story = await store.default_story()
+        for question in ("Jake Pual fight", "Mike Tysen boxing", "Did Netflix stream the Jake Pual fight?"):
+            answer, _ = await ask(retrieval, store, question, [story])
+            assert answer.verdict == "answered", question
+            assert "Mike Tyson" in answer.claims[0].text and not answer.apart, question
+        answer, _ = await ask(retrieval, store, "Did Netflix stream the Jake Pail fight?", [story])
+        assert answer.verdict == "nothing"  # one letter changed in a four-letter name is another name
     finally:
         await db.close()

@@ -1,0 +1,53 @@
+"""bot/answer.py's decision on the seed, rule by rule (the question set measures them together)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.answer import Answer, ask
+from bot.embeddings import shared_embedder
+from db.connection import Database
+from db.facts import FactStore
+from db.retrieval import Retrieval
+from db.seed import load_seed
+
+
+async def _ask(tmp_path: Path, *questions: str) -> list[Answer]:
+    db = await Database.open(tmp_path / "answer.db")
+    try:
+        store = FactStore(db, 1)
+        await load_seed(store)
+        retrieval = Retrieval(db, shared_embedder())
+        store.retrieval = retrieval
+        story = await store.default_story()
+        return [(await ask(retrieval, store, q, [story]))[0] for q in questions]
+    finally:
+        await db.close()
+
+
+async def test_a_claim_that_holds_all_of_a_question_but_one_word_restating_it_answers(tmp_path: Path) -> None:
+    returning, host, leave = await _ask(
+        tmp_path,
+        "Is Star Search returning?",  # "returning" restates "a reboot of ... Star Search"
+        "Who will host the awards show?",  # asks for a detail no claim holds
+        "Will Ted Sarandos leave Spotify's board?",  # "leave" is a new subject: it pulls away from the claim
+    )
+    assert returning.verdict == "answered" and "Star Search" in returning.claims[0].text
+    assert not returning.absent and not returning.apart
+    assert host.verdict == "nothing" and host.absent == ["host"]
+    assert leave.verdict == "nothing" and leave.absent == ["leave"]
+
+
+async def test_the_claim_itself_must_hold_the_rest_of_the_question(tmp_path: Path) -> None:
+    # One claim names the NFL, another a deal with Spotify: together they leave only "sign" out, but
+    # neither holds the question but one word, so neither answers it.
+    (nfl,) = await _ask(tmp_path, "Did the NFL sign a deal with Spotify?")
+    assert nfl.verdict == "nothing" and nfl.absent == ["sign"]
+
+
+async def test_a_detail_asked_for_comes_from_the_claim_about_its_subject(tmp_path: Path) -> None:
+    # "directs" is spelled like the board's "directors", in a claim that says nothing of documentaries.
+    directs, who = await _ask(tmp_path, "Who directs the documentaries?", "Who is Ted Sarandos?")
+    assert directs.verdict == "nothing" and not directs.claims
+    assert "documentaries" in directs.related[0].text
+    assert who.verdict == "answered" and "Ted Sarandos" in who.claims[0].text
