@@ -372,6 +372,13 @@ class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
         every = self._owned_shards == frozenset(range(self._shard_total))
         self._shard_filter = None if every else ShardFilter(self._shard_total, tuple(sorted(self._owned_shards)))
 
+    async def launch_shards(self) -> None:
+        if self.settings.shard_count is None and self.settings.gateway_url:
+            # DISCORD_GATEWAY_URL wins over the URL Discord names: ask Discord only for the shard count
+            # (discord.py connects to DEFAULT_GATEWAY, which bot.cli set, once the count is known).
+            self.shard_count, _, _ = await self.http.get_bot_gateway()
+        await super().launch_shards()
+
     def owns_guild(self, guild_id: int) -> bool:
         return self._owned_shards is None or (guild_id >> 22) % self._shard_total in self._owned_shards
 

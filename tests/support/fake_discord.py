@@ -255,6 +255,9 @@ class FakeDiscord:
         self._ids = itertools.count(1)
         self._echo_events = echo_events
         self._heartbeat_ms = heartbeat_interval_ms
+        # The URL GET /gateway/bot names (default: this server's own gateway). Discord names its real one,
+        # wss://gateway.discord.gg, which a bot told DISCORD_GATEWAY_URL must not dial.
+        self.gateway_bot_url: str | None = None
         self._interaction_timeout = interaction_timeout
         self._validator = validator
         # discord.py sends attachment placeholders with id 0 where the spec types a string; Discord
@@ -1010,7 +1013,11 @@ class FakeDiscord:
 
     async def _get_gateway(self, req: _Request) -> Any:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return {"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": limit}
+        return {
+            "url": self.gateway_bot_url or self.gateway_url,
+            "shards": self.shard_count,
+            "session_start_limit": limit,
+        }
 
     def _guild_scope(self, req: _Request) -> int | None:
         if "guild_id" not in req.args:

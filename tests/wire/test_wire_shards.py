@@ -98,10 +98,12 @@ async def test_automatic_sharding_runs_every_shard_and_a_shard_identifying_again
     tmp_path: Path,
 ) -> None:
     """No SHARD_COUNT: the process asks Discord how many shards (GET /gateway/bot) and runs them all, as
-    Discord requires past 2,500 servers. When one of its shards gets a new session, the votes cast while
+    Discord requires past 2,500 servers, on the gateway DISCORD_GATEWAY_URL names. When one of its shards gets a new session, the votes cast while
     that shard had none are counted: discord.py then fires on_shard_ready for that shard, not on_ready."""
     async with FakeDiscord(shard_count=2, guild_name="Zero", allow_int_attachment_ids=True) as fd:
         one = fd.add_guild("One", shard=1, member_names=("dave", "erin"))
+        # Discord's answer names its real gateway; DISCORD_GATEWAY_URL (the local server) must still win.
+        fd.gateway_bot_url = "wss://gateway.discord.gg"
         bot = BotProcess(fd, tmp_path, DEV_GUILD_ID="")
         try:
             await bot.start()
