@@ -375,8 +375,14 @@ class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
     async def launch_shards(self) -> None:
         if self.settings.shard_count is None and self.settings.gateway_url:
             # DISCORD_GATEWAY_URL wins over the URL Discord names: ask Discord only for the shard count
-            # (discord.py connects to DEFAULT_GATEWAY, which bot.cli set, once the count is known).
-            self.shard_count, _, _ = await self.http.get_bot_gateway()
+            # (discord.py connects to DEFAULT_GATEWAY, which bot.cli set, once the count is known). A
+            # gateway of one's own (a test server, a gateway proxy) may not answer GET /gateway/bot: then
+            # one shard, which is all a bot in under 2,500 servers needs.
+            try:
+                self.shard_count, _, _ = await self.http.get_bot_gateway()
+            except (discord.GatewayNotFound, discord.HTTPException) as error:
+                log.warning("GET /gateway/bot failed (%s); running one shard", error)
+                self.shard_count = 1
         await super().launch_shards()
 
     def owns_guild(self, guild_id: int) -> bool:

@@ -145,3 +145,22 @@ async def test_automatic_sharding_runs_every_shard_and_a_shard_identifying_again
         assert "Traceback" not in bot.log(), bot.log()[-3000:]
         assert not fd.unimplemented, fd.unimplemented
         assert not fd.spec_problems, fd.spec_problems
+
+
+async def test_a_gateway_that_does_not_answer_gateway_bot_gets_one_shard(tmp_path: Path) -> None:
+    """A Discord-protocol server of one's own (DISCORD_GATEWAY_URL) that has no GET /gateway/bot: the
+    bot runs one shard on that gateway instead of failing to start."""
+    async with FakeDiscord(allow_int_attachment_ids=True) as fd:
+        fd.add_fault("GET", "/gateway/bot", 404, count=None)
+        bot = BotProcess(fd, tmp_path)
+        try:
+            await bot.start()
+            assert [p.get("shard") for p in fd.identify_payloads] == [[0, 1]]
+            assert "GET /gateway/bot failed" in bot.log() and "running one shard" in bot.log()
+            rumor = await (await fd.slash(fd.member_ids[0], "rumor")).final(15)
+            assert "Netflix × Spotify" in rumor["embeds"][0]["title"]
+        finally:
+            if bot.proc is not None and bot.proc.returncode is None:
+                assert await bot.stop() == 0
+        assert "Traceback" not in bot.log(), bot.log()[-3000:]
+        assert not fd.spec_problems, fd.spec_problems
