@@ -55,6 +55,19 @@ DRIFT = 0.03
 # does not hold is the detail asked for, so a claim without it never answers them.
 _DETAIL = re.compile(r"^\W*(?:who|whom|whose|when|where|which|how\s+(?:much|many|long|often|big|soon))\b", re.I)
 
+# "How much ...?" / "How many ...?" ask for a quantity: a claim answers them only if it states one (a
+# number, an amount, a count in words). "How much will Apple pay?" is not answered by "Apple is in talks
+# to buy a stake", however well the rest of it matches.
+_QUANTITY_ASKED = re.compile(r"^\W*how\s+(?:much|many)\b", re.I)
+_QUANTITY = re.compile(
+    r"[$€£¥]\s?\d"  # an amount
+    r"|\d[\d,.]*\s*(?:%|percent\b|k\b|m\b|bn\b|hundred|thousand|million|billion|trillion)"  # 40%, 65 million
+    r"|\b\d[\d,.]*\s+[a-z]+s\b"  # a count of things: 12 episodes (not a name's number: Formula 1, F1)
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|dozens?|"
+    r"hundreds|thousands|millions|billions|half|double|twice)\b",
+    re.I,
+)
+
 Verdict = Literal["answered", "partial", "nothing"]
 
 # Tags that mark a claim as background to the rumor rather than part of it, and tags of the rumor itself.
@@ -103,6 +116,7 @@ class Answer:
     apart: list[str] = field(default_factory=list)  # words stored elsewhere, but in no claim of the answer
     related: list[Claim] = field(default_factory=list)  # shown only as related, never as the answer
     covered: dict[int, set[str]] = field(default_factory=dict)
+    lacking: str = ""  # what kind of answer no claim holds ("a number or an amount"), when that decided it
 
     @property
     def claim_ids(self) -> list[int]:
@@ -191,6 +205,10 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
         by_part = _by_part(found, parts, ranked, covered, spelled, ubiquitous)
         if by_part is not None:
             return by_part
+    if len(parts) == 1 and _QUANTITY_ASKED.match(found.question) and not _QUANTITY.search(lead.text):
+        nothing = _nothing(found, central, claims, covered, ubiquitous)
+        nothing.lacking = "a number or an amount"
+        return nothing
     # A one-part question that asks for a detail ("Who directs the documentaries?") is answered by one
     # claim that holds the detail: another claim that spells it (the board's "directors") is about
     # something else, so claims are not joined to cover it.
@@ -375,6 +393,8 @@ def answer_embed(
     lines: list[str] = []
     if answer.verdict == "nothing":
         lines.append("Nothing in the fact store answers that.")
+        if answer.lacking:
+            lines.append(f"No stored claim on it gives {answer.lacking}.")
         if answer.absent:
             lines.append(f"Nothing stored mentions {_words(answer.absent)}.")
         lines.append("Rumor Mill only repeats curated claims. Try `/facts` to browse what is tracked.")

@@ -51,3 +51,35 @@ async def test_a_detail_asked_for_comes_from_the_claim_about_its_subject(tmp_pat
     assert directs.verdict == "nothing" and not directs.claims
     assert "documentaries" in directs.related[0].text
     assert who.verdict == "answered" and "Ted Sarandos" in who.claims[0].text
+
+
+async def test_how_much_or_how_many_is_answered_only_by_a_claim_that_states_a_quantity(tmp_path: Path) -> None:
+    """A second server's story, not the seed: a claim that matches every word of "How much will Apple pay?"
+    but states no amount does not answer it; one that states a count answers "How many".
+    The number in a name (Formula 1) is not a quantity."""
+    from bot.answer import answer_embed
+    from db.facts import Actor
+
+    db = await Database.open(tmp_path / "quantity.db")
+    try:
+        store = FactStore(db, 77)
+        retrieval = Retrieval(db, shared_embedder())
+        store.retrieval = retrieval
+        story = await store.add_story("Apple × F1", "Apple and Formula 1's US rights", default=True)
+        curator = Actor(1, "curator")
+        for text in (
+            "Apple is in early talks to buy a stake in Formula 1's US broadcast rights.",
+            "ESPN currently holds the US rights to Formula 1 races.",
+            "The 2025 season drew 1.3 million viewers a race on ESPN.",
+        ):
+            await store.add_claim(story.id, text, actor=curator, reason="seeded", status="reported")
+        pay, viewers = [
+            (await ask(retrieval, store, q, [story]))[0]
+            for q in ("How much will Apple pay?", "How many viewers watch a race?")
+        ]
+        assert pay.verdict == "nothing" and pay.lacking == "a number or an amount" and not pay.claims
+        text = answer_embed("How much will Apple pay?", pay, {}, {story.id: story}).description or ""
+        assert "No stored claim on it gives a number or an amount." in text
+        assert viewers.verdict == "answered" and "1.3 million viewers" in viewers.claims[0].text
+    finally:
+        await db.close()
