@@ -153,10 +153,20 @@ NAME_TYPO_MIN = 5
 @functools.lru_cache(maxsize=100_000)
 def same_name(a: str, b: str) -> bool:
     """A name as stored, or one slip away from it: two neighbouring letters swapped ("Pual" for Paul,
-    as `same_word`), or, for names of NAME_TYPO_MIN letters or more, one letter changed, dropped or
-    added. The ratio `same_word` uses asks more of short words than one slip leaves: "tysen" / "tyson"
-    scores 0.80, "pual" / "paul" 0.75."""
-    return same_word(a, b) or (min(len(a), len(b)) >= NAME_TYPO_MIN and _one_edit(a, b))
+    as `same_word`); a doubled letter typed once or twice, at any length from 3 ("Pit" for Pitt); or,
+    for names of NAME_TYPO_MIN letters or more, one letter changed, dropped or added. The ratio
+    `same_word` uses asks more of short words than one slip leaves: "tysen" / "tyson" scores 0.80,
+    "pual" / "paul" 0.75."""
+    return (
+        same_word(a, b)
+        or (min(len(a), len(b)) >= 3 and _undoubled(a) == _undoubled(b))
+        or (min(len(a), len(b)) >= NAME_TYPO_MIN and _one_edit(a, b))
+    )
+
+
+def _undoubled(word: str) -> str:
+    """The word with each run of one letter written once: "pitt" and "pit" are the same to it."""
+    return re.sub(r"(.)\1+", r"\1", word)
 
 
 # -- the model, as seen from here ------------------------------------------------------------------
@@ -248,9 +258,13 @@ class ClaimIndex:
             if t != s and len(t) - len(s) <= 3 and len(s) >= 4:
                 found.append(t)
         found += [s[:k] for k in range(max(4, len(s) - 3), len(s)) if s[:k] in self.stems]
-        if found or len(s) < 4:
+        if found or len(s) < 3:
             return found
         pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
+        # A doubled letter typed once or twice ("Pit" for Pitt) is a typo even in a short word.
+        doubled = [t for t in pool if t != s and _undoubled(t) == _undoubled(s)]
+        if doubled or len(s) < 4:
+            return doubled[:2]
         # Two neighbouring letters swapped ("Pual") is the commonest typo and scores only 0.75 below.
         swapped = [t for t in pool if _one_swap(s, t)]
         return swapped[:2] or difflib.get_close_matches(s, pool, n=2, cutoff=0.8)

@@ -150,6 +150,8 @@ def test_a_name_one_slip_from_a_stored_name_is_that_name() -> None:
     assert not same_word("tysen", "tyson")  # an ordinary word needs the closer spelling
     assert not same_name("jane", "jake") and not same_name("saul", "paul")  # short names: other names
     assert not same_name("tuson", "tyspn")  # two letters changed
+    assert same_name("pit", "pitt") and same_name("tysson", "tyson")  # a doubled letter, even in short names
+    assert not same_name("pit", "pat") and not same_name("pitt", "putt")
 
 
 async def test_a_typed_name_one_slip_off_finds_its_claim(backend) -> None:  # noqa: ANN001
