@@ -379,10 +379,11 @@ class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
             # gateway of one's own (a test server, a gateway proxy) may not answer GET /gateway/bot: then
             # one shard, which is all a bot in under 2,500 servers needs.
             try:
-                self.shard_count, _, _ = await self.http.get_bot_gateway()
-            except (discord.GatewayNotFound, discord.HTTPException) as error:
-                log.warning("GET /gateway/bot failed (%s); running one shard", error)
-                self.shard_count = 1
+                count, _, _ = await self.http.get_bot_gateway()
+            except (discord.DiscordException, KeyError, TypeError) as error:  # no answer, or a partial one
+                log.warning("GET /gateway/bot failed (%s); running one shard", error or type(error).__name__)
+                count = 1
+            self.shard_count = count if isinstance(count, int) and count >= 1 else 1
         await super().launch_shards()
 
     def owns_guild(self, guild_id: int) -> bool:

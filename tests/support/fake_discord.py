@@ -258,6 +258,8 @@ class FakeDiscord:
         # The URL GET /gateway/bot names (default: this server's own gateway). Discord names its real one,
         # wss://gateway.discord.gg, which a bot told DISCORD_GATEWAY_URL must not dial.
         self.gateway_bot_url: str | None = None
+        # A whole body to answer GET /gateway/bot with instead (a server that answers it only in part).
+        self.gateway_bot_answer: dict[str, Any] | None = None
         self._interaction_timeout = interaction_timeout
         self._validator = validator
         # discord.py sends attachment placeholders with id 0 where the spec types a string; Discord
@@ -1012,6 +1014,8 @@ class FakeDiscord:
         }
 
     async def _get_gateway(self, req: _Request) -> Any:
+        if self.gateway_bot_answer is not None:
+            return self.gateway_bot_answer
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
         return {
             "url": self.gateway_bot_url or self.gateway_url,

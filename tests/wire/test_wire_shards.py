@@ -147,11 +147,16 @@ async def test_automatic_sharding_runs_every_shard_and_a_shard_identifying_again
         assert not fd.spec_problems, fd.spec_problems
 
 
-async def test_a_gateway_that_does_not_answer_gateway_bot_gets_one_shard(tmp_path: Path) -> None:
-    """A Discord-protocol server of one's own (DISCORD_GATEWAY_URL) that has no GET /gateway/bot: the
-    bot runs one shard on that gateway instead of failing to start."""
+@pytest.mark.parametrize("answer", ["404", "partial"])
+async def test_a_gateway_that_does_not_answer_gateway_bot_gets_one_shard(tmp_path: Path, answer: str) -> None:
+    """A Discord-protocol server of one's own (DISCORD_GATEWAY_URL) that has no GET /gateway/bot, or
+    answers it without the shard count and session limits: the bot runs one shard on that gateway
+    instead of failing to start."""
     async with FakeDiscord(allow_int_attachment_ids=True) as fd:
-        fd.add_fault("GET", "/gateway/bot", 404, count=None)
+        if answer == "404":
+            fd.add_fault("GET", "/gateway/bot", 404, count=None)
+        else:
+            fd.gateway_bot_answer = {"url": fd.gateway_url}
         bot = BotProcess(fd, tmp_path)
         try:
             await bot.start()
