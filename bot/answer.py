@@ -236,7 +236,14 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
         found, model, lead, lacks, covered[lead.id] - ubiquitous, dense[lead.id]
     )
     if len(parts) == 1 and restated:
-        return Answer("answered", [lead], [], [], [], covered)
+        return Answer(
+            "answered",
+            [lead],
+            [],
+            [],
+            _related(ranked, [lead], covered[lead.id] - ubiquitous, covered, dense),
+            covered,
+        )
     if (
         any(t.is_name for t in missing)
         or (len(parts) == 1 and unheard)
@@ -247,14 +254,23 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
         return _nothing(found, central, claims, covered, ubiquitous)
     absent = [t.surface for t in missing if not found.index.known(t.lower)]
     apart = [t.surface for t in missing if found.index.known(t.lower)]
-    # Other claims about the same things the answer covers, e.g. the talks and the companies' silence.
-    topic = held - ubiquitous
-    related = [
+    related = _related(ranked, chosen, held - ubiquitous, covered, dense)
+    return Answer("partial" if missing else "answered", chosen, absent, apart, related, covered)
+
+
+def _related(
+    ranked: Sequence[Claim],
+    chosen: Sequence[Claim],
+    topic: set[str],
+    covered: dict[int, set[str]],
+    dense: dict[int, float],
+) -> list[Claim]:
+    """Other claims about the same things the answer covers, e.g. the talks and the companies' silence."""
+    return [
         c
         for c in ranked[len(chosen) :]
         if c not in chosen and topic and topic <= covered[c.id] and dense[c.id] >= RELATED_MIN
     ][:2]
-    return Answer("partial" if missing else "answered", chosen, absent, apart, related, covered)
 
 
 def _restates(
