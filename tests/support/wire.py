@@ -162,10 +162,11 @@ def assert_clean(fd: FakeDiscord) -> None:
     assert not pings(fd), pings(fd)
 
 
-def poll_messages(fd: FakeDiscord) -> list[dict]:
+def poll_messages(fd: FakeDiscord, channel_id: int | None = None) -> list[dict]:
+    """The poll messages of a channel (default #general of the first guild), oldest first."""
     return [
         m
-        for m in fd.channel_messages()
+        for m in fd.channel_messages(channel_id)
         if m["embeds"] and str((m["embeds"][0].get("footer") or {}).get("text", "")).startswith("Poll #")
     ]
 

@@ -20,17 +20,9 @@ from typing import Any
 import pytest
 
 from tests.support.fake_discord import FakeDiscord, FakeGuild
-from tests.support.wire import BotProcess, answers_per_interaction, assert_clean, tally_line
+from tests.support.wire import BotProcess, answers_per_interaction, assert_clean, poll_messages, tally_line
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
-
-
-def _polls(fd: FakeDiscord, channel: int) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in fd.channel_messages(channel)
-        if m["embeds"] and str((m["embeds"][0].get("footer") or {}).get("text", "")).startswith("Poll #")
-    ]
 
 
 def _results(fd: FakeDiscord, channel: int) -> list[dict[str, Any]]:
@@ -101,8 +93,8 @@ async def _set_up_server(
     call = await fd.slash(curator, "poll", poll, "create", guild_id=guild.id)
     await call.wait_for(lambda c: c.followups or (c.response and c.response["type"] == 4), 15)
     assert call.followups, call.response  # an answer without a follow-up is a refusal
-    await _until(lambda: _polls(fd, guild.general_channel_id), 15, f"the poll in {guild.name}")
-    message_id = int(_polls(fd, guild.general_channel_id)[-1]["id"])
+    await _until(lambda: poll_messages(fd, guild.general_channel_id), 15, f"the poll in {guild.name}")
+    message_id = int(poll_messages(fd, guild.general_channel_id)[-1]["id"])
     await _until(lambda: fd.application_id in fd.reactors(message_id, "2️⃣"), 15, "the poll's options")
     return message_id
 
@@ -152,7 +144,9 @@ async def test_two_shard_processes_on_one_postgres_share_the_work_once(tmp_path:
             await fd.member_react(dave, one.general_channel_id, polls[one.id], "1️⃣")
             for guild, expected in ((zero, "— 1"), (one, "— 1")):
                 await _until(
-                    lambda g=guild, e=expected: e in tally_line(_polls(fd, g.general_channel_id)[0], "Awards"),
+                    lambda g=guild, e=expected: (
+                        e in tally_line(poll_messages(fd, g.general_channel_id)[0], "Awards")
+                    ),
                     15,
                     f"the first vote in {guild.name}",
                 )
@@ -179,8 +173,8 @@ async def test_two_shard_processes_on_one_postgres_share_the_work_once(tmp_path:
             # Shard 1's votes: dave before, erin and frank while down, gina during the second restart.
             await _until(
                 lambda: (
-                    "— 2" in tally_line(_polls(fd, one.general_channel_id)[0], "Awards")
-                    and "— 2" in tally_line(_polls(fd, one.general_channel_id)[0], "Concerts")
+                    "— 2" in tally_line(poll_messages(fd, one.general_channel_id)[0], "Awards")
+                    and "— 2" in tally_line(poll_messages(fd, one.general_channel_id)[0], "Concerts")
                 ),
                 30,
                 "shard 1's poll to count the votes cast while its process was down",
