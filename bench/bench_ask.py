@@ -1,6 +1,6 @@
 """Bot-side latency of /ask with the embedding model, at the 14-claim seed and at 10,000 claims in one
 server, plus the model's load time and the process's memory with and without it; and what WordNet (the
-synonyms, bot/lexicon.py) adds: /ask without it in the same run, and its first look-ups with an empty cache.
+synonyms, bot/ask/lexicon.py) adds: /ask without it in the same run, and its first look-ups with an empty cache.
 
 Run: python -m bench.bench_ask [--claims 10000] [--iterations 400] [--seed 7]
 
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench.bench_core import cpu_model, fill, percentile, questions
-from bot.lexicon import Lexicon, wordnet_root
+from bot.ask.lexicon import Lexicon, wordnet_root
 from db.connection import Database
 from db.facts import FactStore
 from db.retrieval import Retrieval
@@ -60,7 +60,7 @@ async def measure(
     *,
     warmup: int = 20,
 ) -> list[float]:
-    from bot.answer import answer_embed, ask
+    from bot.ask.decide import answer_embed, ask
 
     rng = random.Random(seed)
     stories = await store.list_stories()
@@ -86,7 +86,7 @@ async def first_ask_after_write(
 ) -> tuple[list[float], list[float]]:
     """A curator's write (an added claim, then a rewording, in turn), then the next /ask: the write puts
     its claim into the cached matrix, so that /ask pays no rebuild. Returns both timings, in ms."""
-    from bot.answer import answer_embed, ask
+    from bot.ask.decide import answer_embed, ask
     from db.facts import Actor
 
     rng = random.Random(seed)
@@ -121,7 +121,7 @@ async def run(claims: int, iterations: int, seed: int) -> str:
             await load_seed(store)
             await store.list_stories()
             rss_without = rss_mb()
-            from bot.embeddings import load_embedder
+            from bot.ask.embeddings import load_embedder
 
             start = time.perf_counter()
             model = load_embedder()

@@ -28,12 +28,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-from bot.answer import answer_embed
-from bot.answer import ask as ask_store
-from bot.autocomplete import claim_choices
-from bot.embeddings import shared_embedder
-from bot.formatting import claim_embed
-from bot.limits import CHOICES
+from bot.ask.decide import answer_embed
+from bot.ask.decide import ask as ask_store
+from bot.ask.embeddings import shared_embedder
+from bot.kit.autocomplete import claim_choices
+from bot.kit.formatting import claim_embed
+from bot.kit.limits import CHOICES
 from db.connection import Database
 from db.facts import SETTABLE_STATUSES, Actor, FactStore, NewSource
 from db.retrieval import Retrieval
@@ -230,7 +230,7 @@ async def measure(
         claim_embed(claim, await store.sources(claim.id), await store.history(claim.id), story)
 
     async def ask() -> None:
-        # What cogs/rumors.py does on a question not asked before: hybrid search over the server's
+        # What cogs/ask.py does on a question not asked before: hybrid search over the server's
         # stories, the decision, the sources in one round trip, the embed.
         store = rng.choice(stores)
         question = rng.choice(qs)

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.feeds import keyword_match, parse_feed
+from bot.feeds.fetch import keyword_match, parse_feed
 from db.connection import Database
 from db.facts import Actor, FactStore
 from db.feeds import FeedStore

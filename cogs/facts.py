@@ -1,7 +1,10 @@
-"""/fact: show one claim with sources and history; curators add, re-status, edit, source and retract."""
+"""Claims: /facts pages through a story's claims (buttons that survive restarts); /fact shows one claim with
+its sources and history, and lets curators add, re-status, edit, source, mark and retract."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -9,17 +12,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.autocomplete import claim_choices, story_choices
-from bot.checks import curator_only
-from bot.client import answer, defer
-from bot.curation import Reason, actor_of
-from bot.formatting import claim_embed
-from bot.validation import check_date, check_url, split_list
-from db.facts import MAX_CLAIM_TEXT, MAX_PROJECT, SETTABLE_STATUSES, Claim, FactStore, NewSource
+from bot.kit.autocomplete import claim_choices, story_choices, tag_choices
+from bot.kit.checks import curator_only
+from bot.kit.curation import Reason, actor_of
+from bot.kit.formatting import claim_embed, facts_embed
+from bot.kit.validation import check_date, check_url, split_list
+from bot.runtime.client import answer, defer, report_error
+from db.facts import MAX_CLAIM_TEXT, MAX_PROJECT, SETTABLE_STATUSES, STATUSES, Claim, FactStore, NewSource, Story
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
+PAGE_SIZE = 8
+STATUS_CHOICES = [app_commands.Choice(name=s, value=s) for s in STATUSES]
 SETTABLE = [app_commands.Choice(name=s, value=s) for s in SETTABLE_STATUSES]
 GRADES = [
     app_commands.Choice(name="A · primary (the company, an official filing)", value="A"),
@@ -31,6 +36,102 @@ KINDS = [
     app_commands.Choice(name="about the rumor itself", value="rumor"),
     app_commands.Choice(name="background context", value="context"),
 ]
+
+
+async def render_facts_page(
+    facts: FactStore, owner_id: int, story: Story, status: str, tag: str, page: int
+) -> tuple[discord.Embed, discord.ui.View]:
+    _, total = await facts.list_claims(story.id, status=status or None, tag=tag or None, limit=0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    claims, total = await facts.list_claims(
+        story.id, status=status or None, tag=tag or None, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+    )
+    filters = "".join(f" · {k}: {v}" for k, v in (("status", status), ("tag", tag)) if v)
+    embed = facts_embed(story, claims, total, page, pages, filters)
+    view = discord.ui.View(timeout=None)
+    for target, label in ((page - 1, "◀ Previous"), (page + 1, "Next ▶")):
+        button = FactsPageButton(owner_id, story.id, status, tag, target, label)
+        button.item.disabled = not 0 <= target < pages
+        view.add_item(button)
+    return embed, view
+
+
+class FactsPageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"facts:(?P<owner>\d+):(?P<story>\d+):(?P<status>[a-z]*):(?P<page>-?\d+):(?P<tag>.*)",
+):
+    """A page button that works after restarts: everything it needs is in its custom_id."""
+
+    def __init__(self, owner: int, story: int, status: str, tag: str, page: int, label: str = "Page") -> None:
+        self.owner, self.story, self.status, self.tag, self.page = owner, story, status, tag, page
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"facts:{owner}:{story}:{status}:{page}:{tag}"[:100],
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> FactsPageButton:
+        return cls(
+            int(match["owner"]),
+            int(match["story"]),
+            match["status"],
+            match["tag"],
+            int(match["page"]),
+            item.label or "Page",
+        )
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner:
+            await interaction.response.send_message(
+                "These pages belong to whoever ran /facts. Run /facts yourself to browse.", ephemeral=True
+            )
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: RumorBot = interaction.client  # type: ignore[assignment]
+        try:
+            # The story id comes from the button's custom id: a forged one naming another server's story
+            # is not found here, exactly like an id that does not exist.
+            facts = await bot.facts_for(interaction.guild_id)
+            story = await facts.get_story(self.story)
+            embed, view = await render_facts_page(facts, self.owner, story, self.status, self.tag, self.page)
+            await interaction.response.edit_message(embed=embed, view=view)
+        except Exception as error:  # noqa: BLE001 - reported to the user with an id, and logged
+            await report_error(interaction, error, "facts page button")
+
+
+class Browse(commands.Cog):
+    """/facts: a story's claims, eight to a page."""
+
+    def __init__(self, bot: RumorBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="facts", description="Browse the claims, filtered by status or tag.")
+    @app_commands.describe(status="Only claims with this status", tag="Only claims with this tag", story="Story")
+    @app_commands.choices(status=STATUS_CHOICES)
+    @app_commands.autocomplete(tag=tag_choices, story=story_choices)
+    @app_commands.guild_only()
+    async def facts(
+        self,
+        interaction: discord.Interaction,
+        status: app_commands.Choice[str] | None = None,
+        tag: app_commands.Range[str, 1, 24] | None = None,
+        story: str | None = None,
+    ) -> None:
+        await defer(interaction)
+        facts = await self.bot.facts_for(interaction.guild_id)
+        s = await facts.resolve_story(story)
+        embed, view = await render_facts_page(
+            facts, interaction.user.id, s, status.value if status else "", (tag or "").strip().lower(), 0
+        )
+        await answer(interaction, embed=embed, view=view)
 
 
 @app_commands.guild_only()
@@ -285,4 +386,6 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
 
 
 async def setup(bot: RumorBot) -> None:
+    bot.add_dynamic_items(FactsPageButton)
+    await bot.add_cog(Browse(bot))
     await bot.add_cog(Facts(bot))

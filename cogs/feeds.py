@@ -15,10 +15,7 @@ import httpx
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.autocomplete import story_choices
-from bot.checks import curator_only
-from bot.errors import UserFacingError
-from bot.feeds import (
+from bot.feeds.fetch import (
     FETCH_EVERY,
     PAUSE_AFTER_FAILURES,
     FetchResult,
@@ -27,16 +24,19 @@ from bot.feeds import (
     keyword_match,
     sentence,
 )
-from bot.limits import CHOICES, FEEDS_PER_SERVER, clip, embed_pages
-from bot.links import bare_link
-from bot.netguard import UnsafeURL, check_url_shape
-from bot.validation import split_list
+from bot.feeds.netguard import UnsafeURL, check_url_shape
+from bot.kit.autocomplete import story_choices
+from bot.kit.checks import curator_only
+from bot.kit.errors import UserFacingError
+from bot.kit.limits import CHOICES, FEEDS_PER_SERVER, clip, embed_pages
+from bot.kit.links import bare_link
+from bot.kit.validation import split_list
 from db import clock
 from db.facts import archived_message, parse_id
 from db.feeds import Feed
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import is_curator, is_manager
-from bot.errors import NotCurator
-from bot.limits import FIELD_VALUE, fit_embed
+from bot.kit.checks import is_curator, is_manager
+from bot.kit.errors import NotCurator
+from bot.kit.limits import FIELD_VALUE, fit_embed
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 HELP_COLOR = 0x5865F2
 # A description names who may run a command that checks it in its body rather than with a decorator.

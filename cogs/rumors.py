@@ -1,11 +1,9 @@
-"""Read-only commands about a story: /rumor, /facts (paged), /ask and /timeline."""
+"""A story at a glance and in a picture: /rumor (the card) and /timeline (the PNG)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import math
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -13,89 +11,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answer import answer_embed
-from bot.answer import ask as ask_store
-from bot.autocomplete import story_choices, tag_choices
-from bot.charts import TimelineClaim, TimelineMark, timeline_png
-from bot.client import answer, defer, report_error
-from bot.formatting import facts_embed, story_embed
-from db.facts import STATUSES, FactStore, Story
+from bot.kit.autocomplete import story_choices
+from bot.kit.charts import TimelineClaim, TimelineMark, timeline_png
+from bot.kit.formatting import story_embed
+from bot.runtime.client import answer, defer
+from db.facts import FactStore, Story
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
-PAGE_SIZE = 8
-STATUS_CHOICES = [app_commands.Choice(name=s, value=s) for s in STATUSES]
 LANE_CHOICES = [app_commands.Choice(name=n, value=n) for n in ("status", "project")]
-
-
-async def render_facts_page(
-    facts: FactStore, owner_id: int, story: Story, status: str, tag: str, page: int
-) -> tuple[discord.Embed, discord.ui.View]:
-    _, total = await facts.list_claims(story.id, status=status or None, tag=tag or None, limit=0)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    claims, total = await facts.list_claims(
-        story.id, status=status or None, tag=tag or None, limit=PAGE_SIZE, offset=page * PAGE_SIZE
-    )
-    filters = "".join(f" · {k}: {v}" for k, v in (("status", status), ("tag", tag)) if v)
-    embed = facts_embed(story, claims, total, page, pages, filters)
-    view = discord.ui.View(timeout=None)
-    for target, label in ((page - 1, "◀ Previous"), (page + 1, "Next ▶")):
-        button = FactsPageButton(owner_id, story.id, status, tag, target, label)
-        button.item.disabled = not 0 <= target < pages
-        view.add_item(button)
-    return embed, view
-
-
-class FactsPageButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"facts:(?P<owner>\d+):(?P<story>\d+):(?P<status>[a-z]*):(?P<page>-?\d+):(?P<tag>.*)",
-):
-    """A page button that works after restarts: everything it needs is in its custom_id."""
-
-    def __init__(self, owner: int, story: int, status: str, tag: str, page: int, label: str = "Page") -> None:
-        self.owner, self.story, self.status, self.tag, self.page = owner, story, status, tag, page
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"facts:{owner}:{story}:{status}:{page}:{tag}"[:100],
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
-    ) -> FactsPageButton:
-        return cls(
-            int(match["owner"]),
-            int(match["story"]),
-            match["status"],
-            match["tag"],
-            int(match["page"]),
-            item.label or "Page",
-        )
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id != self.owner:
-            await interaction.response.send_message(
-                "These pages belong to whoever ran /facts. Run /facts yourself to browse.", ephemeral=True
-            )
-            return False
-        return True
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        bot: RumorBot = interaction.client  # type: ignore[assignment]
-        try:
-            # The story id comes from the button's custom id: a forged one naming another server's story
-            # is not found here, exactly like an id that does not exist.
-            facts = await bot.facts_for(interaction.guild_id)
-            story = await facts.get_story(self.story)
-            embed, view = await render_facts_page(facts, self.owner, story, self.status, self.tag, self.page)
-            await interaction.response.edit_message(embed=embed, view=view)
-        except Exception as error:  # noqa: BLE001 - reported to the user with an id, and logged
-            await report_error(interaction, error, "facts page button")
 
 
 class Rumors(commands.Cog):
@@ -119,45 +44,6 @@ class Rumors(commands.Cog):
             card = story_embed(s, claims, counts, last)
             self.bot.rendered.put(key, card)
         await answer(interaction, embed=card)
-
-    @app_commands.command(name="facts", description="Browse the claims, filtered by status or tag.")
-    @app_commands.describe(status="Only claims with this status", tag="Only claims with this tag", story="Story")
-    @app_commands.choices(status=STATUS_CHOICES)
-    @app_commands.autocomplete(tag=tag_choices, story=story_choices)
-    @app_commands.guild_only()
-    async def facts(
-        self,
-        interaction: discord.Interaction,
-        status: app_commands.Choice[str] | None = None,
-        tag: app_commands.Range[str, 1, 24] | None = None,
-        story: str | None = None,
-    ) -> None:
-        await defer(interaction)
-        facts = await self.bot.facts_for(interaction.guild_id)
-        s = await facts.resolve_story(story)
-        embed, view = await render_facts_page(
-            facts, interaction.user.id, s, status.value if status else "", (tag or "").strip().lower(), 0
-        )
-        await answer(interaction, embed=embed, view=view)
-
-    @app_commands.command(name="ask", description="Ask about the rumor; answered only from curated claims.")
-    @app_commands.describe(question="Your question, in your own words", story="Only this story (default: all)")
-    @app_commands.autocomplete(story=story_choices)
-    @app_commands.guild_only()
-    async def ask(
-        self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 300], story: str | None = None
-    ) -> None:
-        # The same question about an unchanged store gets the same answer: it is rendered once.
-        key = ("ask", interaction.guild_id, (story or "").strip().lower(), " ".join(question.split()))
-        reply = self.bot.rendered.get(key)
-        if reply is None:
-            await defer(interaction)
-            facts = await self.bot.facts_for(interaction.guild_id)
-            stories = [await facts.resolve_story(story)] if story else await facts.list_stories()
-            found, sources = await ask_store(self.bot.retrieval, facts, question, stories)
-            reply = answer_embed(question, found, sources, {s.id: s for s in stories})
-            self.bot.rendered.put(key, reply)
-        await answer(interaction, embed=reply)
 
     @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
     @app_commands.describe(
@@ -226,5 +112,4 @@ async def timeline_marks(facts: FactStore, story: Story) -> tuple[list[TimelineC
 
 
 async def setup(bot: RumorBot) -> None:
-    bot.add_dynamic_items(FactsPageButton)
     await bot.add_cog(Rumors(bot))

@@ -8,16 +8,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.autocomplete import story_choices
-from bot.checks import curator_only
-from bot.client import answer, defer
-from bot.curation import Reason, actor_of
-from bot.formatting import story_list_embed
-from bot.limits import STORIES_PER_SERVER
+from bot.kit.autocomplete import story_choices
+from bot.kit.checks import curator_only
+from bot.kit.curation import Reason, actor_of
+from bot.kit.formatting import story_list_embed
+from bot.kit.limits import STORIES_PER_SERVER
+from bot.runtime.client import answer, defer
 from db.facts import MAX_STORY_SUMMARY, MAX_STORY_TITLE
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 Title = app_commands.Range[str, 1, MAX_STORY_TITLE]
 Summary = app_commands.Range[str, 1, MAX_STORY_SUMMARY]

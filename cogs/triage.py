@@ -15,18 +15,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import curator_only, is_curator
-from bot.client import report_error
-from bot.curation import actor_of
-from bot.errors import UserFacingError
-from bot.limits import CHOICES, clip, fit_embed
-from bot.links import inert_text, safe_url
+from bot.kit.checks import curator_only, is_curator
+from bot.kit.curation import actor_of
+from bot.kit.errors import UserFacingError
+from bot.kit.limits import CHOICES, clip, fit_embed
+from bot.kit.links import inert_text, safe_url
+from bot.runtime.client import report_error
 from db import clock
 from db.facts import MAX_CLAIM_TEXT, NewSource, parse_id
 from db.feeds import TriageItem
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 TRIAGE_RELIABILITY = "C"  # a feed item relays an outlet's report until a curator says otherwise
 

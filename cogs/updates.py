@@ -18,19 +18,27 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.autocomplete import story_choices
-from bot.checks import curator_only
-from bot.client import FACT_CHANGE, answer, defer
-from bot.digest import Draft, build_post, embeds_from_payload, footer_text, stamp
-from bot.errors import UserFacingError
-from bot.limits import CHOICES, SUBSCRIPTIONS_PER_SERVER, clip, fit_embed
-from bot.schedule import WEEKDAYS, ScheduleError, describe, is_late, next_slot, parse_time, parse_zone, zone_names
+from bot.kit.autocomplete import story_choices
+from bot.kit.checks import curator_only
+from bot.kit.errors import UserFacingError
+from bot.kit.limits import CHOICES, SUBSCRIPTIONS_PER_SERVER, clip, fit_embed
+from bot.runtime.client import FACT_CHANGE, answer, defer
+from bot.updates.digest import Draft, build_post, embeds_from_payload, footer_text, render_heading, render_post
+from bot.updates.schedule import (
+    WEEKDAYS,
+    ScheduleError,
+    describe,
+    next_slot,
+    parse_time,
+    parse_zone,
+    zone_names,
+)
 from db import clock
-from db.facts import ChangeEvent, archived_message
-from db.updates import OutboxRow, Produced, Subscription, UpdateStore, new_nonce
+from db.facts import archived_message
+from db.updates import OutboxRow, UpdateStore
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 log = logging.getLogger(__name__)
 
@@ -64,38 +72,6 @@ async def zone_choices(interaction: discord.Interaction, current: str) -> list[a
 def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member) -> list[str]:
     perms = channel.permissions_for(me)
     return [p.replace("_", " ") for p in NEEDED if not getattr(perms, p)]
-
-
-def render_post(
-    sub: Subscription,
-    title: str,
-    events: list[ChangeEvent],
-    slot: datetime | None,
-    *,
-    online_since: datetime,
-) -> Produced:
-    """The outbox payloads for one production (pure apart from fresh nonces).
-
-    A digest whose slot came before online_since (this process's start) came due while the bot was
-    down, and says so, however little it is late.
-    """
-    now = clock.now()
-    late_note = None
-    next_due = None
-    late = False
-    heading = render_heading(sub, slot)
-    if sub.is_digest and slot is not None:
-        late = is_late(slot, online_since)
-        if late:
-            late_note = (
-                f"Late: this digest was due {discord.utils.format_dt(slot, 'f')} while the bot was offline; "
-                "it covers everything since the previous post."
-            )
-        next_due = next_slot(max(now, slot), parse_time(sub.local_time), parse_zone(sub.timezone), sub.weekday)
-    drafts = build_post(title, events, heading=heading, late_note=late_note)
-    nonces = [new_nonce() for _ in drafts]
-    stamp(drafts, nonces)
-    return Produced([d.to_json() for d in drafts], nonces, next_due, late)
 
 
 class Updates(commands.GroupCog, group_name="updates", group_description="Post a story's news to a channel"):
@@ -497,13 +473,6 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         more = f"\n(+{len(drafts) - 1} more message(s) in this post)" if len(drafts) > 1 else ""
         content = clip(f"{intro}{more}\n{first.content}", 2000)
         await interaction.response.send_message(content, embeds=first.embeds, ephemeral=True)
-
-
-def render_heading(sub: Subscription, slot: datetime | None) -> str:
-    if sub.is_digest and slot is not None:
-        local = slot.astimezone(parse_zone(sub.timezone))
-        return f"{sub.mode.capitalize()} digest · {local:%a %d %b %Y %H:%M} ({sub.timezone})"
-    return "Update"
 
 
 async def setup(bot: RumorBot) -> None:

@@ -1,5 +1,5 @@
 """Hybrid retrieval for /ask: FTS5 for exact names, ids and typos, plus dense vectors for meaning,
-fused by reciprocal rank. SQL-side and numpy-side only; deciding what to answer lives in bot/answer.py.
+fused by reciprocal rank. SQL-side and numpy-side only; deciding what to answer lives in bot/ask/decide.py.
 
 Vectors are written with each claim (FactStore calls `write_vector` inside its transaction) and kept
 in memory as one matrix per set of stories; a claim added or reworded is put into the matrices that

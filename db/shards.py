@@ -1,7 +1,7 @@
 """Which servers' periodic work a process takes: an optional filter the repositories add to their queries.
 
 Discord puts a server on shard `(guild_id >> 22) % shard_count`; a process running some shards
-(SHARD_COUNT / SHARD_IDS, `bot.client.ShardedRumorBot`) passes a `ShardFilter` to the queries of its
+(SHARD_COUNT / SHARD_IDS, `bot.runtime.client.ShardedRumorBot`) passes a `ShardFilter` to the queries of its
 periodic work (outbox delivery, digests, poll deadlines and reconciliation, feed fetching), so two
 processes never take the same row. `None` means every server (one process, the default). The SQL is
 plain integer arithmetic with parameters and runs on SQLite and PostgreSQL alike.

@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 import simcord
 
-from bot.client import RumorBot, expected_error_message
-from bot.settings import load_settings
+from bot.runtime.client import RumorBot, expected_error_message
+from bot.runtime.settings import load_settings
 from db import Database
 from db.facts import FactStore
 from db.votes.writer import VoteWriter

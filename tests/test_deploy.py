@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import load_settings
+from bot.runtime.settings import load_settings
 from tests.conftest import FAKE_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent

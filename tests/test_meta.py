@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.client import EXTENSIONS
-from bot.limits import CHOICES
+from bot.kit.limits import CHOICES
+from bot.runtime.client import EXTENSIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +37,6 @@ async def test_no_privileged_intents(world):
 
 def test_env_example_lists_every_setting():
     documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    used = set(re.findall(r'"([A-Z][A-Z_]+)"', (ROOT / "bot" / "settings.py").read_text()))
+    used = set(re.findall(r'"([A-Z][A-Z_]+)"', (ROOT / "bot" / "runtime" / "settings.py").read_text()))
     used -= {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
     assert used == documented

@@ -9,7 +9,7 @@ from cogs.polls.cog import Polls
 from cogs.polls.forecasts import ProposalButton
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 __all__ = ["Polls", "setup"]
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.autocomplete import within_deadline
-from bot.limits import clip
+from bot.kit.autocomplete import within_deadline
+from bot.kit.limits import clip
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 
 @within_deadline

@@ -26,10 +26,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.checks import curator_only, is_curator
-from bot.errors import NotCurator, UserFacingError
-from bot.forecast import FORECAST_OPTIONS, leaderboard
-from bot.limits import OPEN_POLLS_PER_SERVER, POLLS_PER_MEMBER_PER_HOUR
+from bot.kit.checks import curator_only, is_curator
+from bot.kit.errors import NotCurator, UserFacingError
+from bot.kit.limits import OPEN_POLLS_PER_SERVER, POLLS_PER_MEMBER_PER_HOUR
+from bot.polls.scoring import FORECAST_OPTIONS, leaderboard
 from cogs.polls.autocomplete import poll_choices, project_choices
 from cogs.polls.desk import LOOP_SECONDS, PollDesk
 from cogs.polls.forecasts import Forecasts
@@ -51,7 +51,7 @@ from db.votes.guards import arrived_in_time
 from db.votes.protocol import VoteOp
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 log = logging.getLogger(__name__)
 

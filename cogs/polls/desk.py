@@ -28,7 +28,7 @@ from db.votes.protocol import OpResult, Removal, VoteOp
 from db.votes.writer import open_vote_writer
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Launch forecasts after the vote: resolution proposals from the fact store, a curator's answer to
-them, and resolving a forecast poll, which scores each forecaster (bot/forecast.py does the maths).
+them, and resolving a forecast poll, which scores each forecaster (bot/polls/scoring.py does the maths).
 
 The claim watcher reads the fact store's change events from a cursor kept in the database: a claim
 whose status settles a launch question (RESOLVING_STATUSES) proposes that outcome for each open
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.checks import is_curator
-from bot.client import report_error
-from bot.errors import NotCurator, UserFacingError
-from bot.forecast import RESOLVING_STATUSES, brier, percent
-from bot.limits import clip
+from bot.kit.checks import is_curator
+from bot.kit.errors import NotCurator, UserFacingError
+from bot.kit.limits import clip
+from bot.polls.scoring import RESOLVING_STATUSES, brier, percent
+from bot.runtime.client import report_error
 from cogs.polls.desk import PollDesk
 from cogs.polls.parsing import MAX_EVIDENCE
 from cogs.polls.render import proposal_embed
@@ -28,7 +28,7 @@ from db.facts import change_events_since
 from db.polls import Poll, PollStore
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import discord
 
-from bot.errors import UserFacingError
-from bot.limits import clip
+from bot.kit.errors import UserFacingError
+from bot.kit.limits import clip
 from db.facts import has_visible
 from db.polls import PollOption
 

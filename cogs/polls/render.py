@@ -11,10 +11,10 @@ from datetime import datetime
 
 import discord
 
-from bot.charts import bar_chart_png
-from bot.forecast import Standing, bar, community_forecast, percent
-from bot.limits import clip, fit_embed
-from bot.links import masked_link
+from bot.kit.charts import bar_chart_png
+from bot.kit.limits import clip, fit_embed
+from bot.kit.links import masked_link
+from bot.polls.scoring import Standing, bar, community_forecast, percent
 from cogs.polls.parsing import emoji_text
 from db.polls import Poll, Proposal
 

@@ -1,4 +1,4 @@
--- Reaction polls and launch forecasts (issue 3).
+-- Reaction polls and launch forecasts.
 -- Times are ISO 8601 UTC strings; Discord ids are INTEGER.
 
 CREATE TABLE polls (

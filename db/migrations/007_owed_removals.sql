@@ -1,4 +1,4 @@
--- Reactions the bot owes Discord a removal of (issue 10): a moved vote's old reaction, a reaction in an
+-- Reactions the bot owes Discord a removal of: a moved vote's old reaction, a reaction in an
 -- anonymous poll, a surplus reaction found by reconciliation. Written in the same transaction as the
 -- vote change that makes them owed, so a stop before Discord confirms the removal (a 429 with a long
 -- retry, SIGTERM, SIGKILL) cannot turn the old reaction back into a vote: reconciliation treats an owed

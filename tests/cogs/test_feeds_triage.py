@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.client import RumorBot
-from bot.limits import DESCRIPTION, EMBED_TOTAL, EMBEDS_PER_MESSAGE
+from bot.kit.limits import DESCRIPTION, EMBED_TOTAL, EMBEDS_PER_MESSAGE
+from bot.runtime.client import RumorBot
 from tests.conftest import make_settings
 from tests.support.feeds import ITEMS, rss
 from tests.support.scenes import bot_posts, post_text

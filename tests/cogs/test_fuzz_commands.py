@@ -18,8 +18,8 @@ from discord import app_commands
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import limits
-from bot.client import RumorBot, expected_error_message
+from bot.kit import limits
+from bot.runtime.client import RumorBot, expected_error_message
 from tests.conftest import make_settings
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
 

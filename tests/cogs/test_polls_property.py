@@ -1,4 +1,4 @@
-"""Reconciliation as a property (issue 10): whatever the interleaving of members' reactions, gateway events
+"""Reconciliation as a property: whatever the interleaving of members' reactions, gateway events
 delivered late or lost, the bot's own pending reaction removals, a stop and new sessions, a single-choice
 poll ends with each member's stored vote being what she last chose, and her reactions agreeing.
 
@@ -266,7 +266,7 @@ def test_any_interleaving_ends_with_each_members_last_choice(template, story):
 
 
 def test_moved_vote_with_removal_pending_across_a_stop(template):
-    """The story of issue 10 item 1, spelled out: the old reaction must not come back as the vote."""
+    """Spelled out: the old reaction must not come back as the vote."""
     run_story(
         template,
         [("react", 101, 0), ("deliver",), ("react", 101, 1), ("deliver",), ("stop",), ("identify",)],

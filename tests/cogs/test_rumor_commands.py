@@ -159,12 +159,12 @@ async def test_timeline_attaches_a_png(world):
 
 
 async def test_a_slow_answer_is_deferred_and_a_late_refusal_stays_private(world, monkeypatch):
-    import bot.client
+    import bot.runtime.client
 
     def deferrals() -> int:
         return sum(1 for r in world.env.http_requests if "callback" in r.path and (r.json or {}).get("type") == 5)
 
-    monkeypatch.setattr(bot.client, "DEFER_AFTER", 0)  # as if every statement took seconds
+    monkeypatch.setattr(bot.runtime.client, "DEFER_AFTER", 0)  # as if every statement took seconds
     result = await world.alice.slash(world.general, "rumor")
     assert deferrals() == 1 and not result.ephemeral
     assert "Netflix × Spotify" in result.response.embeds[0].title  # the placeholder became the answer

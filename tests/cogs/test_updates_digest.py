@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.client import RumorBot
-from bot.schedule import next_slot
+from bot.runtime.client import RumorBot
+from bot.updates.schedule import next_slot
 from db.facts import Actor
 from tests.conftest import make_settings
 from tests.support.scenes import bot_posts, post_text

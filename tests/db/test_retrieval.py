@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.answer import ask, is_context
-from bot.embeddings import MODEL_ID, shared_embedder
+from bot.ask.decide import ask, is_context
+from bot.ask.embeddings import MODEL_ID, shared_embedder
 from db.connection import Database, migrations
 from db.facts import Actor, FactStore
 from db.postgres import pg_migrations

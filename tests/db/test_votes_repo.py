@@ -13,7 +13,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.forecast import brier, leaderboard
+from bot.polls.scoring import brier, leaderboard
 from cogs.polls.desk import LivePoll
 from db import Database
 from db.connection import migrations

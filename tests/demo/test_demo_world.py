@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.demo import DemoError, demo_settings, prepare_database, run_demo
-from bot.settings import load_settings
+from bot.runtime.demo import DemoError, demo_settings, prepare_database, run_demo
+from bot.runtime.settings import load_settings
 
 pytestmark = pytest.mark.asyncio
 

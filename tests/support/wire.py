@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.settings import load_settings
+from bot.runtime.settings import load_settings
 from tests.conftest import FAKE_TOKEN
 from tests.support.fake_discord import FakeDiscord
 
@@ -31,7 +31,7 @@ class BotProcess:
         self.fd = fd
         self.workdir = workdir
         self.db_path = workdir / "wire.db"
-        self.log_path = workdir / "bot.log"
+        self.log_path = workdir / "bot.runtime.log"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "DEV_GUILD"))},
             "PYTHONPATH": str(ROOT),

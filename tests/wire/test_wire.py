@@ -44,7 +44,7 @@ async def test_python_m_bot_logs_in_syncs_answers_and_stops_on_sigterm(tmp_path)
             "LOG_LEVEL": "DEBUG",
         }
         # Logs go to a file: a pipe nobody reads would fill up and block the bot.
-        log_file = (tmp_path / "bot.log").open("wb")
+        log_file = (tmp_path / "bot.runtime.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=log_file, stderr=subprocess.STDOUT
         )
@@ -75,7 +75,7 @@ async def test_python_m_bot_logs_in_syncs_answers_and_stops_on_sigterm(tmp_path)
                 proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(proc.wait(), 20)
             log_file.close()
-        log = (tmp_path / "bot.log").read_text()
+        log = (tmp_path / "bot.runtime.log").read_text()
         assert proc.returncode == 0, log[-3000:]
         assert "shutting down" in log
         assert FAKE_TOKEN not in log, "the token leaked into the logs"

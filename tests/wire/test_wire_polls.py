@@ -1,4 +1,4 @@
-"""Polls over the wire (issue 10): the real `python -m bot` against the fake Discord, while removals are
+"""Polls over the wire: the real `python -m bot` against the fake Discord, while removals are
 rate-limited across a stop, a new session starts during a slow reconciliation, and a deadline passes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Two `python -m bot` processes, SHARD_COUNT=2 and one shard each, on ONE PostgreSQL database (issue 14).
+"""Two `python -m bot` processes, SHARD_COUNT=2 and one shard each, on ONE PostgreSQL database.
 
 The fake Discord serves a server on each shard. Both processes start at once on an empty database (so
 they race to migrate it), then: each server's commands are answered by the process of its shard; each

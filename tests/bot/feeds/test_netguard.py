@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.netguard import UnsafeURL, address_problem, check_url
+from bot.feeds.netguard import UnsafeURL, address_problem, check_url
 
 REFUSED = {
     "127.0.0.1": "loopback",

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import decide
-from bot.embeddings import shared_embedder
+from bot.ask.decide import decide
+from bot.ask.embeddings import shared_embedder
 from db.connection import Database
 from db.facts import FactStore
 from db.retrieval import Retrieval
 from db.seed import load_seed
 
 QUESTIONS = json.loads(
-    (Path(__file__).resolve().parents[1] / "data" / "ask_questions.json").read_text(encoding="utf-8")
+    (Path(__file__).resolve().parents[2] / "data" / "ask_questions.json").read_text(encoding="utf-8")
 )["questions"]
 SETS = ("first", "held-out", "third", "fourth")
 # "first": 36 answerable, 12 unanswerable, 2 partial; "held-out": 20 answerable, 7 unanswerable, 6 partial;

@@ -1,11 +1,11 @@
-"""bot/answer.py's decision on the seed, rule by rule (the question set measures them together)."""
+"""bot/ask/decide.py's decision on the seed, rule by rule (the question set measures them together)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.answer import Answer, ask
-from bot.embeddings import shared_embedder
+from bot.ask.decide import Answer, ask
+from bot.ask.embeddings import shared_embedder
 from db.connection import Database
 from db.facts import FactStore
 from db.retrieval import Retrieval
@@ -57,7 +57,7 @@ async def test_how_much_or_how_many_is_answered_only_by_a_claim_that_states_a_qu
     """A second server's story, not the seed: a claim that matches every word of "How much will Apple pay?"
     but states no amount does not answer it; one that states a count answers "How many".
     The number in a name (Formula 1) is not a quantity."""
-    from bot.answer import answer_embed
+    from bot.ask.decide import answer_embed
     from db.facts import Actor
 
     db = await Database.open(tmp_path / "quantity.db")

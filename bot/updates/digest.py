@@ -1,6 +1,6 @@
 """Turn change events into update posts: embeds grouped by kind, split across embeds and messages.
 
-Pure: no database, no network. Nothing is truncated silently: every event becomes a line, lines are
+No database, no network. Nothing is truncated silently: every event becomes a line, lines are
 split between embeds (4096 characters each) and embeds between messages (10 embeds and 6000
 characters each). Only a single line longer than an embed description could be clipped, and claim
 text is capped far below that.
@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import discord
 
-from bot.formatting import BRAND, STATUS_EMOJI, escape
-from bot.limits import CONTENT, EMBED_TOTAL, EMBEDS_PER_MESSAGE, TITLE, clip, split_lines
-from bot.links import bare_link
+from bot.kit.formatting import BRAND, STATUS_EMOJI, escape
+from bot.kit.limits import CONTENT, EMBED_TOTAL, EMBEDS_PER_MESSAGE, TITLE, clip, split_lines
+from bot.kit.links import bare_link
+from bot.updates.schedule import is_late, next_slot, parse_time, parse_zone
+from db import clock
 from db.facts import ChangeEvent
+from db.updates import Produced, Subscription, new_nonce
 
 SECTIONS = (
     ("claim_added", "New claims"),
@@ -157,3 +161,42 @@ def footer_text(ref: str) -> str:
 
 def embeds_from_payload(payload: dict[str, Any]) -> list[discord.Embed]:
     return [discord.Embed.from_dict(e) for e in payload.get("embeds") or []]
+
+
+def render_post(
+    sub: Subscription,
+    title: str,
+    events: list[ChangeEvent],
+    slot: datetime | None,
+    *,
+    online_since: datetime,
+) -> Produced:
+    """The outbox payloads for one production (pure apart from fresh nonces).
+
+    A digest whose slot came before online_since (this process's start) came due while the bot was
+    down, and says so, however little it is late.
+    """
+    now = clock.now()
+    late_note = None
+    next_due = None
+    late = False
+    heading = render_heading(sub, slot)
+    if sub.is_digest and slot is not None:
+        late = is_late(slot, online_since)
+        if late:
+            late_note = (
+                f"Late: this digest was due {discord.utils.format_dt(slot, 'f')} while the bot was offline; "
+                "it covers everything since the previous post."
+            )
+        next_due = next_slot(max(now, slot), parse_time(sub.local_time), parse_zone(sub.timezone), sub.weekday)
+    drafts = build_post(title, events, heading=heading, late_note=late_note)
+    nonces = [new_nonce() for _ in drafts]
+    stamp(drafts, nonces)
+    return Produced([d.to_json() for d in drafts], nonces, next_due, late)
+
+
+def render_heading(sub: Subscription, slot: datetime | None) -> str:
+    if sub.is_digest and slot is not None:
+        local = slot.astimezone(parse_zone(sub.timezone))
+        return f"{sub.mode.capitalize()} digest · {local:%a %d %b %Y %H:%M} ({sub.timezone})"
+    return "Update"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.errors import UserFacingError
-from bot.links import BadURL, parse_url, safe_url
+from bot.kit.errors import UserFacingError
+from bot.kit.links import BadURL, parse_url, safe_url
 
 MAX_URL = 500
 

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.feeds import fetch_feed, keyword_match, parse_feed
+from bot.feeds.fetch import fetch_feed, keyword_match, parse_feed
 from tests.support.feeds import ITEMS, rss
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.errors import NotCurator, NotManager
+from bot.kit.errors import NotCurator, NotManager
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 
 async def is_curator(interaction: discord.Interaction) -> bool:

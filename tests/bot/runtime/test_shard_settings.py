@@ -1,4 +1,4 @@
-"""bot/settings.py: SHARD_COUNT, SHARD_IDS and DATABASE_URL; db/backend.py's choice of backend."""
+"""bot/runtime/settings.py: SHARD_COUNT, SHARD_IDS and DATABASE_URL; db/backend.py's choice of backend."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.runtime.settings import SettingsError, load_settings
 from db import Database
 from db.backend import open_database
 from db.postgres import PgDatabase
@@ -81,7 +81,7 @@ async def test_open_database_chooses_by_url(tmp_path: Path, pg_url: str) -> None
 
 
 def test_sharded_bot_owns_only_its_shards_servers(tmp_path: Path) -> None:
-    from bot.client import RumorBot, ShardedRumorBot, build_bot
+    from bot.runtime.client import RumorBot, ShardedRumorBot, build_bot
 
     # Without SHARD_COUNT: automatic sharding (discord.py asks Discord for the count), every server owned.
     automatic = build_bot(_load(DATABASE_PATH=str(tmp_path / "a.db")))
@@ -96,7 +96,7 @@ def test_sharded_bot_owns_only_its_shards_servers(tmp_path: Path) -> None:
 
 
 def test_the_periodic_work_filters_by_the_shards_of_this_process(tmp_path: Path) -> None:
-    from bot.client import build_bot
+    from bot.runtime.client import build_bot
     from db.shards import ShardFilter
 
     assert build_bot(_load(DATABASE_PATH=str(tmp_path / "a.db"))).shard_filter is None
@@ -111,7 +111,7 @@ def test_the_periodic_work_filters_by_the_shards_of_this_process(tmp_path: Path)
 async def test_polls_start_on_postgresql_with_the_postgresql_vote_writer(tmp_path: Path, pg_url: str) -> None:
     """With DATABASE_URL set, the bot opens PostgreSQL and the polls feature writes votes there (no
     SQLite worker process, no SQLite file)."""
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
     from db.votes.pg_writer import PgVoteWriter
 
     bot = RumorBot(_load(DATABASE_PATH=str(tmp_path / "a.db"), DATABASE_URL=pg_url), extensions=("cogs.polls",))
@@ -134,7 +134,7 @@ async def test_cli_check_and_facts_between_sqlite_and_postgresql(tmp_path: Path,
     `facts export` from SQLite then `facts import` into PostgreSQL give an identical store."""
     import json
 
-    from tests.bot.test_settings import ROOT, _seed_two_servers, run_cli
+    from tests.bot.runtime.test_settings import ROOT, _seed_two_servers, run_cli
 
     sqlite_env = {"PYTHONPATH": str(ROOT), "DATABASE_PATH": str(tmp_path / "a.db"), "LOG_LEVEL": "WARNING"}
     url = pg_url.replace("postgres@", "postgres:secret@")  # trust auth: the password is not checked

@@ -6,8 +6,8 @@ import logging
 
 import discord
 
-from bot import limits
-from bot.log import RedactFilter
+from bot.kit import limits
+from bot.runtime.log import RedactFilter
 from db.facts import Actor
 
 

@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from bot.settings import Settings
+from bot.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -621,7 +621,7 @@ async def run_demo(
     """Run until ``stop`` is set or the page ends the session. ``settings.database_path`` must be the
     demo's own, prepared file (see :func:`prepare_database`). ``on_url`` gets the front door's address;
     ``on_world`` gets the world and the first preview (on #general, as Alice)."""
-    from bot.client import RumorBot  # first: it turns off discord.py's voice warnings
+    from bot.runtime.client import RumorBot  # first: it turns off discord.py's voice warnings
 
     state_log = logging.getLogger("discord.state")
     previous = state_log.level

@@ -15,8 +15,8 @@ import discord
 import yarl
 from dotenv import load_dotenv
 
-from bot.log import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.runtime.log import setup_logging
+from bot.runtime.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("rumormill")
 
@@ -57,7 +57,7 @@ def apply_endpoints(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.client import build_bot
+    from bot.runtime.client import build_bot
 
     apply_endpoints(settings)
     loop = asyncio.get_running_loop()
@@ -128,7 +128,7 @@ async def _facts(settings: Settings, action: str, file: Path) -> int:
 async def _migrate_to_postgres(settings: Settings, url: str) -> int:
     import asyncpg
 
-    from bot.progress import TextBar
+    from bot.runtime.progress import TextBar
     from db import Database
     from db.backend import describe
     from db.pg_copy import CopyRefused, copy, non_empty_tables, plan, row_counts, summarize
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "migrate-to-postgres":
             return asyncio.run(_migrate_to_postgres(settings, args.database_url))
         if command == "demo":
-            from bot.demo import DEFAULT_DEMO_DB, main_async
+            from bot.runtime.demo import DEFAULT_DEMO_DB, main_async
 
             return asyncio.run(main_async(settings, port=args.port, db_path=args.db or DEFAULT_DEMO_DB))
         return asyncio.run(_run(settings))

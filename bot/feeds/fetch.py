@@ -22,8 +22,8 @@ from urllib.parse import urljoin
 import feedparser
 import httpx
 
-from bot.links import safe_url
-from bot.netguard import Resolver, UnsafeURL, Vetted, vet_url
+from bot.feeds.netguard import Resolver, UnsafeURL, Vetted, vet_url
+from bot.kit.links import safe_url
 
 log = logging.getLogger(__name__)
 

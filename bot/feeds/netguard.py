@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.links import BadURL, parse_url
+from bot.kit.links import BadURL, parse_url
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

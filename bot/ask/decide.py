@@ -5,7 +5,7 @@ nothing stored covers.
 Coverage decides: the words that carry the question (names, subjects, what is asked about; never
 question words or filler, see db/retrieval.py) are each covered by a claim that spells them (allowing
 a typo or a suffix) or, for ordinary words, holds a word of the same meaning: a synonym or a kind of it
-in WordNet ("prize" / "awards", "films" / "documentaries", bot/lexicon.py), or a word whose vector is
+in WordNet ("prize" / "awards", "films" / "documentaries", bot/ask/lexicon.py), or a word whose vector is
 close ("football" ≈ "NFL"). Names are matched by spelling only, so "YouTube" is never taken for "video".
 """
 
@@ -19,9 +19,9 @@ from typing import Literal
 import discord
 import numpy as np
 
-from bot.formatting import BRAND, STATUS_EMOJI, escape, source_line
-from bot.lexicon import Lexicon, shared_lexicon
-from bot.limits import clip, fit_embed
+from bot.ask.lexicon import Lexicon, shared_lexicon
+from bot.kit.formatting import BRAND, STATUS_EMOJI, escape, source_line
+from bot.kit.limits import clip, fit_embed
 from db.facts import Claim, FactStore, Source, Story
 from db.retrieval import (
     EmbeddingModel,
@@ -35,22 +35,46 @@ from db.retrieval import (
     words_of,
 )
 
-# Two ordinary words this close (cosine of their vectors) mean about the same thing here. Measured on
-# the seed: prize/awards 0.49, football/nfl 0.42, negotiating/talks 0.62; most unrelated pairs stay below
-# 0.30, but not all (cooking/preparing 0.54: shared word pieces), so a word matched only by meaning
-# never makes a partial answer on its own.
-WORD_SIM = 0.35
-# How much a word a claim holds in WordNet's sense ("awards" for "prize") counts, against 1.0 for its spelling.
-SYNONYM_STRENGTH = 0.8
-# A claim is shown as related to an unanswered question only this close to it (question vs. claim).
-RELATED_MIN = 0.40
-# A word held by more than this share of the searched claims (the story's own names) decides nothing.
-UBIQUITOUS = 0.5
-# How far one word a claim does not hold may pull the whole question away from that claim (its cosine
-# with the question, less its cosine with the question without the word) and still only restate it:
-# "returning" to "a reboot of ... Star Search" +0.01, "old" to "the classic talent show" -0.02, while
-# "host" in "Who will host the awards show?" and "worth" in "How much is the deal worth?" pull -0.06.
-DRIFT = 0.03
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Every threshold and weight of the decision, each with the measurement that set it. Figures are
+    cosines of the embedding model's vectors unless said otherwise; the question sets are
+    tests/data/ask_questions.json."""
+
+    # Two ordinary words this close mean about the same thing here: prize/awards 0.49, football/nfl 0.42,
+    # negotiating/talks 0.62 on the seed; most unrelated pairs stay below 0.30, but not all
+    # (cooking/preparing 0.54: shared word pieces), so a word matched only by meaning never makes a
+    # partial answer on its own.
+    word_sim: float = 0.35
+    # How much a word a claim holds in WordNet's sense ("awards" for "prize") counts, against 1.0 for its
+    # spelling: below a spelled word, so a claim that spells the question wins a tie; set by hand.
+    synonym_strength: float = 0.8
+    # A claim is shown as related to an unanswered question only this close to it (question vs. claim):
+    # below it, the first question set's "related" claims were unrelated to the question more often than not.
+    related_min: float = 0.40
+    # A word held by more than this share of the searched claims (the story's own names) decides nothing.
+    ubiquitous_share: float = 0.5
+    # ...unless the story holds fewer claims than this: in a story of three claims every word is in most.
+    ubiquitous_min_claims: int = 4
+    # How much a covered word counts towards ranking claims: a name 1.5, an ordinary word 1.0, a
+    # ubiquitous one 0.25. Set by hand with the first question set, where names decide most questions.
+    name_weight: float = 1.5
+    ubiquitous_weight: float = 0.25
+    # Between claims that cover as much, the one closer in meaning to the whole question: the dense score
+    # (cosine, under 1.0) times this only breaks ties between coverage scores, which step by 0.25 or more.
+    dense_weight: float = 0.3
+    # A retracted claim ranks below a live one that covers as much (half an ordinary word).
+    retracted_penalty: float = 0.5
+    # How far one word a claim does not hold may pull the whole question away from that claim (its cosine
+    # with the question, less its cosine with the question without the word) and still only restate it:
+    # "returning" to "a reboot of ... Star Search" +0.01, "old" to "the classic talent show" -0.02, while
+    # "host" in "Who will host the awards show?" and "worth" in "How much is the deal worth?" pull -0.06.
+    drift: float = 0.03
+
+
+TUNING = Tuning()
+
 # Questions that ask for a detail (who hosts, how much it is worth, when it starts): the word a claim
 # does not hold is the detail asked for, so a claim without it never answers them.
 _DETAIL = re.compile(r"^\W*(?:who|whom|whose|when|where|which|how\s+(?:much|many|long|often|big|soon))\b", re.I)
@@ -131,7 +155,7 @@ def _coverage(
     strength: dict[int, dict[str, float]],
 ) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
     """Per claim: the question's words it covers, and those of them it spells (not only means);
-    `strength` gets how well each is covered (1.0 spelled, SYNONYM_STRENGTH for WordNet, else the
+    `strength` gets how well each is covered (1.0 spelled, TUNING.synonym_strength for WordNet, else the
     vectors' similarity)."""
     words = {c.id: words_of(c.text, c.tags, c.entities) for c in claims}
     ordinary = [t for t in terms if not t.is_name]
@@ -156,11 +180,11 @@ def _coverage(
                 strength[c.id][t.lower] = 1.0
             elif not t.is_name and lexicon.covers(t.lower, words[c.id]):
                 got.add(t.lower)
-                strength[c.id][t.lower] = SYNONYM_STRENGTH
+                strength[c.id][t.lower] = TUNING.synonym_strength
             elif t.lower in sims and words[c.id]:
                 row = sims[t.lower]
                 best = max(float(row[column[w]]) for w in words[c.id])
-                if best >= WORD_SIM:
+                if best >= TUNING.word_sim:
                     got.add(t.lower)
                     strength[c.id][t.lower] = best
         out[c.id], spelled[c.id] = got, exact
@@ -177,10 +201,15 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
     claims = [c.claim for c in candidates]
     strength: dict[int, dict[str, float]] = {}
     covered, spelled = _coverage(central, claims, model, lexicon, strength)
-    ubiquitous = {t.lower for t in central if found.index.share(found.index.known(t.lower)) > UBIQUITOUS}
-    if found.index.size < 4:
+    ubiquitous = {
+        t.lower for t in central if found.index.share(found.index.known(t.lower)) > TUNING.ubiquitous_share
+    }
+    if found.index.size < TUNING.ubiquitous_min_claims:
         ubiquitous = set()
-    weight = {t.lower: 0.25 if t.lower in ubiquitous else (1.5 if t.is_name else 1.0) for t in central}
+    weight = {
+        t.lower: TUNING.ubiquitous_weight if t.lower in ubiquitous else (TUNING.name_weight if t.is_name else 1.0)
+        for t in central
+    }
 
     def score(c: Claim, want: set[str]) -> float:
         return sum(weight[w] * strength[c.id][w] for w in covered[c.id] & want)
@@ -192,7 +221,9 @@ def decide(found: Retrieved, model: EmbeddingModel, lexicon: Lexicon | None = No
     ranked = sorted(
         claims,
         key=lambda c: (
-            score(c, everything) + 0.3 * dense[c.id] - (0.5 if c.status == "retracted" else 0.0),
+            score(c, everything)
+            + TUNING.dense_weight * dense[c.id]
+            - (TUNING.retracted_penalty if c.status == "retracted" else 0.0),
             -order[c.id],
         ),
         reverse=True,
@@ -269,7 +300,7 @@ def _related(
     return [
         c
         for c in ranked[len(chosen) :]
-        if c not in chosen and topic and topic <= covered[c.id] and dense[c.id] >= RELATED_MIN
+        if c not in chosen and topic and topic <= covered[c.id] and dense[c.id] >= TUNING.related_min
     ][:2]
 
 
@@ -292,7 +323,7 @@ def _restates(
         return False
     without = " ".join(t.surface for t in found.terms if t.lower != lacks[0].lower)
     rest = float(model.embed([without])[0] @ found.index.matrix[row])
-    return closeness - rest >= -DRIFT
+    return closeness - rest >= -TUNING.drift
 
 
 def _parts(question: str, central: Sequence[Term], ubiquitous: set[str]) -> list[list[Term]]:
@@ -362,7 +393,7 @@ def _nothing(
     absent = [t.surface for t in central if t.lower not in held and not found.index.known(t.lower)]
     apart = [t.surface for t in central if t.lower not in ubiquitous and t.surface not in absent]
     dense = {c.claim.id: c.dense for c in found.candidates}
-    related = [c for c in claims if dense[c.id] >= RELATED_MIN and covered[c.id] - ubiquitous][:3]
+    related = [c for c in claims if dense[c.id] >= TUNING.related_min and covered[c.id] - ubiquitous][:3]
     return Answer("nothing", absent=absent, apart=apart, related=related, covered=covered)
 
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.formatting import STATUS_EMOJI
-from bot.limits import CHOICES, clip
+from bot.kit.formatting import STATUS_EMOJI
+from bot.kit.limits import CHOICES, clip
 
 if TYPE_CHECKING:
-    from bot.client import RumorBot
+    from bot.runtime.client import RumorBot
 
 log = logging.getLogger(__name__)
 

