@@ -1,4 +1,5 @@
-"""Meta tests: the extensions load, commands don't collide, every setting is documented."""
+"""Meta tests: the extensions load, commands don't collide, every setting and command is in the README, and
+every relative link in README.md and docs/ resolves."""
 
 from __future__ import annotations
 
@@ -40,3 +41,67 @@ def test_env_example_lists_every_setting():
     used = set(re.findall(r'"([A-Z][A-Z_]+)"', (ROOT / "bot" / "runtime" / "settings.py").read_text()))
     used -= {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
     assert used == documented
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _prose(path: Path) -> str:
+    """The page without its code blocks, whose brackets are not links."""
+    return FENCE.sub("", path.read_text())
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens,
+    and a repeated heading numbered."""
+    seen: dict[str, int] = {}
+    for heading in re.findall(r"^#{1,6} +(.+?) *$", _prose(path), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("`", "").lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        if count:
+            seen[f"{slug}-{count}"] = 1
+    return set(seen)
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    broken = []
+    for page in DOCS:
+        for target in LINK.findall(_prose(page)):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (page.parent / file).resolve() if file else page
+            if not linked.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
+def _table_rows(text: str) -> list[str]:
+    """The first cell of every row of the README's command and settings tables."""
+    return [row.split(" | ")[0] for row in re.findall(r"^\| (`.+)$", text, re.M)]
+
+
+async def test_the_readme_lists_every_command_of_the_tree_and_no_other(world):
+    listed = set()
+    for cell in _table_rows((ROOT / "README.md").read_text()):
+        for usage in re.findall(r"`/([^`]+)`", cell):
+            # The name is the words before the first option: `/fact show <claim>` is "fact show".
+            listed.add(" ".join(usage.split("<")[0].split("[")[0].split()))
+    leaves = {c.qualified_name for c in world.bot.tree.walk_commands() if not hasattr(c, "commands")}
+    assert not leaves - listed, f"commands missing from the README's tables: {sorted(leaves - listed)}"
+    assert not listed - leaves, f"README rows for commands the bot does not have: {sorted(listed - leaves)}"
+
+
+def test_the_readme_settings_table_lists_every_setting():
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    in_table = {
+        key
+        for cell in _table_rows((ROOT / "README.md").read_text())
+        for key in re.findall(r"`([A-Z][A-Z_]+)`", cell)
+    }
+    assert documented == in_table

@@ -35,7 +35,7 @@ _POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 # whose link to the first is too loose to answer a question with.
 HYPONYM_DEPTH = 1
 # A word's senses per part of speech, in WordNet's order (most often tagged first), that count: more
-# senses joined more unrelated pairs in the question set and no more paraphrases (README "How /ask decides").
+# senses joined more unrelated pairs in the question set and no more paraphrases (docs/ask.md).
 COMMON_SENSES = 1
 _DETACH = {
     "n": (
