@@ -20,6 +20,7 @@ from bot.cache import RenderCache
 from bot.embeddings import Embedder, shared_embedder
 from bot.errors import UserFacingError
 from bot.lexicon import shared_lexicon
+from bot.names import MemberName, mention
 from bot.settings import Settings
 from db import Database
 from db.backend import as_database, describe, open_database
@@ -203,6 +204,7 @@ class RumorBot(commands.Bot):
         *,
         http_transport: httpx.AsyncBaseTransport | None = None,
         extensions: tuple[str, ...] = EXTENSIONS,
+        member_name: MemberName = mention,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -214,6 +216,7 @@ class RumorBot(commands.Bot):
         self.settings = settings
         self._http_transport = http_transport
         self._extensions = extensions
+        self.member_name = member_name  # how posts name a member (bot/names.py)
         self.db: Database  # or a PgDatabase with the same surface (db/backend.as_database)
         self.guild_config: GuildConfig
         self.rendered: RenderCache

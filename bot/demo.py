@@ -25,6 +25,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from bot.names import PlainNames
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ def _days_ago(env: Any, days: int) -> str:
     return (now - timedelta(days=days)).date().isoformat()
 
 
-async def build_world(env: Any, feed: DemoFeed) -> DemoWorld:
+async def build_world(env: Any, feed: DemoFeed, names: PlainNames | None = None) -> DemoWorld:
     """A guild with #general and #updates, four members, and a lived-in week: a story a curator started,
     sources from different days, a status change with evidence, a resolved forecast with a leaderboard,
     digests in #updates, news waiting in /triage, and an open poll to vote in."""
@@ -228,6 +229,8 @@ async def build_world(env: Any, feed: DemoFeed) -> DemoWorld:
         key: guild.add_member(env.create_user(key, global_name=label), roles=roles.get(key, []))
         for key, label in labels.items()
     }
+    if names is not None:
+        names.known.update({member.id: labels[key] for key, member in members.items()})
     await env.settle()
     world = DemoWorld(env, guild, general, updates, members, feed, labels=labels)
     alice, bob, carol, dana = members.values()
@@ -636,13 +639,15 @@ async def run_demo(
     feed = DemoFeed()
     await feed.start()
     try:
-        bot = RumorBot(settings)
+        # The page shows a mention as its raw id, so the demo's bot names members in plain text.
+        names = PlainNames()
+        bot = RumorBot(settings, member_name=names)
         # The bot's own error handler answers and logs errors; the demo must not end over one. A long
         # settle timeout keeps page actions certain on a slow or busy machine.
         async with simcord.run(bot, check_errors=False, settle_timeout=SETTLE_TIMEOUT) as env:
             try:
                 await _name_the_bot(bot)
-                world = await build_world(env, feed)
+                world = await build_world(env, feed, names)
                 log.info("demo world ready: %s", ", ".join(world.steps) or "core commands only")
                 for name in world.skipped:
                     log.warning("demo: skipped %s", name)

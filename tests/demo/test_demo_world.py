@@ -29,6 +29,8 @@ async def test_demo_world_has_every_installed_feature_ready(tmp_path):
         if bot.tree.get_command("triage"):
             result = await carol.slash(world.general, "triage")
             seen["triage"] = str([e.to_dict() for e in result.response.embeds]) + str(result.response.content)
+        board = await world.members["bob"].slash(world.general, "leaderboard")
+        seen["leaderboard"] = board.response.embeds[0].description
         snapshot = await preview.snapshot()
         seen["messages"] = len(snapshot["messages"])
         stop.set()
@@ -37,6 +39,9 @@ async def test_demo_world_has_every_installed_feature_ready(tmp_path):
     assert len(urls) == 1 and urls[0].startswith("http://127.0.0.1:") and "#" in urls[0]
     assert not seen["skipped"] or all("(no /" in s for s in seen["skipped"]), seen["skipped"]
     assert seen["messages"] >= 1
+    # SimCord's page shows a mention as its raw id, so the demo's bot names members in plain text.
+    assert "<@" not in seen["leaderboard"]
+    assert "Alice" in seen["leaderboard"] and "Dana (admin)" in seen["leaderboard"], seen["leaderboard"]
     if "triage" in seen:
         assert "Netflix and Spotify" in seen["triage"]
     # The real database was never created.
