@@ -408,11 +408,17 @@ async def _timeline_picture(person: Person) -> None:
     message = person.page.locator("[data-message-id]", has_text="Timeline · ").last
     image = message.locator("img").last
     await image.wait_for(timeout=10_000)
-    await message.evaluate(SCROLL_TO_MESSAGE)
-    size = await image.evaluate(
-        "i => new Promise(r => i.complete ? r([i.naturalWidth, i.naturalHeight])"
-        " : i.addEventListener('load', () => r([i.naturalWidth, i.naturalHeight])))"
-    )
+    await image.scroll_into_view_if_needed()
+    try:
+        await image.evaluate(
+            "i => new Promise((ok, no) => { const t = Date.now();"
+            " (function wait() { if (i.naturalWidth) ok(); else if (Date.now() - t > 10000) no(); else setTimeout(wait, 100); })(); })"
+        )
+    except Exception:  # noqa: BLE001 - say what the page holds instead
+        raise AssertionError(
+            "the timeline's picture did not load: " + await image.evaluate("i => i.outerHTML")
+        ) from None
+    size = await image.evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert size[0] == 800 and size[1] <= 600, size
     await person.shot("timeline-picture")
 
