@@ -371,7 +371,7 @@ def timeline_figure(
     spare = room - len(rows) * ROW - sum(GAP for g in gaps if g)
     extra = _extra_lines(rows, int(spare // LINE))
 
-    shown_years: set[int] = set()
+    shown_years = {first.year}  # the subtitle gives the first year; a row gives the year when it changes
     dates = []
     for row in rows:
         dates.append(_date_label(row, grain, row.start.year in shown_years))
@@ -399,8 +399,8 @@ def timeline_figure(
         cy = y + ROW / 2
         c.text(date_right, cy, dates[i], size=SMALL, color=MUTED, ha="right")
         _row_mark(c, spine, cy, row.marks, lanes, lane_of)
-        for j, (line, color) in enumerate(lines):
-            c.text(label_x, cy + j * LINE, line, size=TEXT if j == 0 else SMALL, color=color)
+        for j, (line, color, size) in enumerate(lines):
+            c.text(label_x, cy + j * LINE, line, size=size, color=color)
         centres.append((cy, bool(gap)))
         y += ROW + LINE * (len(lines) - 1)
     for (a, _), (b, gapped) in zip(centres, centres[1:], strict=False):
@@ -449,25 +449,26 @@ def _row_lines(
     lane_of: Callable[[TimelineMark], str],
     room: float,
     lines: int,
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, str, float]]:
+    """The row's lines as (text, colour, size): what happened, then as much detail as `lines` allows."""
     ids = sorted({m.claim_id for m in row.marks})
     if len(ids) == 1:
         text = _one_claim(row.marks, known[ids[0]])
-        return [(line, FG) for line in c.wrap(text, room, lines)]
+        return [(line, FG, TEXT) for line in c.wrap(text, room, lines)]
     what, listed = _what(row.marks), f"{_what(row.marks)} · {_ids(ids)}"
     if c.width_of(listed) <= room:
-        out = [(listed, FG)]
+        out = [(listed, FG, TEXT)]
     elif c.width_of(what) <= room:
-        out = [(what, FG)]
+        out = [(what, FG, TEXT)]
     else:
-        out = [(c.fit(what, room, SMALL), FG)]
+        out = [(c.fit(what, room, SMALL), FG, SMALL)]
     if lines > 1:
         per_lane = Counter(lane_of(m) for m in row.marks)
         split = " · ".join(f"{n} {lane}" for lane, n in sorted(per_lane.items(), key=lambda kv: -kv[1]))
-        out.append((c.fit(split, room, SMALL), MUTED))
+        out.append((c.fit(split, room, SMALL), MUTED, SMALL))
     busiest = sorted(ids, key=lambda cid: (-sum(m.claim_id == cid for m in row.marks), cid))
     for cid in busiest[: max(0, lines - 2)]:
-        out.append((c.fit(f"#{cid} {_drawable(known[cid].text)}", room, SMALL), MUTED))
+        out.append((c.fit(f"#{cid} {_drawable(known[cid].text)}", room, SMALL), MUTED, SMALL))
     return out
 
 
