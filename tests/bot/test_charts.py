@@ -33,9 +33,10 @@ async def test_the_seed_story_reads_at_400_px(world, by):
 async def test_one_dated_event_names_its_claim():
     claims, marks = timeline_stories.one_event()
     texts = check_legible(timeline_figure(TITLE, claims, marks))
-    assert "1 Jan 2026" in texts
+    assert "1 dated event · 1 claim · 1 Jan 2026" in texts and "1 Jan" in texts
     # The only event has room for the claim's words, over more than one line.
-    assert texts[texts.index("1 Jan 2026") + 1].startswith("#1 Netflix and Spotify are in early talks")
+    assert texts[texts.index("1 Jan") + 1].startswith("#1 Netflix and Spotify are in early talks")
+    assert texts[texts.index("1 Jan") + 2] == "original programming."
 
 
 @pytest.mark.parametrize("by", ["status", "project"])
