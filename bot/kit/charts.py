@@ -1,50 +1,161 @@
-"""PNG charts drawn with matplotlib's Agg backend (no display needed). Pure functions: data in, bytes out."""
+"""PNG charts drawn with matplotlib's Agg backend (no display needed). Pure functions: data in, bytes out.
+
+Every chart is laid out for the size Discord shows it: an embed's image is fitted into 400 × 300 px, so
+each picture is drawn on a canvas 400 units wide and at most 300 tall (one unit is one pixel as a member
+sees it), with no text smaller than 8.5 pt there (a text box about 12 px tall). The PNG holds two pixels
+per unit, so it stays sharp when opened full size. The canvas has a background and a border of its own,
+so it reads the same in Discord's dark and light themes.
+"""
 
 from __future__ import annotations
 
 import io
-import textwrap
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
+
+WIDTH = 400.0  # the width Discord shows an embed's image at, in screen pixels
+MAX_HEIGHT = 300.0  # an embed's image is fitted into 400 × 300: a taller one would be shrunk, text and all
+SCALE = 2  # PNG pixels per screen pixel
+PAD = 12.0
+TEXT = 9.0  # points on the 400-wide canvas: a text box 12.5 px tall
+SMALL = 8.5  # the smallest text anywhere: 11.8 px
+TITLE = 10.5
+
+BG = "#1B1C24"  # darker than Discord's dark theme, so the picture is a card there and on the light theme
+BORDER = "#4E5058"
+FG = "#E3E5E8"
+MUTED = "#A3A7AE"
+SPINE = "#5C5F6A"
 
 STATUS_COLORS = {
-    "rumored": "#99AAB5",
-    "reported": "#5865F2",
+    "rumored": "#A4B0BA",
+    "reported": "#7984F5",
     "corroborated": "#3BA55C",
     "confirmed": "#2ECC71",
     "denied": "#ED4245",
     "launched": "#F1C40F",
-    "cancelled": "#992D22",
-    "retracted": "#4F545C",
+    "cancelled": "#E67E22",
+    "retracted": "#80848E",
 }
-BG = "#313338"
-FG = "#DBDEE1"
+PROJECT_COLORS = ("#7984F5", "#F1C40F", "#3BA55C", "#EB459E", "#E67E22", "#1ABC9C", "#ED4245", "#A4B0BA")
+OTHER_COLOR = "#80848E"
 
 
-def _figure(width: float, height: float) -> tuple[Figure, Axes]:
-    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
-    fig.patch.set_facecolor(BG)
-    ax.set_facecolor(BG)
-    for spine in ax.spines.values():
-        spine.set_color("#4E5058")
-    ax.tick_params(colors=FG, labelsize=8)
-    return fig, ax
+# -- the canvas ---------------------------------------------------------------------------------------
+
+
+class _Canvas:
+    """A figure whose data coordinates are screen pixels at 400 px wide, y growing downwards.
+
+    Text is measured as it will be drawn, so every line is fitted to its room before it is placed. The
+    height is set once the content is laid out (`finish`)."""
+
+    def __init__(self) -> None:
+        self.fig = Figure(figsize=(WIDTH / 100, MAX_HEIGHT / 100), dpi=100 * SCALE)
+        FigureCanvasAgg(self.fig)
+        self.ax = self.fig.add_axes((0.0, 0.0, 1.0, 1.0))
+        self.ax.set_axis_off()
+        self.ax.set_xlim(0, WIDTH)
+        self.renderer = self.fig.canvas.get_renderer()  # type: ignore[attr-defined]
+
+    def width_of(self, text: str, size: float = TEXT, bold: bool = False) -> float:
+        font = FontProperties(size=size, weight="bold" if bold else "normal")
+        width, _, _ = self.renderer.get_text_width_height_descent(text, font, ismath=False)
+        return float(width) / SCALE
+
+    def fit(self, text: str, room: float, size: float = TEXT, bold: bool = False) -> str:
+        """The text, shortened at a word with an ellipsis, so it fits in `room` pixels."""
+        if self.width_of(text, size, bold) <= room:
+            return text
+        words = text.split(" ")
+        while len(words) > 1:
+            words.pop()
+            candidate = " ".join(words).rstrip(",;:·-–") + "…"
+            if self.width_of(candidate, size, bold) <= room:
+                return candidate
+        shown = text
+        while len(shown) > 1 and self.width_of(shown + "…", size, bold) > room:
+            shown = shown[:-1]
+        return shown + "…"
+
+    def wrap(self, text: str, room: float, lines: int, size: float = TEXT, bold: bool = False) -> list[str]:
+        """Up to `lines` lines of at most `room` pixels; the last one shortened if the text goes on."""
+        out: list[str] = []
+        words = text.split()
+        while words and len(out) < lines:
+            line = words.pop(0)
+            while words and self.width_of(f"{line} {words[0]}", size, bold) <= room:
+                line = f"{line} {words.pop(0)}"
+            out.append(line)
+        if words:
+            out[-1] = self.fit(f"{out[-1]} {' '.join(words)}", room, size, bold)
+        return [self.fit(line, room, size, bold) for line in out]
+
+    def text(self, x: float, y: float, s: str, *, size: float = TEXT, color: str = FG, **kw: object) -> None:
+        self.ax.text(x, y, s, fontsize=size, color=color, va=kw.pop("va", "center"), **kw)  # type: ignore[arg-type]
+
+    def finish(self, height: float) -> Figure:
+        height = min(max(height, 90.0), MAX_HEIGHT)
+        self.fig.set_size_inches(WIDTH / 100, height / 100)
+        self.ax.set_ylim(height, 0)
+        self.fig.patch.set_facecolor(BG)
+        self.ax.add_patch(
+            FancyBboxPatch(
+                (1.0, 1.0),
+                WIDTH - 2,
+                height - 2,
+                boxstyle="round,pad=0,rounding_size=6",
+                facecolor=BG,
+                edgecolor=BORDER,
+                linewidth=1.0,
+                zorder=0,
+            )
+        )
+        return self.fig
 
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", facecolor=fig.get_facecolor(), bbox_inches="tight")
-    plt.close(fig)
+    # No tight bounding box: the PNG is exactly the canvas, so 400 px wide is what the layout assumed.
+    fig.savefig(buf, format="png", facecolor=fig.get_facecolor())
     return buf.getvalue()
+
+
+def _drawable(text: str) -> str:
+    """The text without emoji: matplotlib's fonts have no colour emoji and would draw empty boxes."""
+    kept = "".join(ch for ch in text if ord(ch) < 0x1F000 and ch not in "\ufe0f\u200d")
+    return " ".join(kept.split()) or text
+
+
+def _ink(color: str) -> str:
+    """Dark or white text, whichever reads on `color`."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return "#111214" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#FFFFFF"
+
+
+def _header(c: _Canvas, title: str, subtitle: str, lines: int = 2) -> float:
+    """The title (at most `lines` lines) and a muted subtitle; returns the y below them."""
+    y = PAD + 2
+    for line in c.wrap(_drawable(title), WIDTH - 2 * PAD, lines, TITLE, bold=True):
+        c.text(PAD, y + 7, line, size=TITLE, weight="bold", color="#FFFFFF")
+        y += 17
+    if subtitle:
+        c.text(PAD, y + 6, c.fit(subtitle, WIDTH - 2 * PAD, SMALL), size=SMALL, color=MUTED)
+        y += 16
+    return y + 4
+
+
+# -- the timeline -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,191 +181,434 @@ MARKERS = {"added": "o", "status": "D", "source": "^"}
 MARK_NAMES = {"added": "claim added", "status": "status change", "source": "dated source"}
 MARK_PLURALS = {"added": "claims added", "status": "status changes", "source": "dated sources"}
 OTHER_LANE = "other claims"
+GRAINS = ("day", "week", "month", "quarter", "year")
+ROW = 20.0  # one line of a row
+LINE = 13.0  # each further line of a row
+GAP = 15.0  # a gap row ("3 months later")
 
 
-def _span_limits(times: list[datetime]) -> tuple[datetime, datetime]:
-    """An axis that fits the data: a small margin around it, never a day of emptiness around one instant.
-    The right margin is wider: it holds the counts written beside a cluster."""
-    first, last = min(times), max(times)
-    span = last - first
-    pad = max(span * 0.04, timedelta(hours=2)) if span else timedelta(hours=3)
-    return first - pad, last + max(pad, span * 0.14)
+@dataclass
+class _Row:
+    start: date
+    end: date  # the last day the row covers
+    marks: list[TimelineMark]
 
 
-def _lane_names(claims: dict[int, TimelineClaim], marks: list[TimelineMark], by: str) -> list[str]:
+def _bucket(day: date, grain: str) -> date:
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return date(day.year, 1, 1)
+
+
+def _bucket_end(start: date, grain: str) -> date:
+    if grain == "day":
+        return start
+    if grain == "week":
+        return start + timedelta(days=6)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1) - timedelta(days=1)
+
+
+def _rows(marks: list[TimelineMark], grain: str) -> list[_Row]:
+    rows: list[_Row] = []
+    for m in marks:
+        start = _bucket(m.at.date(), grain)
+        if rows and rows[-1].start == start:
+            rows[-1].marks.append(m)
+        else:
+            rows.append(_Row(start, _bucket_end(start, grain), [m]))
+    return rows
+
+
+def _merge(rows: list[_Row], limit: int) -> list[_Row]:
+    """Past yearly rows, neighbouring rows are joined until `limit` remain (a story over decades)."""
+    while len(rows) > limit:
+        joined = [
+            _Row(a.start, b.end, a.marks + b.marks)
+            for a, b in zip(rows[::2], rows[1::2] + [rows[-1]], strict=False)
+        ]
+        if len(rows) % 2:
+            joined[-1] = rows[-1]
+        rows = joined
+    return rows
+
+
+def _gap(a: _Row, b: _Row) -> str:
+    """The empty time between two rows in words, or "" when they are neighbours."""
+    empty = (b.start - a.end).days - 1
+    if empty < 1:
+        return ""
+    if empty < 14:
+        return f"{empty} day{'s' if empty > 1 else ''} with nothing dated"
+    if empty < 60:
+        return f"{empty // 7} weeks with nothing dated"
+    months = round(empty / 30.44)
+    if months < 24:
+        return f"{months} months with nothing dated"
+    return f"{months // 12} years with nothing dated"
+
+
+def _date_label(row: _Row, grain: str, year_shown: bool) -> str:
+    year = "" if year_shown else f" {row.start.year}"
+    if row.start != _bucket(row.start, grain) or row.end != _bucket_end(row.start, grain):
+        return f"{row.start.year}–{row.end.year}" if row.start.year != row.end.year else str(row.start.year)
+    if grain == "day":
+        return f"{row.start.day} {row.start:%b}{year}"
+    if grain == "week":
+        if row.start.month == row.end.month:
+            return f"{row.start.day}–{row.end.day} {row.end:%b}{year}"
+        return f"{row.start.day} {row.start:%b}–{row.end.day} {row.end:%b}{year}"
+    if grain == "month":
+        return f"{row.start:%b %Y}"
+    if grain == "quarter":
+        return f"Q{(row.start.month - 1) // 3 + 1} {row.start.year}"
+    return str(row.start.year)
+
+
+def _ids(ids: list[int], most: int = 4) -> str:
+    """#1–#14, or #3, #8, #9 +5: runs of consecutive ids are written as ranges."""
+    runs: list[list[int]] = []
+    for i in sorted(set(ids)):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    parts = [f"#{r[0]}–#{r[-1]}" if len(r) > 2 else ", ".join(f"#{i}" for i in r) for r in runs]
+    text = ", ".join(parts)
+    if len(runs) > most:
+        shown = ", ".join(parts[:most])
+        return f"{shown} +{len(set(ids)) - sum(len(r) for r in runs[:most])}"
+    return text
+
+
+SHORT_NAMES = {
+    "added": ("added", "added"),
+    "status": ("status change", "status changes"),
+    "source": ("source", "sources"),
+}
+
+
+def _what(marks: list[TimelineMark]) -> str:
+    """What a row's events were: "14 claims added", or "9 added, 3 sources, 1 status change"."""
+    kinds = Counter(m.kind for m in marks)
+    if len(kinds) == 1:
+        kind, n = kinds.popitem()
+        return f"{n} {(MARK_PLURALS if n > 1 else MARK_NAMES)[kind]}"
+    return ", ".join(f"{n} {SHORT_NAMES[k][n > 1]}" for k in MARKERS if (n := kinds.get(k, 0)))
+
+
+def _one_claim(marks: list[TimelineMark], claim: TimelineClaim) -> str:
+    """A row about one claim: its #id, what happened, then its words."""
+    kinds = [m.kind for m in marks]
+    parts = []
+    if "status" in kinds:
+        parts.append(f"→ {[m for m in marks if m.kind == 'status'][-1].status}")
+    sources = [m for m in marks if m.kind == "source"]
+    if len(sources) == 1:
+        parts.append(f"source: {sources[0].label}" if sources[0].label else "a dated source")
+    elif sources:
+        parts.append(f"{len(sources)} sources")
+    if "added" in kinds and parts:
+        parts.insert(0, "added")
+    what = f" ({', '.join(parts)})" if parts else ""
+    return f"#{claim.id}{what} {_drawable(claim.text)}"
+
+
+def _lanes(known: dict[int, TimelineClaim], marks: list[TimelineMark], by: str) -> dict[str, str]:
+    """Lane name -> colour, in the order the legend lists them."""
     if by == "project":
-        projects = sorted({c.project for c in claims.values() if c.project})
-        others = any(not c.project for c in claims.values())
-        return projects + ([OTHER_LANE] if others else [])
-    used = {m.status for m in marks} | {c.status for c in claims.values()}
-    return [s for s in STATUS_COLORS if s in used] + sorted(used - set(STATUS_COLORS))
+        projects = sorted({c.project for c in known.values() if c.project})
+        lanes = {p: PROJECT_COLORS[i % len(PROJECT_COLORS)] for i, p in enumerate(projects)}
+        if any(not c.project for c in known.values()):
+            lanes[OTHER_LANE] = OTHER_COLOR
+        return lanes
+    used = {m.status for m in marks} | {c.status for c in known.values()}
+    ordered = [s for s in STATUS_COLORS if s in used] + sorted(used - set(STATUS_COLORS))
+    return {s: STATUS_COLORS.get(s, FG) for s in ordered}
 
 
 def timeline_png(
     title: str, claims: list[TimelineClaim], marks: list[TimelineMark], *, by: str = "status", subtitle: str = ""
 ) -> bytes:
-    """Claims on lanes (by status, or by project), with every dated mark: added, status changes, sources.
+    return _png(timeline_figure(title, claims, marks, by=by, subtitle=subtitle))
 
-    By status, a claim's marks sit on the lane of the status it had at that moment, so a status change
-    reads as a step from one lane to the next. Marks at the same instant on one lane are spread a little
-    and counted, so fourteen claims added at once are fourteen visible dots, not one.
-    """
+
+def timeline_figure(
+    title: str, claims: list[TimelineClaim], marks: list[TimelineMark], *, by: str = "status", subtitle: str = ""
+) -> Figure:
+    """The story's dated events, earliest first, one row per day (or week, month, quarter, year: the
+    finest that fits). A row with one event names the claim (#id and its words); a row with several is
+    one mark with their count, the kinds of event and the claims' ids. Empty stretches between rows are
+    one short line saying how long nothing happened. Marks are coloured by lane: the status the claim had
+    at that moment, or its project; the legend counts the claims in each lane now."""
     known = {c.id: c for c in claims}
     marks = sorted((m for m in marks if m.claim_id in known), key=lambda m: (m.at, m.claim_id))
     if not marks:
-        return empty_png(
+        return empty_figure(
             title, "Nothing dated yet", "Claims, sources and status changes appear here once they have a date."
         )
-    lanes = _lane_names(known, marks, by)
-    if by == "project":
-        lane_of = {cid: lanes.index(c.project or OTHER_LANE) for cid, c in known.items()}
-    fig, ax = _figure(11, max(3.0, 0.62 * len(lanes) + 2.0))
-    y_of = {name: len(lanes) - 1 - i for i, name in enumerate(lanes)}
-    # Spread marks that share a lane and an hour, so none hides another.
-    buckets: dict[tuple[int, datetime], list[TimelineMark]] = {}
-    for m in marks:
-        lane = lanes[lane_of[m.claim_id]] if by == "project" else m.status
-        hour = m.at.replace(minute=0, second=0, microsecond=0)
-        buckets.setdefault((y_of[lane], hour), []).append(m)
-    points: dict[int, list[tuple[datetime, float]]] = {}
-    for (y, _hour), group in buckets.items():
-        n = len(group)
-        for i, m in enumerate(group):
-            kind = m.kind
-            offset = 0.0 if n == 1 else -0.32 + 0.64 * i / (n - 1)
-            ax.scatter(
-                mdates.date2num(m.at),
-                y + offset,
-                s=46 if kind != "source" else 40,
-                marker=MARKERS.get(kind, "o"),
-                color=STATUS_COLORS.get(m.status, FG),
-                edgecolors="white",
-                linewidths=0.5,
-                zorder=3,
-            )
-            if kind != "source":
-                points.setdefault(m.claim_id, []).append((m.at, y + offset))
-        if n > 2:
-            kinds = {k: sum(m.kind == k for m in group) for k in MARKERS}
-            ax.annotate(
-                ", ".join(f"{c} {(MARK_PLURALS if c > 1 else MARK_NAMES)[k]}" for k, c in kinds.items() if c),
-                (group[-1].at, y),
-                xytext=(6, 0),
-                textcoords="offset points",
-                color=FG,
-                fontsize=7.5,
-                va="center",
-            )
-    for path in points.values():
-        if len(path) > 1:
-            path.sort()
-            # A status change as a step: the claim stays on its lane until the change, then moves.
-            ax.plot(
-                mdates.date2num([p[0] for p in path]),
-                [p[1] for p in path],
-                color="#6D6F78",
-                linewidth=0.9,
-                drawstyle="steps-post",
-                zorder=2,
-            )
-    for y in y_of.values():
-        ax.axhline(y, color="#3F4147", linewidth=0.6, zorder=1)
-    ax.set_yticks(list(y_of.values()))
-    counts = dict.fromkeys(lanes, 0)
-    for cid, c in known.items():
-        lane = lanes[lane_of[cid]] if by == "project" else c.status
-        counts[lane] = counts.get(lane, 0) + 1
-    ax.set_yticklabels(
-        [f"{textwrap.shorten(name, 42, placeholder='…')}  ({counts.get(name, 0)})" for name in lanes]
+    lanes = _lanes(known, marks, by)
+
+    def lane_of(m: TimelineMark) -> str:
+        return (known[m.claim_id].project or OTHER_LANE) if by == "project" else m.status
+
+    c = _Canvas()
+    first, last = marks[0].at, marks[-1].at
+    span = f"{first:%-d %b %Y}" if first.date() == last.date() else f"{first:%-d %b %Y} – {last:%-d %b %Y}"
+    events = f"{len(marks)} dated event{'s' if len(marks) > 1 else ''}"
+    top = _header(c, title, subtitle or f"{events} · {_claims(len({m.claim_id for m in marks}))} · {span}")
+    legend = _legend_lines(c, known, marks, lanes, by)
+    room = MAX_HEIGHT - top - 8 - 15 * len(legend) - PAD
+    rows, grain = _fit_rows(marks, room)
+    gaps = [_gap(a, b) for a, b in zip(rows, rows[1:], strict=False)]
+    spare = room - len(rows) * ROW - sum(GAP for g in gaps if g)
+    extra = _extra_lines(rows, int(spare // LINE))
+
+    shown_years = {first.year}  # the subtitle gives the first year; a row gives the year when it changes
+    dates = []
+    for row in rows:
+        dates.append(_date_label(row, grain, row.start.year in shown_years))
+        shown_years.add(row.start.year)
+    date_right = PAD + max(c.width_of(d, SMALL) for d in dates)
+    # Room for the widest counted mark ("200") between the dates and the labels.
+    half = max(
+        5.0,
+        max(c.width_of(str(len(r.marks)), SMALL, bold=True) / 2 + 4 for r in rows if len(r.marks) > 1)
+        if any(len(r.marks) > 1 for r in rows)
+        else 5.0,
     )
-    ax.set_ylim(-0.7, len(lanes) - 0.3)
-    ax.set_xlim(*(float(mdates.date2num(t)) for t in _span_limits([m.at for m in marks])))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.grid(axis="x", color="#3F4147", linewidth=0.6)
-    heading = _drawable(title) if not subtitle else f"{_drawable(title)}\n{subtitle}"
-    ax.set_title(_wrap(heading, 95), color=FG, fontsize=11, loc="left")
-    shown = [k for k in MARKERS if any(m.kind == k for m in marks)]
-    handles = [
-        Line2D([], [], marker=MARKERS[k], linestyle="", color=FG, markeredgecolor="white", label=MARK_NAMES[k])
-        for k in shown
+    spine = date_right + 6 + half
+    label_x = spine + half + 7
+    room_x = WIDTH - PAD - label_x
+
+    y = top
+    centres: list[tuple[float, bool]] = []  # each row's mark, and whether the line above it is a gap
+    for i, row in enumerate(rows):
+        gap = gaps[i - 1] if i else ""
+        if gap:
+            c.text(label_x, y + GAP / 2, c.fit(gap, room_x, SMALL), size=SMALL, color=MUTED, style="italic")
+            y += GAP
+        lines = _row_lines(c, row, known, lanes, lane_of, room_x, 1 + extra[i])
+        cy = y + ROW / 2
+        c.text(date_right, cy, dates[i], size=SMALL, color=MUTED, ha="right")
+        _row_mark(c, spine, cy, row.marks, lanes, lane_of)
+        for j, (line, color, size) in enumerate(lines):
+            c.text(label_x, cy + j * LINE, line, size=size, color=color)
+        centres.append((cy, bool(gap)))
+        y += ROW + LINE * (len(lines) - 1)
+    for (a, _), (b, gapped) in zip(centres, centres[1:], strict=False):
+        c.ax.plot([spine, spine], [a, b], color=SPINE, linewidth=1.2, linestyle=":" if gapped else "-", zorder=1)
+    y += 6
+    for items in legend:
+        x = PAD
+        for symbol, text, color in items:
+            if symbol:
+                c.ax.plot([x + 4], [y + 7], marker=symbol, color=color, markersize=6, markeredgecolor=FG, mew=0.5)
+                x += 12
+            c.text(x, y + 7, text, size=SMALL, color=FG)
+            x += c.width_of(text, SMALL) + 10
+        y += 15
+    return c.finish(y + PAD - 6)
+
+
+def _extra_lines(rows: list[_Row], budget: int) -> list[int]:
+    """Spare room as further lines (up to three a row): the claim's words, the lanes, the claims' ids.
+    The busiest rows get theirs first."""
+    extra = [0] * len(rows)
+    order = sorted(range(len(rows)), key=lambda i: -len(rows[i].marks))
+    while budget > 0 and any(e < 3 for e in extra):
+        for i in order:
+            if budget > 0 and extra[i] < 3:
+                extra[i] += 1
+                budget -= 1
+    return extra
+
+
+def _fit_rows(marks: list[TimelineMark], room: float) -> tuple[list[_Row], str]:
+    """The finest grain whose rows (and the gaps between them) fit in `room` pixels."""
+    for grain in GRAINS:
+        rows = _rows(marks, grain)
+        gaps = sum(bool(_gap(a, b)) for a, b in zip(rows, rows[1:], strict=False))
+        if len(rows) * ROW + gaps * GAP <= room:
+            return rows, grain
+    return _merge(rows, max(1, int(room // (ROW + GAP)))), "year"
+
+
+def _row_lines(
+    c: _Canvas,
+    row: _Row,
+    known: dict[int, TimelineClaim],
+    lanes: dict[str, str],
+    lane_of: Callable[[TimelineMark], str],
+    room: float,
+    lines: int,
+) -> list[tuple[str, str, float]]:
+    """The row's lines as (text, colour, size): what happened, then as much detail as `lines` allows."""
+    ids = sorted({m.claim_id for m in row.marks})
+    if len(ids) == 1:
+        text = _one_claim(row.marks, known[ids[0]])
+        return [(line, FG, TEXT) for line in c.wrap(text, room, lines)]
+    what, listed = _what(row.marks), f"{_what(row.marks)} · {_ids(ids)}"
+    if c.width_of(listed) <= room:
+        out = [(listed, FG, TEXT)]
+    elif c.width_of(what) <= room:
+        out = [(what, FG, TEXT)]
+    else:
+        out = [(c.fit(what, room, SMALL), FG, SMALL)]
+    if lines > 1:
+        per_lane = Counter(lane_of(m) for m in row.marks)
+        split = " · ".join(f"{n} {lane}" for lane, n in sorted(per_lane.items(), key=lambda kv: -kv[1]))
+        out.append((c.fit(split, room, SMALL), MUTED, SMALL))
+    busiest = sorted(ids, key=lambda cid: (-sum(m.claim_id == cid for m in row.marks), cid))
+    for cid in busiest[: max(0, lines - 2)]:
+        out.append((c.fit(f"#{cid} {_drawable(known[cid].text)}", room, SMALL), MUTED, SMALL))
+    return out
+
+
+def _row_mark(
+    c: _Canvas,
+    x: float,
+    y: float,
+    marks: list[TimelineMark],
+    lanes: dict[str, str],
+    lane_of: Callable[[TimelineMark], str],
+) -> None:
+    """One marker for one event (its shape says the kind); one counted mark for several."""
+    counts = Counter(lane_of(m) for m in marks)
+    color = lanes.get(counts.most_common(1)[0][0], FG)
+    if len(marks) == 1:
+        c.ax.plot(
+            [x], [y], marker=MARKERS.get(marks[0].kind, "o"), color=color, markersize=7.5, mec="white", mew=0.6
+        )
+        return
+    c.ax.text(
+        x,
+        y,
+        str(len(marks)),
+        fontsize=SMALL,
+        fontweight="bold",
+        color=_ink(color),
+        ha="center",
+        va="center",
+        zorder=3,
+        bbox={"boxstyle": "round,pad=0.25", "facecolor": color, "edgecolor": "white", "linewidth": 0.6},
+    )
+
+
+def _legend_lines(
+    c: _Canvas, known: dict[int, TimelineClaim], marks: list[TimelineMark], lanes: dict[str, str], by: str
+) -> list[list[tuple[str, str, str]]]:
+    """The legend, as lines of (marker, text, colour): the kinds of mark, then each lane with its claims now."""
+    kinds = [
+        ("o" if k == "added" else MARKERS[k], MARK_NAMES[k], FG)
+        for k in MARKERS
+        if any(m.kind == k for m in marks)
     ]
-    if by == "project":
-        used = [s for s in STATUS_COLORS if any(m.status == s for m in marks)]
-        handles += [Line2D([], [], marker="s", linestyle="", color=STATUS_COLORS[s], label=s) for s in used]
-    legend = ax.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        ncol=min(len(handles), 8),
-        frameon=False,
-        fontsize=8,
-    )
-    for text in legend.get_texts():
-        text.set_color(FG)
-    ylabel = "status (claims now)" if by == "status" else "project (claims)"
-    ax.set_ylabel(ylabel, color=FG, fontsize=8)
-    return _png(fig)
+    now = Counter((c_.project or OTHER_LANE) if by == "project" else c_.status for c_ in known.values())
+    items = [("s", f"{c.fit(lane, 250, SMALL)} {now.get(lane, 0)}", color) for lane, color in lanes.items()]
+    lines: list[list[tuple[str, str, str]]] = []
+    line: list[tuple[str, str, str]] = []
+    x = PAD
+    for item in kinds + items:
+        w = (12 if item[0] else 0) + c.width_of(item[1], SMALL) + 10
+        if line and x + w > WIDTH - PAD:
+            lines.append(line)
+            line, x = [], PAD
+        line.append(item)
+        x += w
+    lines.append(line)
+    if len(lines) > 4:
+        hidden = sum(len(rest) for rest in lines[4:])
+        lines = lines[:4]
+        lines[-1] = lines[-1][:-1] + [("", f"+{hidden + 1} more", MUTED)]
+    return lines
+
+
+# -- nothing to draw ------------------------------------------------------------------------------------
 
 
 def empty_png(title: str, headline: str, hint: str) -> bytes:
+    return _png(empty_figure(title, headline, hint))
+
+
+def empty_figure(title: str, headline: str, hint: str) -> Figure:
     """A readable picture for "nothing to draw": the title, what is missing, and what would fill it."""
-    fig, ax = _figure(8, 2.6)
-    ax.set_axis_off()
-    ax.text(0.0, 0.92, _wrap(title, 80), color=FG, fontsize=11, va="top", transform=ax.transAxes)
-    ax.text(0.5, 0.45, headline, color="#FFFFFF", fontsize=16, ha="center", va="center", transform=ax.transAxes)
-    ax.text(
-        0.5, 0.15, _wrap(hint, 90), color="#B5BAC1", fontsize=9, ha="center", va="center", transform=ax.transAxes
-    )
-    return _png(fig)
+    c = _Canvas()
+    y = _header(c, title, "")
+    c.text(WIDTH / 2, y + 16, c.fit(headline, WIDTH - 2 * PAD, 14), size=14, color="#FFFFFF", ha="center")
+    y += 38
+    for line in c.wrap(hint, WIDTH - 2 * PAD, 3, SMALL):
+        c.text(WIDTH / 2, y, line, size=SMALL, color=MUTED, ha="center")
+        y += 14
+    return c.finish(y + PAD)
 
 
-def _drawable(text: str) -> str:
-    """The text without emoji: matplotlib's fonts have no colour emoji and would draw empty boxes."""
-    kept = "".join(ch for ch in text if ord(ch) < 0x1F000 and ch not in "\ufe0f\u200d")
-    return " ".join(kept.split()) or text
-
-
-def _wrap(text: str, width: int) -> str:
-    return "\n".join(textwrap.fill(line, width) for line in text.splitlines() or [""])
-
+# -- bars ---------------------------------------------------------------------------------------------
 
 WINNER = "#3BA55C"
-BAR = "#5865F2"
+BAR = "#7984F5"
 
 
 def bar_chart_png(title: str, labels: list[str], values: list[float], *, unit: str = "votes") -> bytes:
-    """Horizontal bars: whole-number ticks, each bar's count and share, the leader highlighted, and the
-    whole question wrapped above."""
-    from matplotlib.ticker import MaxNLocator
+    return _png(bar_chart_figure(title, labels, values, unit=unit))
 
-    wrapped = _wrap(_drawable(title), 70)
-    lines = wrapped.count("\n") + 1
-    fig, ax = _figure(8, max(2.4, 0.5 * len(labels) + 1.0 + 0.22 * lines))
-    ys = list(range(len(labels)))[::-1]
+
+def bar_chart_figure(title: str, labels: Sequence[str], values: Sequence[float], *, unit: str = "votes") -> Figure:
+    """Horizontal bars, each with its count and share, the leader highlighted (a tie has none), and the
+    question above. Up to 12 options stand in one column, more in two, so twenty still fit in 400 × 300."""
+    c = _Canvas()
     total = sum(values)
     top = max(values, default=0)
-    # The leader is highlighted only when there is one: a tie has no winner.
-    leader = values.index(top) if top > 0 and values.count(top) == 1 else None
-    colors = [WINNER if i == leader else BAR for i in range(len(values))]
-    bars = ax.barh(ys, values, color=colors)
-    ax.set_yticks(ys)
-    ax.set_yticklabels([textwrap.shorten(_drawable(label), 40, placeholder="…") for label in labels])
-    ax.set_xlim(0, (top or 1) * 1.3)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-    for i, (bar, value) in enumerate(zip(bars, values, strict=True)):
-        share = f" ({value / total:.0%})" if total else ""
-        ax.text(
-            bar.get_width() + (top or 1) * 0.02,
-            bar.get_y() + bar.get_height() / 2,
-            f"{value:g}{share}",
-            va="center",
-            color=FG,
-            fontsize=9,
-            fontweight="bold" if i == leader else "normal",
-        )
+    leader = values.index(top) if top > 0 and list(values).count(top) == 1 else None
     tie = " · a tie" if top > 0 and leader is None else ""
-    ax.set_xlabel(f"{unit} · {total:g} in all{tie}", color=FG)
-    ax.set_title(wrapped, color=FG, fontsize=11, loc="left")
-    return _png(fig)
+    columns = 1 if len(labels) <= 12 else 2
+    per_column = -(-len(labels) // columns) if labels else 0
+    row = 18.0 if columns == 1 and len(labels) <= 10 else 15.0
+    # A long question gets two lines unless the bars need the room.
+    y0 = _header(c, title, f"{total:g} {unit} in all{tie}", lines=2 if per_column * row <= 200 else 1)
+    col_w = (WIDTH - 2 * PAD - (columns - 1) * 14) / columns
+    values_w = max((c.width_of(_value_text(v, total), SMALL, bold=True) for v in values), default=0)
+    label_w = min(
+        max((c.width_of(_drawable(x), SMALL) for x in labels), default=0), col_w * (0.42 if columns == 1 else 0.55)
+    )
+    bar_room = col_w - label_w - values_w - 14
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        col, r = divmod(i, per_column)
+        x = PAD + col * (col_w + 14)
+        cy = y0 + r * row + row / 2
+        c.text(x + label_w, cy, c.fit(_drawable(label), label_w, SMALL), size=SMALL, ha="right")
+        length = bar_room * (value / top) if top else 0.0
+        color = WINNER if i == leader else BAR
+        c.ax.add_patch(
+            FancyBboxPatch(
+                (x + label_w + 6, cy - row * 0.32),
+                max(length, 1.5),
+                row * 0.64,
+                boxstyle="round,pad=0,rounding_size=2",
+                facecolor=color if value else SPINE,
+                edgecolor="none",
+            )
+        )
+        c.text(
+            x + label_w + 10 + max(length, 1.5),
+            cy,
+            _value_text(value, total),
+            size=SMALL,
+            weight="bold" if i == leader else "normal",
+        )
+    return c.finish(y0 + per_column * row + PAD)
+
+
+def _value_text(value: float, total: float) -> str:
+    return f"{value:g} ({value / total:.0%})" if total else f"{value:g}"
+
+
+def _claims(n: int) -> str:
+    return f"{n} claim{'s' if n != 1 else ''}"

@@ -22,6 +22,8 @@ log = logging.getLogger("rumormill")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from bot.runtime.demo import DEFAULT_DEMO_PORT
+
     parser = argparse.ArgumentParser(prog="rumormill", description="Rumor Mill Discord bot")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="connect to Discord and serve (the default)")
@@ -38,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("database_url", metavar="DATABASE_URL", help="postgresql://user:password@host/rumormill")
     demo = sub.add_parser("demo", help="try the bot in a simulated Discord in your browser (no token needed)")
-    demo.add_argument("--port", type=int, default=0, help="local port for the page (default: any free port)")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_DEMO_PORT,
+        help=f"local port of the page at http://127.0.0.1:PORT/ (default {DEFAULT_DEMO_PORT}; 0 picks any free port)",
+    )
     demo.add_argument(
         "--db",
         type=Path,

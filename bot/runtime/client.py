@@ -20,6 +20,7 @@ from bot.ask.lexicon import shared_lexicon
 from bot.kit import limits
 from bot.kit.cache import RenderCache
 from bot.kit.errors import UserFacingError
+from bot.kit.names import MemberName, mention
 from bot.runtime.settings import Settings
 from db import Database
 from db.backend import as_database, describe, open_database
@@ -204,6 +205,7 @@ class RumorBot(commands.Bot):
         *,
         http_transport: httpx.AsyncBaseTransport | None = None,
         extensions: tuple[str, ...] = EXTENSIONS,
+        member_name: MemberName = mention,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -215,6 +217,7 @@ class RumorBot(commands.Bot):
         self.settings = settings
         self._http_transport = http_transport
         self._extensions = extensions
+        self.member_name = member_name  # how posts name a member (bot/kit/names.py)
         self.db: Database  # or a PgDatabase with the same surface (db/backend.as_database)
         self.guild_config: GuildConfig
         self.rendered: RenderCache

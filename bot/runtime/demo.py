@@ -11,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
+import os
 import re
 import secrets
 import signal
+import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,11 +29,13 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from bot.kit.names import PlainNames
 from bot.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DEMO_DB = Path("data/demo.db")
+DEFAULT_DEMO_PORT = 8321  # a fixed address, so the demo's page can be bookmarked
 DEMO_MARKER = "demo:database"
 FEED_PATH = "/newsroom.xml"
 FEED_KEYWORDS = "Netflix, Spotify"
@@ -209,7 +215,7 @@ def _days_ago(env: Any, days: int) -> str:
     return (now - timedelta(days=days)).date().isoformat()
 
 
-async def build_world(env: Any, feed: DemoFeed) -> DemoWorld:
+async def build_world(env: Any, feed: DemoFeed, names: PlainNames | None = None) -> DemoWorld:
     """A guild with #general and #updates, four members, and a lived-in week: a story a curator started,
     sources from different days, a status change with evidence, a resolved forecast with a leaderboard,
     digests in #updates, news waiting in /triage, and an open poll to vote in."""
@@ -228,6 +234,8 @@ async def build_world(env: Any, feed: DemoFeed) -> DemoWorld:
         key: guild.add_member(env.create_user(key, global_name=label), roles=roles.get(key, []))
         for key, label in labels.items()
     }
+    if names is not None:
+        names.known.update({member.id: labels[key] for key, member in members.items()})
     await env.settle()
     world = DemoWorld(env, guild, general, updates, members, feed, labels=labels)
     alice, bob, carol, dana = members.values()
@@ -474,9 +482,14 @@ function group(id, items, field) {
   }
   box.querySelector("button")?.click();
 }
-fetch("api/world", {headers}).then(r => r.json()).then(world => {
+fetch("api/world", {headers}).then(r => {
+  if (r.status === 401) throw new Error("This address has no valid key: open the address the demo printed.");
+  return r.json();
+}).then(world => {
   group("members", world.members, "member"); group("channels", world.channels, "channel");
-}).catch(() => { document.getElementById("status").textContent = "The demo is not running."; });
+}).catch(e => {
+  document.getElementById("status").textContent = e.message.startsWith("This") ? e.message : "The demo is not running.";
+});
 document.getElementById("open").addEventListener("click", async () => {
   const status = document.getElementById("status");
   status.textContent = "Opening…";
@@ -498,14 +511,15 @@ class Lobby:
     """The demo's own small page (the address it prints). SimCord's preview shows one channel at a time,
     so this page chooses the channel and the member, and the demo opens the preview on that choice."""
 
-    def __init__(self, world: DemoWorld) -> None:
+    def __init__(self, world: DemoWorld, key: str | None = None) -> None:
         self.world = world
-        self.key = secrets.token_urlsafe(24)
+        self.key = key or secrets.token_urlsafe(24)
         self.requests: asyncio.Queue[OpenRequest] = asyncio.Queue()
         self.url = ""
         self._runner: web.AppRunner | None = None
 
-    async def start(self, port: int) -> None:
+    async def start(self, port: int | socket.socket) -> None:
+        """Serve on a port, or on a socket already bound (see `listen`)."""
         app = web.Application()
         app.router.add_get("/", self._page)
         app.router.add_get("/lobby.js", self._script)
@@ -513,7 +527,11 @@ class Lobby:
         app.router.add_post("/api/open", self._open)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        site: web.BaseSite = (
+            web.SockSite(self._runner, port)
+            if isinstance(port, socket.socket)
+            else web.TCPSite(self._runner, "127.0.0.1", port)
+        )
         await site.start()
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{bound}/#{self.key}"
@@ -610,16 +628,53 @@ class ActionGate:
 # -- running it -----------------------------------------------------------------------------------
 
 
+def demo_key(db_path: Path) -> str:
+    """The front door's secret, kept beside the demo's database (readable by its owner only), so the
+    address the demo prints stays the same from one start to the next and can be bookmarked."""
+    path = db_path.with_name(db_path.name + ".key")
+    with contextlib.suppress(OSError):
+        key = path.read_text().strip()
+        if len(key) >= 32:
+            return key
+    key = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
+def listen(port: int) -> socket.socket:
+    """The front door's socket on 127.0.0.1, bound before the world is built, so a taken port is said at
+    once, in one line, instead of after the world is ready."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A restart right after Ctrl-C may bind again; a port another program listens on stays refused.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        how = "pick another with --port N, or --port 0 for any free port"
+        if error.errno == errno.EADDRINUSE:
+            raise DemoError(f"port {port} is taken (is the demo already running?): stop that, or {how}") from None
+        raise DemoError(f"cannot listen on 127.0.0.1:{port} ({error.strerror}): {how}") from None
+    sock.setblocking(False)
+    return sock
+
+
 async def run_demo(
     settings: Settings,
     *,
-    port: int = 0,
+    port: int | socket.socket = 0,
     on_url: Callable[[str], None],
     stop: asyncio.Event,
     on_world: Callable[[DemoWorld, Any], Any] | None = None,
+    key: str | None = None,
 ) -> None:
     """Run until ``stop`` is set or the page ends the session. ``settings.database_path`` must be the
-    demo's own, prepared file (see :func:`prepare_database`). ``on_url`` gets the front door's address;
+    demo's own, prepared file (see :func:`prepare_database`). ``port`` is a port number or a socket
+    from :func:`listen`. ``on_url`` gets the front door's address (its secret is ``key``, or a new one);
     ``on_world`` gets the world and the first preview (on #general, as Alice)."""
     from bot.runtime.client import RumorBot  # first: it turns off discord.py's voice warnings
 
@@ -636,17 +691,19 @@ async def run_demo(
     feed = DemoFeed()
     await feed.start()
     try:
-        bot = RumorBot(settings)
+        # The page shows a mention as its raw id, so the demo's bot names members in plain text.
+        names = PlainNames()
+        bot = RumorBot(settings, member_name=names)
         # The bot's own error handler answers and logs errors; the demo must not end over one. A long
         # settle timeout keeps page actions certain on a slow or busy machine.
         async with simcord.run(bot, check_errors=False, settle_timeout=SETTLE_TIMEOUT) as env:
             try:
                 await _name_the_bot(bot)
-                world = await build_world(env, feed)
+                world = await build_world(env, feed, names)
                 log.info("demo world ready: %s", ", ".join(world.steps) or "core commands only")
                 for name in world.skipped:
                     log.warning("demo: skipped %s", name)
-                lobby = Lobby(world)
+                lobby = Lobby(world, key)
                 await lobby.start(port)
                 try:
                     await _serve(world, lobby, stop, on_url, on_world)
@@ -735,9 +792,15 @@ async def _run_preview(
 
 async def main_async(settings: Settings, *, port: int, db_path: Path) -> int:
     try:
+        sock = listen(port)
+    except DemoError as error:
+        print(f"rumormill: demo --port: {error}", file=sys.stderr, flush=True)
+        return 2
+    try:
         await prepare_database(db_path, settings.database_path)
     except DemoError as error:
-        print(f"rumormill demo: {error}", flush=True)
+        sock.close()
+        print(f"rumormill: demo --db: {error}", file=sys.stderr, flush=True)
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -766,8 +829,16 @@ async def main_async(settings: Settings, *, port: int, db_path: Path) -> int:
         )
 
     try:
-        await run_demo(demo_settings(settings, db_path), port=port, on_url=announce, stop=stop, on_world=on_world)
+        await run_demo(
+            demo_settings(settings, db_path),
+            port=sock,
+            key=await asyncio.to_thread(demo_key, db_path),
+            on_url=announce,
+            stop=stop,
+            on_world=on_world,
+        )
     finally:
+        sock.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)

@@ -429,4 +429,7 @@ class Polls(commands.Cog):
                 ephemeral=True,
             )
             return
-        await interaction.response.send_message(embed=leaderboard_embed(standings))
+        name = self.bot.member_name
+        await interaction.response.send_message(
+            embed=leaderboard_embed(standings, lambda user_id: name(interaction.guild, user_id))
+        )

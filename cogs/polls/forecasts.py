@@ -105,14 +105,14 @@ class Forecasts:
             raise UserFacingError(f"This proposal was already {proposal.state}.")
         if action == "dismiss":
             await self.store.set_proposal_state(proposal_id, "dismissed")
-            await interaction.response.edit_message(content=f"Dismissed by {interaction.user.mention}.", view=None)
+            by = self.bot.member_name(interaction.guild, interaction.user.id)
+            await interaction.response.edit_message(content=f"Dismissed by {by}.", view=None)
             return
         await interaction.response.defer()
         summary = await self.resolve(poll, proposal.outcome, proposal.evidence, interaction.user.id)
         await self.store.set_proposal_state(proposal_id, "accepted")
-        await interaction.edit_original_response(
-            content=f"Accepted by {interaction.user.mention}. {summary}", view=None
-        )
+        by = self.bot.member_name(interaction.guild, interaction.user.id)
+        await interaction.edit_original_response(content=f"Accepted by {by}. {summary}", view=None)
 
     async def resolve(self, poll: Poll, outcome: str, evidence: str, by: int | None) -> str:
         if not poll.is_forecast:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import discord
@@ -145,9 +145,11 @@ def vote_receipt(poll: Poll, held: Sequence[tuple[int, str]]) -> str:
     return f"Your vote in poll #{poll.id} “{clip(poll.question, 120)}”:\n" + "\n".join(lines)
 
 
-def leaderboard_embed(standings: Sequence[Standing]) -> discord.Embed:
+def leaderboard_embed(standings: Sequence[Standing], name: Callable[[int], str] | None = None) -> discord.Embed:
+    """`name` writes a member's name (the bot's member_name choice); a mention by default."""
+    name = name or (lambda user_id: f"<@{user_id}>")
     lines = [
-        f"**{i}.** <@{s.user_id}> · Brier {s.mean_brier:.3f} over {s.forecasts} forecast(s) · rank score {s.adjusted:.3f}"
+        f"**{i}.** {name(s.user_id)} · Brier {s.mean_brier:.3f} over {s.forecasts} forecast(s) · rank score {s.adjusted:.3f}"
         for i, s in enumerate(standings[:20], start=1)
     ]
     embed = discord.Embed(

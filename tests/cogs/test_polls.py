@@ -162,6 +162,9 @@ async def test_launch_resolve_and_leaderboard(curated_world):
     first, second = board.description.splitlines()[:2]
     assert f"<@{w.alice.id}>" in first and "Brier 0.010 over 1 forecast(s)" in first
     assert f"<@{w.bob.id}>" in second and "Brier 0.810" in second
+    # Discord's client shows the mentions as names; none of them pings.
+    sent = [r.json for r in w.env.http_requests if "callback" in r.path and "Forecast leaderboard" in str(r.json)]
+    assert sent and sent[-1]["data"]["allowed_mentions"] == {"parse": []}, sent
     again = await w.carol.slash(w.general, "poll resolve", poll="1", outcome="no", evidence="x")
     assert "already resolved" in reply(again).content
 

@@ -370,6 +370,7 @@ async def _member(person: Person, docs: Path) -> None:
     ):
         await person.command(name, expect)
         await person.shot(name.strip("/").replace(" ", "-"))
+    await _names_on_the_board(person, ("Alice", "Bob", "Dana (admin)"))
     await person.command("/poll results", "Results · poll #2", {"poll": "awards"}, picks={"poll"})
     await person.shot("poll-results")
     await person.command("/poll myvote", "Your vote in poll #2", {"poll": "awards"}, picks={"poll"})
@@ -385,8 +386,41 @@ async def _member(person: Person, docs: Path) -> None:
     for _ in range(5):
         await person.command("/timeline", "Timeline · ")
     await person.shot("timeline")
+    await _timeline_picture(person)
     await person.command("/timeline", "Timeline · ", {"lanes": "project"}, picks={"lanes"})
     await person.shot("timeline-projects")
+
+
+async def _names_on_the_board(person: Person, names: tuple[str, ...]) -> None:
+    """The leaderboard as shown: members by name, never a raw `<@id>` (the page does not draw mentions)."""
+    board = person.page.locator("[data-message-id]", has_text="Forecast leaderboard").last
+    await board.evaluate(SCROLL_TO_MESSAGE)
+    text = await board.inner_text()
+    assert "<@" not in text, text
+    missing = [name for name in names if name not in text]
+    assert not missing, f"the leaderboard does not name {missing}: {text}"
+    await person.shot("leaderboard-names")
+
+
+async def _timeline_picture(person: Person) -> None:
+    """The timeline's picture is drawn for the 400 × 300 box Discord fits an embed's image into (two PNG pixels
+    a screen pixel), so it is shown at full width and its text at the size it was measured at."""
+    message = person.page.locator("[data-message-id]", has_text="Timeline · ").last
+    image = message.locator("img").last
+    await image.wait_for(timeout=10_000)
+    await image.scroll_into_view_if_needed()
+    try:
+        await image.evaluate(
+            "i => new Promise((ok, no) => { const t = Date.now();"
+            " (function wait() { if (i.naturalWidth) ok(); else if (Date.now() - t > 10000) no(); else setTimeout(wait, 100); })(); })"
+        )
+    except Exception:  # noqa: BLE001 - say what the page holds instead
+        raise AssertionError(
+            "the timeline's picture did not load: " + await image.evaluate("i => i.outerHTML")
+        ) from None
+    size = await image.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    assert size[0] == 800 and size[1] <= 600, size
+    await person.shot("timeline-picture")
 
 
 async def _empty_autocomplete(person: Person) -> None:
@@ -568,6 +602,7 @@ async def _curator(person: Person) -> None:
     await person.shot("poll-resolve")
     assert resolved
     await person.command("/leaderboard", "Forecast leaderboard")
+    await _names_on_the_board(person, ("Alice", "Bob", "Carol (curator)", "Dana (admin)"))
 
 
 async def _admin(person: Person) -> None:

@@ -6,8 +6,11 @@ import asyncio
 
 import pytest
 
+from bot.kit.charts import timeline_figure, timeline_png
 from bot.runtime.demo import DemoError, demo_settings, prepare_database, run_demo
 from bot.runtime.settings import load_settings
+from cogs.rumors import timeline_marks
+from tests.bot.kit.chart_checks import check_legible, save
 
 pytestmark = pytest.mark.asyncio
 
@@ -29,6 +32,12 @@ async def test_demo_world_has_every_installed_feature_ready(tmp_path):
         if bot.tree.get_command("triage"):
             result = await carol.slash(world.general, "triage")
             seen["triage"] = str([e.to_dict() for e in result.response.embeds]) + str(result.response.content)
+        facts = await bot.facts_for(world.guild.id)
+        story = await facts.default_story()
+        claims, marks = await timeline_marks(facts, story)
+        seen["timeline"] = (story.title, claims, marks)
+        board = await world.members["bob"].slash(world.general, "leaderboard")
+        seen["leaderboard"] = board.response.embeds[0].description
         snapshot = await preview.snapshot()
         seen["messages"] = len(snapshot["messages"])
         stop.set()
@@ -37,6 +46,15 @@ async def test_demo_world_has_every_installed_feature_ready(tmp_path):
     assert len(urls) == 1 and urls[0].startswith("http://127.0.0.1:") and "#" in urls[0]
     assert not seen["skipped"] or all("(no /" in s for s in seen["skipped"]), seen["skipped"]
     assert seen["messages"] >= 1
+    # SimCord's page shows a mention as its raw id, so the demo's bot names members in plain text.
+    assert "<@" not in seen["leaderboard"]
+    assert "Alice" in seen["leaderboard"] and "Dana (admin)" in seen["leaderboard"], seen["leaderboard"]
+    # The seed story as the demo shows it (a week of sources and a status change) reads at 400 px.
+    title, claims, marks = seen["timeline"]
+    texts = check_legible(timeline_figure(title, claims, marks))
+    assert any(t.startswith("#1 (source: Demo Newsroom)") for t in texts), texts
+    assert sum("days with nothing dated" in t for t in texts) == 2, texts
+    save("seed", timeline_png(title, claims, marks), timeline_figure(title, claims, marks))
     if "triage" in seen:
         assert "Netflix and Spotify" in seen["triage"]
     # The real database was never created.
