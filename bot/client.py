@@ -20,6 +20,7 @@ from bot.cache import RenderCache
 from bot.embeddings import Embedder, shared_embedder
 from bot.errors import UserFacingError
 from bot.lexicon import shared_lexicon
+from bot.records import TrackRecords
 from bot.settings import Settings
 from db import Database
 from db.backend import as_database, describe, open_database
@@ -47,6 +48,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.feeds",
     "cogs.triage",
     "cogs.polls",
+    "cogs.outlets",
     "cogs.help",
 )
 # Dispatched (as on_fact_change) after each commit that recorded a change event in the fact store.
@@ -228,6 +230,7 @@ class RumorBot(commands.Bot):
         self.db = as_database(await open_database(self.settings))
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self.rendered = RenderCache(self.db)
+        self.records = TrackRecords(self.db)  # outlets' track records, shared by /outlets, /fact show and /ask
         self._stores.clear()
         self._seeded.clear()
         # /ask's model ships in the wordllama wheel (bot/embeddings.py); claims written before it was

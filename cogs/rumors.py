@@ -19,6 +19,7 @@ from bot.autocomplete import story_choices, tag_choices
 from bot.charts import TimelineClaim, TimelineMark, timeline_png
 from bot.client import answer, defer, report_error
 from bot.formatting import facts_embed, story_embed
+from bot.records import outlet_notes, source_notes
 from db.facts import STATUSES, FactStore, Story
 
 if TYPE_CHECKING:
@@ -116,7 +117,9 @@ class Rumors(commands.Cog):
             claims, _ = await facts.list_claims(s.id, limit=25)
             counts = await facts.status_counts(s.id, kind="rumor")
             last = await facts.last_change(s.id)
-            card = story_embed(s, claims, counts, last)
+            record = await self.bot.records.for_guild(facts.guild_id)
+            outlets = outlet_notes(record, await facts.sources_for([c.id for c in claims]))
+            card = story_embed(s, claims, counts, last, outlets)
             self.bot.rendered.put(key, card)
         await answer(interaction, embed=card)
 
@@ -155,7 +158,10 @@ class Rumors(commands.Cog):
             facts = await self.bot.facts_for(interaction.guild_id)
             stories = [await facts.resolve_story(story)] if story else await facts.list_stories()
             found, sources = await ask_store(self.bot.retrieval, facts, question, stories)
-            reply = answer_embed(question, found, sources, {s.id: s for s in stories})
+            record = await self.bot.records.for_guild(facts.guild_id)
+            reply = answer_embed(
+                question, found, sources, {s.id: s for s in stories}, source_notes(record, sources)
+            )
             self.bot.rendered.put(key, reply)
         await answer(interaction, embed=reply)
 
