@@ -293,7 +293,8 @@ def compute(history: RecordHistory, *, story_id: int | None = None) -> ServerRec
                 relay=False,
                 scoop=oc.outcome == HELD and key == first,
                 seconds_to_outcome=seconds,
-                grade=min(s.reliability for s in sources),
+                # A relayed report's grade describes the relay, not the outlet it cites.
+                grade=min((s.reliability for s in sources if not s.cites), default=None),
             )
         for key in relayers:
             if key not in direct:

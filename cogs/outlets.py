@@ -150,11 +150,11 @@ def outlet_embed(
     else:
         grades = "No graded claim of it is resolved yet."
     embed.add_field(name="Curators' grades vs what happened", value=grades, inline=False)
-    mine = [
-        m
-        for m in merges
-        if record.root(m.outlet) == outlet.key or (m.into_outlet and record.root(m.into_outlet) == outlet.key)
-    ]
+    # Every name ever merged into this outlet, so a split that took one back out is shown here too.
+    related = {outlet.key} | {
+        m.outlet for m in merges if m.into_outlet and record.root(m.into_outlet) == outlet.key
+    }
+    mine = [m for m in merges if m.outlet in related or record.root(m.outlet) == outlet.key]
     if mine:
         names = {k: r.name for k, r in record.outlets.items()}
         _lines_field(embed, "Name changes", [_merge_line(m, names) for m in reversed(mine)], len(mine))
@@ -258,10 +258,13 @@ class Outlets(commands.Cog):
     ) -> None:
         await defer(interaction, ephemeral=True)
         facts, record = await self._record(interaction)
-        away, target = self._known(record, name), self._known(record, into)
+        # The typed name itself is merged (not the outlet it may already count as), so a second merge of
+        # the same name is refused rather than moving the whole outlet.
+        self._known(record, name)
+        target = self._known(record, into)
         await self.bot.records.history.merge(
             facts.guild_id,
-            away.key,
+            outlet_key(name),
             target.key,
             actor=actor_of(interaction),
             reason=reason,
@@ -271,7 +274,7 @@ class Outlets(commands.Cog):
         merged = after.of(into)
         await answer(
             interaction,
-            f"“{escape(away.name)}” now counts as {escape(target.name)}: "
+            f"“{escape(name)}” now counts as {escape(target.name)}: "
             f"{escape(merged.name) if merged else escape(target.name)} · {phrase(merged)}. "
             "The merge is kept in its history; `/outlet split` undoes it.",
         )
