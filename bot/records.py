@@ -8,7 +8,10 @@ always the full recomputation of what is stored. One process only, like bot/cach
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.cache import FACT_TOPICS
+from bot.calibration import calibration_png
 from bot.track_record import ServerRecord, compute, phrase
 from db.connection import Database
 from db.facts import Source
@@ -19,6 +22,7 @@ class TrackRecords:
     def __init__(self, db: Database) -> None:
         self.history = OutletHistory(db)
         self._records: dict[tuple[int, int | None], ServerRecord] = {}
+        self._pictures: dict[tuple[int, int | None, str], bytes] = {}
         self._generation = 0
         for topic in {*FACT_TOPICS, TOPIC}:
             db.on_commit(topic, self.clear)
@@ -26,6 +30,7 @@ class TrackRecords:
     def clear(self) -> None:
         self._generation += 1
         self._records.clear()
+        self._pictures.clear()
 
     async def for_guild(self, guild_id: int, story_id: int | None = None) -> ServerRecord:
         key = (guild_id, story_id)
@@ -37,6 +42,18 @@ class TrackRecords:
             if generation == self._generation:
                 self._records[key] = record
         return record
+
+    async def calibration(self, guild_id: int, story_id: int | None, title: str) -> bytes:
+        """The calibration picture of a record, drawn once per record (matplotlib takes tens of ms)."""
+        key = (guild_id, story_id, title)
+        png = self._pictures.get(key)
+        if png is None:
+            generation = self._generation
+            record = await self.for_guild(guild_id, story_id)
+            png = await asyncio.to_thread(calibration_png, title, record.calibration)
+            if generation == self._generation:
+                self._pictures[key] = png
+        return png
 
 
 def source_note(record: ServerRecord, source: Source) -> str:

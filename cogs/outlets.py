@@ -6,7 +6,6 @@ a description of stored history, recomputed from it (bot/records.py), never a pr
 
 from __future__ import annotations
 
-import asyncio
 import io
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.autocomplete import claim_choices, story_choices, within_deadline
-from bot.calibration import calibration_png
 from bot.checks import curator_only
 from bot.client import answer, defer
 from bot.curation import Reason, actor_of
@@ -226,8 +224,8 @@ class Outlets(commands.Cog):
         if not record.outlets:
             await answer(interaction, embed=embed)
             return
-        png = await asyncio.to_thread(
-            calibration_png, f"Curators' grades vs what happened · {scope}", record.calibration
+        png = await self.bot.records.calibration(
+            facts.guild_id, story_id, f"Curators' grades vs what happened · {scope}"
         )
         await answer(interaction, embed=embed, files=[discord.File(io.BytesIO(png), filename="calibration.png")])
 

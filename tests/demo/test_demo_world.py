@@ -29,6 +29,11 @@ async def test_demo_world_has_every_installed_feature_ready(tmp_path):
         if bot.tree.get_command("triage"):
             result = await carol.slash(world.general, "triage")
             seen["triage"] = str([e.to_dict() for e in result.response.embeds]) + str(result.response.content)
+        if bot.tree.get_command("outlets"):
+            result = await world.members["alice"].slash(world.general, "outlets")
+            message = result.followups[-1] if result.followups else result.response
+            seen["outlets"] = message.embeds[0].description
+            seen["calibration"] = await message.attachments[0].read()
         snapshot = await preview.snapshot()
         seen["messages"] = len(snapshot["messages"])
         stop.set()
@@ -37,6 +42,11 @@ async def test_demo_world_has_every_installed_feature_ready(tmp_path):
     assert len(urls) == 1 and urls[0].startswith("http://127.0.0.1:") and "#" in urls[0]
     assert not seen["skipped"] or all("(no /" in s for s in seen["skipped"]), seen["skipped"]
     assert seen["messages"] >= 1
+    if "outlets" in seen:  # the week settled claims of several outlets: ranked, with their figures
+        ranked = seen["outlets"].split("\n")
+        assert ranked[0].startswith("1. **The Wall Street Journal** · 5 held up · 0 did not")
+        assert ranked[1].startswith("2. **Demo Newsroom** · 3 held up · 0 did not")
+        assert seen["calibration"][:8] == b"\x89PNG\r\n\x1a\n"
     if "triage" in seen:
         assert "Netflix and Spotify" in seen["triage"]
     # The real database was never created.
