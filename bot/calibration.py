@@ -14,11 +14,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from bot.charts import BG, FG  # noqa: E402
 from bot.track_record import GRADES, Calibration  # noqa: E402
-from db.facts import RELIABILITY  # noqa: E402
 
 HELD_COLOR = "#2ECC71"  # confirmed's colour on the timeline
 FAILED_COLOR = "#ED4245"  # denied's
 EDGE = "#4E5058"
+SHORT = {"A": "primary", "B": "major outlet", "C": "relay", "D": "unverified"}  # db.facts.RELIABILITY, shortened
 
 
 def calibration_png(title: str, cells: Mapping[str, Calibration]) -> bytes:
@@ -47,10 +47,12 @@ def calibration_png(title: str, cells: Mapping[str, Calibration]) -> bytes:
                 fontsize=9,
                 fontweight="bold",
             )
-        if cell.pending:
-            ax.text(x, -0.16, f"{cell.pending} pending", ha="center", va="top", color=FG, fontsize=7, alpha=0.7)
+    labels = []
+    for grade in GRADES:
+        pending = cells.get(grade, Calibration(0, 0, 0)).pending
+        labels.append(f"{grade} · {SHORT[grade]}" + (f"\n{pending} pending" if pending else ""))
     ax.set_xticks(list(positions))
-    ax.set_xticklabels([f"{g} · {RELIABILITY[g].split(':')[0]}" for g in GRADES], color=FG, fontsize=8)
+    ax.set_xticklabels(labels, color=FG, fontsize=8)
     ax.set_ylim(0, 1.0)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.set_yticklabels(["0 %", "25 %", "50 %", "75 %", "100 %"], color=FG)

@@ -14,6 +14,7 @@ reports held up. Plain functions, no Discord and no SQL; docs/outlets.md states 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import statistics
@@ -55,6 +56,7 @@ def _outlet_label(host: str) -> str:
     return labels[-2] if len(labels) >= 2 else labels[0]
 
 
+@functools.lru_cache(maxsize=16_384)  # the same few hundred names, over and over
 def outlet_key(name: str) -> str:
     """One key per outlet: "Variety", "variety", "Variety.com", "https://variety.com/2026/x" and
     "The Variety" are all "variety"; "The Hollywood Reporter" is "hollywoodreporter"."""
@@ -82,6 +84,7 @@ def wilson_lower(held: int, resolved: int, z: float = WILSON_Z) -> float:
     return max(0.0, (centre - margin) / (1 + z2 / resolved))
 
 
+@functools.lru_cache(maxsize=65_536)  # a server's timestamps repeat: a claim and its sources share one
 def _at(value: str) -> datetime:
     at = datetime.fromisoformat(value)
     return at if at.tzinfo else at.replace(tzinfo=UTC)
@@ -176,8 +179,10 @@ class ServerRecord:
 
     def ranked(self, min_outcomes: int) -> tuple[list[OutletRecord], list[OutletRecord]]:
         """(ranked, apart): outlets with at least `min_outcomes` resolved claims by score, then the rest."""
-        ranked = [r for r in self.outlets.values() if r.resolved >= min_outcomes and r.resolved > 0]
-        apart = [r for r in self.outlets.values() if r not in ranked]
+        ranked: list[OutletRecord] = []
+        apart: list[OutletRecord] = []
+        for r in self.outlets.values():
+            (ranked if r.resolved >= min_outcomes and r.resolved > 0 else apart).append(r)
         ranked.sort(key=lambda r: (-r.score, -r.resolved, r.name.casefold()))
         apart.sort(key=lambda r: (-r.resolved, -(r.pending + r.relayed), r.name.casefold()))
         return ranked, apart
@@ -254,8 +259,19 @@ def compute(history: RecordHistory, *, story_id: int | None = None) -> ServerRec
     tallies: dict[str, _Tally] = {}
     calibration: dict[str, list[int]] = {g: [0, 0, 0] for g in GRADES}
 
+    roots: dict[str, str] = {}
+
     def tally(key: str) -> _Tally:
-        return tallies.setdefault(key, _Tally())
+        found = tallies.get(key)
+        if found is None:
+            found = tallies[key] = _Tally()
+        return found
+
+    def root(name: str) -> str:
+        found = roots.get(name)
+        if found is None:
+            found = roots[name] = root_name(outlet_key(name), into)
+        return found
 
     for claim_id, oc in outcomes.items():
         if story_id is not None and oc.story_id != story_id:
@@ -268,11 +284,11 @@ def compute(history: RecordHistory, *, story_id: int | None = None) -> ServerRec
         relayers: dict[str, Source] = {}
         for s in counted:
             credited_name = s.cites if s.cites else s.outlet
-            credited = root_name(outlet_key(credited_name), into)
+            credited = root(credited_name)
             tally(credited).saw(credited_name.strip(), s.id)
             direct.setdefault(credited, []).append(s)
             if s.cites:
-                relayer = root_name(outlet_key(s.outlet), into)
+                relayer = root(s.outlet)
                 tally(relayer).saw(s.outlet.strip(), s.id)
                 if relayer != credited:
                     relayers.setdefault(relayer, s)
@@ -283,9 +299,10 @@ def compute(history: RecordHistory, *, story_id: int | None = None) -> ServerRec
             else:
                 cell[1] += 1
                 cell[0] += oc.outcome == HELD
-        first = min(direct, key=lambda k: min((report_time(s), s.id) for s in direct[k]))
+        reported_at = {s.id: report_time(s) for s in counted}
+        first = min(direct, key=lambda k: min((reported_at[s.id], s.id) for s in direct[k]))
         for key, sources in direct.items():
-            reported = min(report_time(s) for s in sources)
+            reported = min(reported_at[s.id] for s in sources)
             seconds = max(0.0, (cutoff - reported).total_seconds()) if cutoff else None
             tally(key).claims[claim_id] = OutletClaim(
                 claim_id,

@@ -324,3 +324,17 @@ async def test_export_and_import_carry_marks_and_merges(curated_world, tmp_path)
     after = await TrackRecords(copy).for_guild(w.guild.id)
     assert after.outlets == before.outlets
     assert after.outcomes == before.outcomes
+
+
+async def test_an_archived_story_still_counts(curated_world):
+    w = curated_world
+    await build_story(w)
+    story = await w.facts.resolve_story("studio-deals")
+    await w.facts.set_archived(story.id, True, actor=CURATOR, reason="the deals closed")
+    embed = seen(await w.alice.slash(w.general, "outlets", story="studio-deals", min=2)).embeds[0]
+    assert lines_of(embed)[0] == (
+        "1. **Variety** · 3 held up · 0 did not · 1 pending · median 2.0 d to outcome · score 0.44"
+    )
+    empty = await w.facts.add_story("Quiet story", "Nothing reported yet", actor=CURATOR)
+    quiet = seen(await w.alice.slash(w.general, "outlets", story=empty.slug)).embeds[0]
+    assert quiet.description == "No outlet has a source on a claim here yet, so there is no record to show."
