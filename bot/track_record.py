@@ -19,7 +19,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -213,7 +213,7 @@ def claim_outcomes(history: RecordHistory) -> dict[int, ClaimOutcome]:
         # The claim's own status is the truth; history only dates it.
         current = OUTCOME_OF_STATUS.get(claim.status, PENDING)
         if current != outcome:
-            outcome, since = current, claim_updated_fallback(steps.get(claim.id, ()))
+            outcome, since = current, _last_step_at(steps.get(claim.id, ()))
         reason = None
         mark = marks.get(claim.id)
         if mark is not None and mark.outcome != "auto":
@@ -232,7 +232,7 @@ def claim_outcomes(history: RecordHistory) -> dict[int, ClaimOutcome]:
     return out
 
 
-def claim_updated_fallback(steps: Sequence[tuple[str, str]]) -> str | None:
+def _last_step_at(steps: Sequence[tuple[str, str]]) -> str | None:
     return steps[-1][0] if steps else None
 
 
@@ -354,13 +354,6 @@ def compute(history: RecordHistory, *, story_id: int | None = None) -> ServerRec
 def _display_name(t: _Tally) -> str:
     """The spelling members use most (a plain name before a link), the first one seen on a tie."""
     return min(t.names, key=lambda n: (is_link_like(n), -t.names[n], t.first_seen[n]))
-
-
-def names_of(history: RecordHistory) -> Iterable[str]:
-    for s in history.sources:
-        yield s.outlet
-        if s.cites:
-            yield s.cites
 
 
 def duration(seconds: float | None) -> str:
