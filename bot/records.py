@@ -1,44 +1,151 @@
 """The bot's one view of outlets' track records: each server's record computed from its stored history
-(bot/track_record.py) and kept until the store next changes.
+(bot/track_record.py), kept up to date without a counter that could drift.
 
-Every write the record depends on (claims, sources, statuses, outcome marks, merges) touches a topic that
-the database announces after its commit, and the cache then forgets everything, so a figure shown is
-always the full recomputation of what is stored. One process only, like bot/cache.RenderCache.
+The history behind a record is append-only (claim history, sources, outcome marks, merges), and every
+change to a claim appends a history row. So the kept copy of a server's history is brought up to date by
+reading only the rows after the newest it holds, and only the claims those rows touch are recomputed
+(their contributions); the record is then summed afresh from every claim's contribution. A merge or split
+recomputes every claim, and a story write (an archive, or stories adopted by a server) reloads the server.
+Each commit that touches one of these topics marks the kept copies stale. One process only, like
+bot/cache.RenderCache. tests/bot/test_track_record.py checks that this equals a full recomputation.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bot.cache import FACT_TOPICS
 from bot.calibration import calibration_png
-from bot.track_record import ServerRecord, compute, phrase
+from bot.track_record import Contribution, Roots, ServerRecord, aggregate, claim_outcome, contribute, phrase
 from db.connection import Database
 from db.facts import Source
-from db.outlets import TOPIC, OutletHistory
+from db.outlets import (
+    TOPIC,
+    OutcomeMark,
+    OutletHistory,
+    OutletMerge,
+    RecordChanges,
+    RecordClaim,
+    RecordHistory,
+    StatusStep,
+    merged_names,
+)
+
+
+@dataclass
+class _Server:
+    claims: dict[int, RecordClaim]
+    steps: dict[int, list[StatusStep]]
+    sources: dict[int, list[Source]]
+    marks: dict[int, OutcomeMark]
+    merges: list[OutletMerge]
+    parts: dict[int, Contribution]
+    last_history: int
+    last_mark: int
+    last_merge: int
+
+    @classmethod
+    def of(cls, history: RecordHistory) -> _Server:
+        steps: dict[int, list[StatusStep]] = {}
+        for step in history.steps:
+            steps.setdefault(step.claim_id, []).append(step)
+        sources: dict[int, list[Source]] = {}
+        for source in history.sources:
+            sources.setdefault(source.claim_id, []).append(source)
+        server = cls(
+            {c.id: c for c in history.claims},
+            steps,
+            sources,
+            {m.claim_id: m for m in history.marks},
+            list(history.merges),
+            {},
+            history.last_history_id,
+            max((m.id for m in history.marks), default=0),
+            max((m.id for m in history.merges), default=0),
+        )
+        server.recompute(server.claims)
+        return server
+
+    def recompute(self, claim_ids: Iterable[int]) -> None:
+        root = Roots(merged_names(self.merges))
+        for claim_id in list(claim_ids):
+            claim = self.claims.get(claim_id)
+            if claim is None:
+                continue
+            oc = claim_outcome(claim, self.steps.get(claim_id, []), self.marks.get(claim_id))
+            self.parts[claim_id] = contribute(oc, self.sources.get(claim_id, []), root)
+
+    def apply(self, changes: RecordChanges) -> None:
+        touched = {c.id for c in changes.claims}
+        for claim in changes.claims:
+            self.claims[claim.id] = claim
+            self.sources[claim.id] = []
+        for source in changes.sources:
+            self.sources[source.claim_id].append(source)
+        for step in changes.steps:
+            own = self.steps.setdefault(step.claim_id, [])
+            if not own or step.id > own[-1].id:  # a row already read by the last load stays once
+                own.append(step)
+        for mark in changes.marks:
+            self.marks[mark.claim_id] = mark
+            self.last_mark = max(self.last_mark, mark.id)
+        self.merges += changes.merges
+        self.last_merge = max([self.last_merge, *(m.id for m in changes.merges)])
+        self.last_history = max(self.last_history, changes.last_history_id)
+        # A merge or split moves names between outlets: every claim's contribution is recomputed.
+        self.recompute(self.claims if changes.merges else touched)
 
 
 class TrackRecords:
     def __init__(self, db: Database) -> None:
         self.history = OutletHistory(db)
+        self._servers: dict[int, _Server] = {}
+        self._fresh: set[int] = set()
         self._records: dict[tuple[int, int | None], ServerRecord] = {}
         self._pictures: dict[tuple[int, int | None, str], bytes] = {}
         self._generation = 0
-        for topic in {*FACT_TOPICS, TOPIC}:
+        self._lock = asyncio.Lock()
+        for topic in {*FACT_TOPICS, TOPIC} - {"stories"}:
             db.on_commit(topic, self.clear)
+        db.on_commit("stories", self.forget)
 
     def clear(self) -> None:
+        """Something the records depend on was written: bring kept copies up to date before the next read."""
         self._generation += 1
+        self._fresh.clear()
         self._records.clear()
         self._pictures.clear()
+
+    def forget(self) -> None:
+        """Drop every kept copy: the next read loads each server's history anew."""
+        self.clear()
+        self._servers.clear()
+
+    async def _server(self, guild_id: int) -> _Server:
+        async with self._lock:  # one refresh at a time, so an older read never overwrites a newer one
+            server = self._servers.get(guild_id)
+            fresh = guild_id in self._fresh
+            self._fresh.add(guild_id)  # a commit from here on clears it again
+            if server is None:
+                server = self._servers[guild_id] = _Server.of(await self.history.load(guild_id))
+            elif not fresh:
+                server.apply(
+                    await self.history.changes_since(
+                        guild_id, server.last_history, server.last_mark, server.last_merge
+                    )
+                )
+            return server
 
     async def for_guild(self, guild_id: int, story_id: int | None = None) -> ServerRecord:
         key = (guild_id, story_id)
         record = self._records.get(key)
         if record is None:
             generation = self._generation
-            record = compute(await self.history.load(guild_id), story_id=story_id)
-            # A commit that landed while the history was read makes this record stale: not kept.
+            server = await self._server(guild_id)
+            record = aggregate(server.parts.values(), merged_names(server.merges), story_id=story_id)
+            # A commit that landed meanwhile makes this record stale: not kept.
             if generation == self._generation:
                 self._records[key] = record
         return record

@@ -19,13 +19,13 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from db.facts import Source
-from db.outlets import RecordHistory, merged_names, root_name
+from db.outlets import OutcomeMark, RecordClaim, RecordHistory, StatusStep, merged_names, root_name
 
 HELD, FAILED, PENDING = "held", "failed", "pending"
 OUTCOME_OF_STATUS = {"confirmed": HELD, "launched": HELD, "denied": FAILED, "retracted": FAILED}
@@ -198,68 +198,124 @@ def phrase(record: OutletRecord | None) -> str:
     return f"{record.held} of {record.resolved} held up"
 
 
+def claim_outcome(claim: RecordClaim, steps: Sequence[StatusStep], mark: OutcomeMark | None) -> ClaimOutcome:
+    """One claim's outcome from its status steps (oldest first) and the curator's mark in force."""
+    outcome, since = PENDING, None
+    for step in steps:
+        now = OUTCOME_OF_STATUS.get(step.status, PENDING)
+        if now != outcome:
+            outcome, since = now, step.at
+    # The claim's own status is the truth; history only dates it (a store without that history, such
+    # as an old import, is dated at its last step).
+    current = OUTCOME_OF_STATUS.get(claim.status, PENDING)
+    if current != outcome:
+        outcome, since = current, steps[-1].at if steps else None
+    reason = None
+    if mark is not None and mark.outcome != "auto":
+        reason = mark.reason
+        if mark.outcome != outcome:
+            outcome, since = mark.outcome, mark.at
+    return ClaimOutcome(
+        claim.id, claim.story_id, claim.text, claim.status, outcome, None if outcome == PENDING else since, reason
+    )
+
+
 def claim_outcomes(history: RecordHistory) -> dict[int, ClaimOutcome]:
-    steps: dict[int, list[tuple[str, str]]] = {}
+    steps: dict[int, list[StatusStep]] = {}
     for step in history.steps:
-        steps.setdefault(step.claim_id, []).append((step.at, step.status))
+        steps.setdefault(step.claim_id, []).append(step)
     marks = {m.claim_id: m for m in history.marks}  # oldest first, so the latest stays
-    out: dict[int, ClaimOutcome] = {}
-    for claim in history.claims:
-        outcome, since = PENDING, None
-        for at, status in steps.get(claim.id, ()):
-            now = OUTCOME_OF_STATUS.get(status, PENDING)
-            if now != outcome:
-                outcome, since = now, at
-        # The claim's own status is the truth; history only dates it.
-        current = OUTCOME_OF_STATUS.get(claim.status, PENDING)
-        if current != outcome:
-            outcome, since = current, _last_step_at(steps.get(claim.id, ()))
-        reason = None
-        mark = marks.get(claim.id)
-        if mark is not None and mark.outcome != "auto":
-            reason = mark.reason
-            if mark.outcome != outcome:
-                outcome, since = mark.outcome, mark.at
-        out[claim.id] = ClaimOutcome(
-            claim.id,
-            claim.story_id,
-            claim.text,
-            claim.status,
-            outcome,
-            None if outcome == PENDING else since,
-            reason,
+    return {c.id: claim_outcome(c, steps.get(c.id, ()), marks.get(c.id)) for c in history.claims}
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one claim adds to the records: each outlet it credits, each relay, the names its counted
+    sources use (key, name, source id) and their grades. Records are sums of these, so a write that
+    touches one claim recomputes only its contribution (bot/records.py)."""
+
+    outcome: ClaimOutcome
+    direct: tuple[tuple[str, OutletClaim], ...] = ()
+    relays: tuple[str, ...] = ()
+    names: tuple[tuple[str, str, int], ...] = ()
+    grades: frozenset[str] = frozenset()
+
+
+class Roots:
+    """Outlet names to the key they count as under the merges in force, remembered per name."""
+
+    def __init__(self, into: dict[str, str]) -> None:
+        self.into = into
+        self._found: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        found = self._found.get(name)
+        if found is None:
+            found = self._found[name] = root_name(outlet_key(name), self.into)
+        return found
+
+
+def contribute(oc: ClaimOutcome, sources: Sequence[Source], root: Roots) -> Contribution:
+    cutoff = _at(oc.at) if oc.at else None
+    counted = [s for s in sources if cutoff is None or _at(s.added_at) <= cutoff]
+    if not counted:
+        return Contribution(oc)
+    direct: dict[str, list[Source]] = {}
+    relayers: list[str] = []
+    names: list[tuple[str, str, int]] = []
+    for s in counted:
+        credited_name = s.cites if s.cites else s.outlet
+        credited = root(credited_name)
+        names.append((credited, credited_name.strip(), s.id))
+        direct.setdefault(credited, []).append(s)
+        if s.cites:
+            relayer = root(s.outlet)
+            names.append((relayer, s.outlet.strip(), s.id))
+            if relayer != credited and relayer not in relayers:
+                relayers.append(relayer)
+    reported_at = {s.id: report_time(s) for s in counted}
+    first = min(direct, key=lambda k: min((reported_at[s.id], s.id) for s in direct[k]))
+    credited_claims = []
+    for key, own in direct.items():
+        reported = min(reported_at[s.id] for s in own)
+        credited_claims.append(
+            (
+                key,
+                OutletClaim(
+                    oc.claim_id,
+                    oc.outcome,
+                    relay=False,
+                    scoop=oc.outcome == HELD and key == first,
+                    seconds_to_outcome=max(0.0, (cutoff - reported).total_seconds()) if cutoff else None,
+                    # A relayed report's grade describes the relay, not the outlet it cites.
+                    grade=min((s.reliability for s in own if not s.cites), default=None),
+                ),
+            )
         )
-    return out
-
-
-def _last_step_at(steps: Sequence[tuple[str, str]]) -> str | None:
-    return steps[-1][0] if steps else None
+    return Contribution(
+        oc,
+        tuple(credited_claims),
+        tuple(k for k in relayers if k not in direct),
+        tuple(names),
+        frozenset(s.reliability for s in counted),
+    )
 
 
 @dataclass
 class _Tally:
     names: Counter[str] = field(default_factory=Counter)
     first_seen: dict[str, int] = field(default_factory=dict)
-    claims: dict[int, OutletClaim] = field(default_factory=dict)
-    relays: dict[int, str] = field(default_factory=dict)
-    grades: dict[tuple[int, str], str] = field(default_factory=dict)
-
-    def saw(self, name: str, order: int) -> None:
-        self.names[name] += 1
-        self.first_seen.setdefault(name, order)
+    claims: list[OutletClaim] = field(default_factory=list)
+    relays: list[OutletClaim] = field(default_factory=list)
 
 
-def compute(history: RecordHistory, *, story_id: int | None = None) -> ServerRecord:
-    """Every outlet's record from a server's history (only one story's claims when story_id is given)."""
-    outcomes = claim_outcomes(history)
-    into = merged_names(history.merges)
-    by_claim: dict[int, list[Source]] = {}
-    for source in history.sources:
-        by_claim.setdefault(source.claim_id, []).append(source)
+def aggregate(
+    contributions: Iterable[Contribution], into: dict[str, str], *, story_id: int | None = None
+) -> ServerRecord:
+    """The records as the sum of claims' contributions (only one story's claims when story_id is given)."""
     tallies: dict[str, _Tally] = {}
     calibration: dict[str, list[int]] = {g: [0, 0, 0] for g in GRADES}
-
-    roots: dict[str, str] = {}
+    outcomes: dict[int, ClaimOutcome] = {}
 
     def tally(key: str) -> _Tally:
         found = tallies.get(key)
@@ -267,88 +323,67 @@ def compute(history: RecordHistory, *, story_id: int | None = None) -> ServerRec
             found = tallies[key] = _Tally()
         return found
 
-    def root(name: str) -> str:
-        found = roots.get(name)
-        if found is None:
-            found = roots[name] = root_name(outlet_key(name), into)
-        return found
-
-    for claim_id, oc in outcomes.items():
+    for part in sorted(contributions, key=lambda p: p.outcome.claim_id):
+        oc = part.outcome
+        outcomes[oc.claim_id] = oc
         if story_id is not None and oc.story_id != story_id:
             continue
-        cutoff = _at(oc.at) if oc.at else None
-        counted = [s for s in by_claim.get(claim_id, ()) if cutoff is None or _at(s.added_at) <= cutoff]
-        if not counted:
-            continue
-        direct: dict[str, list[Source]] = {}
-        relayers: dict[str, Source] = {}
-        for s in counted:
-            credited_name = s.cites if s.cites else s.outlet
-            credited = root(credited_name)
-            tally(credited).saw(credited_name.strip(), s.id)
-            direct.setdefault(credited, []).append(s)
-            if s.cites:
-                relayer = root(s.outlet)
-                tally(relayer).saw(s.outlet.strip(), s.id)
-                if relayer != credited:
-                    relayers.setdefault(relayer, s)
-        for grade in {s.reliability for s in counted}:
+        for key, name, source_id in part.names:
+            t = tally(key)
+            t.names[name] += 1
+            if name not in t.first_seen or source_id < t.first_seen[name]:
+                t.first_seen[name] = source_id
+        for grade in part.grades:
             cell = calibration[grade]
             if oc.outcome == PENDING:
                 cell[2] += 1
             else:
                 cell[1] += 1
                 cell[0] += oc.outcome == HELD
-        reported_at = {s.id: report_time(s) for s in counted}
-        first = min(direct, key=lambda k: min((reported_at[s.id], s.id) for s in direct[k]))
-        for key, sources in direct.items():
-            reported = min(reported_at[s.id] for s in sources)
-            seconds = max(0.0, (cutoff - reported).total_seconds()) if cutoff else None
-            tally(key).claims[claim_id] = OutletClaim(
-                claim_id,
-                oc.outcome,
-                relay=False,
-                scoop=oc.outcome == HELD and key == first,
-                seconds_to_outcome=seconds,
-                # A relayed report's grade describes the relay, not the outlet it cites.
-                grade=min((s.reliability for s in sources if not s.cites), default=None),
-            )
-        for key in relayers:
-            if key not in direct:
-                tally(key).relays[claim_id] = oc.outcome
+        for key, claim in part.direct:
+            tally(key).claims.append(claim)
+        for key in part.relays:
+            tally(key).relays.append(OutletClaim(oc.claim_id, oc.outcome, relay=True))
 
     aliases: dict[str, list[str]] = {}
     for name in into:
         aliases.setdefault(root_name(name, into), []).append(name)
     outlets: dict[str, OutletRecord] = {}
     for key, t in tallies.items():
-        own = sorted(t.claims.values(), key=lambda c: c.claim_id)
+        own = t.claims
         grades: dict[str, tuple[int, int]] = {}
         for c in own:
             if c.grade and c.outcome != PENDING:
                 h, n = grades.get(c.grade, (0, 0))
                 grades[c.grade] = (h + (c.outcome == HELD), n + 1)
         times = [c.seconds_to_outcome for c in own if c.seconds_to_outcome is not None]
-        relay_claims = [OutletClaim(cid, outcome, relay=True) for cid, outcome in sorted(t.relays.items())]
         outlets[key] = OutletRecord(
             key=key,
             name=_display_name(t),
             held=sum(c.outcome == HELD for c in own),
             failed=sum(c.outcome == FAILED for c in own),
             pending=sum(c.outcome == PENDING for c in own),
-            relays=Counter(t.relays.values()),
+            relays=Counter(c.outcome for c in t.relays),
             scoops=sum(c.scoop for c in own),
             median_seconds=statistics.median(times) if times else None,
-            claims=tuple(own + relay_claims),
+            claims=tuple(own + t.relays),
             grades=dict(sorted(grades.items())),
             aliases=tuple(sorted(aliases.get(key, ()))),
         )
-    return ServerRecord(
-        outlets,
-        outcomes,
-        {g: Calibration(*v) for g, v in calibration.items()},
-        into,
-    )
+    return ServerRecord(outlets, outcomes, {g: Calibration(*v) for g, v in calibration.items()}, into)
+
+
+def contributions(history: RecordHistory) -> dict[int, Contribution]:
+    root = Roots(merged_names(history.merges))
+    by_claim: dict[int, list[Source]] = {}
+    for source in history.sources:
+        by_claim.setdefault(source.claim_id, []).append(source)
+    return {cid: contribute(oc, by_claim.get(cid, ()), root) for cid, oc in claim_outcomes(history).items()}
+
+
+def compute(history: RecordHistory, *, story_id: int | None = None) -> ServerRecord:
+    """Every outlet's record from a server's whole history, recomputed from nothing."""
+    return aggregate(contributions(history).values(), merged_names(history.merges), story_id=story_id)
 
 
 def _display_name(t: _Tally) -> str:

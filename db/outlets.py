@@ -38,6 +38,7 @@ class StatusStep:
     claim_id: int
     at: str
     status: str
+    id: int = 0  # the history row's
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,20 @@ class RecordHistory:
     sources: tuple[Source, ...]
     marks: tuple[OutcomeMark, ...]
     merges: tuple[OutletMerge, ...]
+    last_history_id: int = 0  # the newest claim history row read, of any action
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChanges:
+    """What was appended since a RecordHistory (or earlier changes) was read: the claims touched, as they
+    are now, with all their sources; their new status steps; new marks and merges."""
+
+    claims: tuple[RecordClaim, ...]
+    steps: tuple[StatusStep, ...]
+    sources: tuple[Source, ...]
+    marks: tuple[OutcomeMark, ...]
+    merges: tuple[OutletMerge, ...]
+    last_history_id: int
 
 
 def merged_names(merges: Sequence[OutletMerge]) -> dict[str, str]:
@@ -102,13 +117,21 @@ class OutletHistory:
         self.db = db
 
     async def load(self, guild_id: int) -> RecordHistory:
-        claims = await self.db.fetchall(
-            "SELECT id, story_id, text, status FROM claims WHERE guild_id = ? ORDER BY id", (guild_id,)
+        # History first: a write that lands between these reads has a newer history row, so the next
+        # `changes_since` reads its claim again.
+        last = await self.db.fetchval(
+            "SELECT coalesce(max(h.id), 0) FROM claim_history h JOIN claims c ON c.id = h.claim_id "
+            "WHERE c.guild_id = ?",
+            (guild_id,),
+            0,
         )
         steps = await self.db.fetchall(
-            "SELECT h.claim_id, h.at, h.new_value FROM claim_history h JOIN claims c ON c.id = h.claim_id "
-            "WHERE c.guild_id = ? AND h.action IN ('created', 'status', 'retract') ORDER BY h.id",
-            (guild_id,),
+            "SELECT h.id, h.claim_id, h.at, h.new_value FROM claim_history h JOIN claims c ON c.id = h.claim_id "
+            "WHERE c.guild_id = ? AND h.action IN ('created', 'status', 'retract') AND h.id <= ? ORDER BY h.id",
+            (guild_id, last),
+        )
+        claims = await self.db.fetchall(
+            "SELECT id, story_id, text, status FROM claims WHERE guild_id = ? ORDER BY id", (guild_id,)
         )
         sources = await self.db.fetchall(
             "SELECT s.* FROM sources s JOIN claims c ON c.id = s.claim_id WHERE c.guild_id = ? ORDER BY s.id",
@@ -116,10 +139,50 @@ class OutletHistory:
         )
         return RecordHistory(
             tuple(RecordClaim(r[0], r[1], r[2], r[3]) for r in claims),
-            tuple(StatusStep(r[0], r[1], r[2]) for r in steps),
+            tuple(StatusStep(r[1], r[2], r[3], r[0]) for r in steps),
             tuple(Source(**dict(r)) for r in sources),
             tuple(await self.marks(guild_id)),
             tuple(await self.merges(guild_id)),
+            int(last),
+        )
+
+    async def changes_since(
+        self, guild_id: int, history_id: int, mark_id: int, merge_id: int
+    ) -> RecordChanges:
+        """Rows appended after the given ids (history, claims and sources are append-only, and every
+        change to a claim or its sources appends a history row)."""
+        rows = await self.db.fetchall(
+            "SELECT h.id, h.claim_id, h.at, h.action, h.new_value FROM claim_history h "
+            "JOIN claims c ON c.id = h.claim_id WHERE c.guild_id = ? AND h.id > ? ORDER BY h.id",
+            (guild_id, history_id),
+        )
+        marks = await self.db.fetchall(
+            "SELECT * FROM outcome_marks WHERE guild_id = ? AND id > ? ORDER BY id", (guild_id, mark_id)
+        )
+        merges = await self.db.fetchall(
+            "SELECT * FROM outlet_merges WHERE guild_id = ? AND id > ? ORDER BY id", (guild_id, merge_id)
+        )
+        touched = sorted({r[1] for r in rows} | {r["claim_id"] for r in marks})
+        claims: list[Any] = []
+        sources: list[Any] = []
+        for start in range(0, len(touched), 500):  # SQLite's host-parameter limit is far above; lists stay short
+            chunk = touched[start : start + 500]
+            marks_sql = ",".join("?" * len(chunk))
+            claims += await self.db.fetchall(
+                f"SELECT id, story_id, text, status FROM claims WHERE guild_id = ? AND id IN ({marks_sql})",  # noqa: S608
+                [guild_id, *chunk],
+            )
+            sources += await self.db.fetchall(
+                f"SELECT * FROM sources WHERE claim_id IN ({marks_sql}) ORDER BY id",  # noqa: S608 - placeholders
+                chunk,
+            )
+        return RecordChanges(
+            tuple(RecordClaim(r[0], r[1], r[2], r[3]) for r in claims),
+            tuple(StatusStep(r[1], r[2], r[4], r[0]) for r in rows if r[3] in ("created", "status", "retract")),
+            tuple(Source(**dict(r)) for r in sources),
+            tuple(OutcomeMark(**dict(r)) for r in marks),
+            tuple(OutletMerge(**dict(r)) for r in merges),
+            max([history_id, *(r[0] for r in rows)]),
         )
 
     async def marks(self, guild_id: int, claim_id: int | None = None) -> list[OutcomeMark]:

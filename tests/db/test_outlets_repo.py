@@ -121,3 +121,27 @@ async def test_a_database_from_before_the_record_gets_it_from_its_history(tmp_pa
         assert compute(await OutletHistory(db).load(A)).outlets["variety"].failed == 1
     finally:
         await db.close()
+
+
+async def test_changes_since_reads_only_what_was_appended(backend):
+    db = backend
+    repo = OutletHistory(db)
+    first = await _claim(db, A, "confirmed", "Variety")
+    second = await _claim(db, A, "rumored", "Deadline")
+    await _claim(db, B, "denied", "Variety")
+    loaded = await repo.load(A)
+    nothing = await repo.changes_since(A, loaded.last_history_id, 0, 0)
+    assert (nothing.claims, nothing.steps, nothing.sources, nothing.marks) == ((), (), (), ())
+
+    facts = FactStore(db, A)
+    await facts.set_status(second, "denied", actor=CURATOR, reason="r")
+    await facts.add_source(first, NewSource(outlet="Puck", reliability="D"), actor=CURATOR, reason="late")
+    await repo.mark_outcome(A, first, "pending", actor=CURATOR, reason="r")
+    await repo.merge(A, "puck", "variety", actor=CURATOR, reason="r")
+    changes = await repo.changes_since(A, loaded.last_history_id, 0, 0)
+    assert sorted(c.id for c in changes.claims) == [first, second]
+    assert [(s.claim_id, s.status) for s in changes.steps] == [(second, "denied")]
+    assert sorted(s.outlet for s in changes.sources) == ["Deadline", "Puck", "Variety"]  # all, of the touched claims
+    assert [m.outcome for m in changes.marks] == ["pending"]
+    assert [m.outlet for m in changes.merges] == ["puck"]
+    assert changes.last_history_id > loaded.last_history_id
