@@ -146,9 +146,7 @@ class OutletHistory:
             int(last),
         )
 
-    async def changes_since(
-        self, guild_id: int, history_id: int, mark_id: int, merge_id: int
-    ) -> RecordChanges:
+    async def changes_since(self, guild_id: int, history_id: int, mark_id: int, merge_id: int) -> RecordChanges:
         """Rows appended after the given ids (history, claims and sources are append-only, and every
         change to a claim or its sources appends a history row)."""
         rows = await self.db.fetchall(

@@ -141,7 +141,11 @@ async def test_changes_since_reads_only_what_was_appended(backend):
     changes = await repo.changes_since(A, loaded.last_history_id, 0, 0)
     assert sorted(c.id for c in changes.claims) == [first, second]
     assert [(s.claim_id, s.status) for s in changes.steps] == [(second, "denied")]
-    assert sorted(s.outlet for s in changes.sources) == ["Deadline", "Puck", "Variety"]  # all, of the touched claims
+    assert sorted(s.outlet for s in changes.sources) == [
+        "Deadline",
+        "Puck",
+        "Variety",
+    ]  # all, of the touched claims
     assert [m.outcome for m in changes.marks] == ["pending"]
     assert [m.outlet for m in changes.merges] == ["puck"]
     assert changes.last_history_id > loaded.last_history_id
