@@ -13,6 +13,7 @@ bot/cache.RenderCache. tests/bot/test_track_record.py checks that this equals a 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ from db.outlets import (
     StatusStep,
     merged_names,
 )
+
+PICTURES_KEPT = 64
 
 
 @dataclass
@@ -104,7 +107,8 @@ class TrackRecords:
         self._servers: dict[int, _Server] = {}
         self._fresh: set[int] = set()
         self._records: dict[tuple[int, int | None], ServerRecord] = {}
-        self._pictures: dict[tuple[int, int | None, str], bytes] = {}
+        # Pictures by what they show, not by record: most writes leave the grades' figures as they were.
+        self._pictures: OrderedDict[tuple[str, tuple[tuple[str, int, int, int], ...]], bytes] = OrderedDict()
         self._generation = 0
         self._lock = asyncio.Lock()
         for topic in {*FACT_TOPICS, TOPIC} - {"stories"}:
@@ -116,7 +120,6 @@ class TrackRecords:
         self._generation += 1
         self._fresh.clear()
         self._records.clear()
-        self._pictures.clear()
 
     def forget(self) -> None:
         """Drop every kept copy: the next read loads each server's history anew."""
@@ -151,15 +154,16 @@ class TrackRecords:
         return record
 
     async def calibration(self, guild_id: int, story_id: int | None, title: str) -> bytes:
-        """The calibration picture of a record, drawn once per record (matplotlib takes tens of ms)."""
-        key = (guild_id, story_id, title)
+        """The calibration picture of a record, drawn once per set of figures (matplotlib takes tens of ms,
+        hundreds on a busy machine)."""
+        record = await self.for_guild(guild_id, story_id)
+        key = (title, tuple((g, c.held, c.resolved, c.pending) for g, c in sorted(record.calibration.items())))
         png = self._pictures.get(key)
         if png is None:
-            generation = self._generation
-            record = await self.for_guild(guild_id, story_id)
-            png = await asyncio.to_thread(calibration_png, title, record.calibration)
-            if generation == self._generation:
-                self._pictures[key] = png
+            png = self._pictures[key] = await asyncio.to_thread(calibration_png, title, record.calibration)
+            while len(self._pictures) > PICTURES_KEPT:
+                self._pictures.popitem(last=False)
+        self._pictures.move_to_end(key)
         return png
 
 
