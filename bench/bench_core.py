@@ -1,6 +1,8 @@
-"""Bot-side latency of /fact show, /ask and claim autocomplete on a store of synthetic claims.
+"""Bot-side latency of /fact show, /ask, claim autocomplete, /outlets and /outlet show on a store of
+synthetic claims.
 
-Run: python -m bench.bench_core [--claims 10000] [--iterations 400] [--seed 7] [--servers 200 --per-server 500]
+Run: python -m bench.bench_core [--claims 10000] [--outlets 300] [--sources 3] [--iterations 400] [--seed 7]
+     [--servers 200 --per-server 500]
 
 A fresh SQLite file gets the real migrations and the seeded story, then the same handlers are timed
 twice in one run: on the seed alone (the baseline) and after filling the store with synthetic,
@@ -10,6 +12,11 @@ work is timed (repository calls and building the embed or choices), not Discord'
 With --servers, a second store holds that many servers of --per-server claims each (loaded with bulk SQL
 in the repository's row shapes, because 100,000 single commits would take minutes), and every timed call
 runs in a random server. The report ends with the query plans of the per-server queries.
+
+Each synthetic claim has --sources sources from a pool of --outlets outlet names (relays among them), so
+/outlets and /outlet show rank and open outlets with real histories. Their timed calls read the bot's
+kept record (bot/outlets/records.py), as members do between writes; the full recomputation after a write is
+timed apart and reported on its own line.
 """
 
 from __future__ import annotations
@@ -34,12 +41,15 @@ from bot.ask.embeddings import shared_embedder
 from bot.kit.autocomplete import claim_choices
 from bot.kit.formatting import claim_embed
 from bot.kit.limits import CHOICES
+from bot.outlets.records import TrackRecords, outcome_note, source_notes
+from bot.outlets.track_record import outlet_key
+from cogs.outlets import outlet_embed, outlets_embed
 from db.connection import Database
 from db.facts import SETTABLE_STATUSES, Actor, FactStore, NewSource
 from db.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 
-TARGETS_MS = {"/fact show": 20.0, "/ask": 50.0, "autocomplete": 20.0}
+TARGETS_MS = {"/fact show": 20.0, "/ask": 50.0, "autocomplete": 20.0, "/outlets": 50.0, "/outlet show": 50.0}
 
 COMPANIES = [
     "Netflix", "Spotify", "Disney", "Warner Bros. Discovery", "Paramount", "Amazon", "Apple", "YouTube",
@@ -75,6 +85,7 @@ OUTLETS = [
     ("The Wall Street Journal", "B"), ("Bloomberg", "B"), ("Variety", "B"), ("The Hollywood Reporter", "B"),
     ("Deadline", "B"), ("Puck", "C"), ("Axios", "C"), ("Reddit", "D"), ("Company blog", "A"),
 ]  # fmt: skip
+MASTHEADS = ["Times", "Post", "Wire", "Report", "Daily", "Insider", "Journal", "Ledger", "Dispatch", "Beat"]
 SYLLABLES = ["kes", "tral", "vor", "mi", "zan", "dor", "quil", "bre", "lon", "fi", "rax", "tho", "pel", "gu"]
 
 ACTOR = Actor(1, "bench curator")
@@ -85,7 +96,21 @@ def codename(rng: random.Random) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
 
 
-def synthetic_claim(rng: random.Random, codenames: list[str]) -> dict:
+def outlet_pool(rng: random.Random, count: int) -> list[tuple[str, str]]:
+    """`count` outlets: the well-known ones, then invented mastheads with a grade each."""
+    pool = list(OUTLETS[:count])
+    names = {outlet_key(n) for n, _ in pool}
+    while len(pool) < count:
+        name = f"The {codename(rng)} {rng.choice(MASTHEADS)}"
+        if outlet_key(name) not in names:
+            names.add(outlet_key(name))
+            pool.append((name, rng.choice("ABBCCD")))
+    return pool
+
+
+def synthetic_claim(
+    rng: random.Random, codenames: list[str], pool: list[tuple[str, str]] = OUTLETS, per_claim: int = 0
+) -> dict:
     company, partner = rng.sample(COMPANIES, 2)
     show = rng.choice(SHOWS)
     fmt = rng.choice(FORMATS)
@@ -103,7 +128,7 @@ def synthetic_claim(rng: random.Random, codenames: list[str]) -> dict:
         text += f" (internally called Project {name})"
         entities.append(f"Project {name}")
     text += f" {rng.choice(WHEN)}."
-    outlets = rng.sample(OUTLETS, rng.randint(1, 2))
+    outlets = rng.sample(pool, per_claim or rng.randint(1, 2))
     day = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
     sources = [
         NewSource(
@@ -127,10 +152,12 @@ def synthetic_claim(rng: random.Random, codenames: list[str]) -> dict:
     }
 
 
-async def fill(store: FactStore, story_id: int, count: int, rng: random.Random) -> list[str]:
+async def fill(
+    store: FactStore, story_id: int, count: int, rng: random.Random, pool: list[tuple[str, str]], per_claim: int
+) -> list[str]:
     codenames = sorted({codename(rng) for _ in range(count // 20 + 10)})
     for _ in range(count):
-        c = synthetic_claim(rng, codenames)
+        c = synthetic_claim(rng, codenames, pool, per_claim)
         claim = await store.add_claim(
             story_id,
             c["text"],
@@ -210,7 +237,7 @@ class _Bot:
 
 
 async def measure(
-    stores: list[FactStore], rng: random.Random, iterations: int, qs: list[str]
+    stores: list[FactStore], rng: random.Random, iterations: int, qs: list[str], *, outlets: bool = False
 ) -> dict[str, list[float]]:
     db = stores[0].db
     stories = {s.guild_id: await s.list_stories() for s in stores}
@@ -243,8 +270,48 @@ async def measure(
         choices = await claim_choices(interaction, rng.choice(prefixes))  # type: ignore[arg-type]
         assert len(choices) <= CHOICES
 
+    records = TrackRecords(db)
+
+    async def fact_show_with_records() -> None:
+        # What cogs/facts.py does: the claim, its sources with each outlet's record beside it, its history.
+        store = rng.choice(stores)
+        claim = await store.resolve_claim(str(rng.choice(ids[store.guild_id])))
+        story = await store.get_story(claim.story_id)
+        sources = await store.sources(claim.id)
+        record = await records.for_guild(store.guild_id)
+        claim_embed(
+            claim,
+            sources,
+            await store.history(claim.id),
+            story,
+            records=source_notes(record, sources),
+            outcome=outcome_note(record, claim.id),
+        )
+
+    async def outlets_list() -> None:
+        # What cogs/outlets.py does for /outlets: the record, the ranking embed and the calibration picture.
+        store = rng.choice(stores)
+        record = await records.for_guild(store.guild_id)
+        outlets_embed(record, 3, "every story")
+        await records.calibration(store.guild_id, None, "Curators' grades vs what happened · every story")
+
+    async def outlet_show() -> None:
+        store = rng.choice(stores)
+        record = await records.for_guild(store.guild_id)
+        found = record.of(rng.choice([r.name for r in record.outlets.values()]))
+        assert found is not None
+        texts = {c.claim_id: record.outcomes[c.claim_id].text for c in found.claims}
+        outlet_embed(record, found, texts, await records.history.merges(store.guild_id))
+
+    handlers: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+        ("/fact show", fact_show_with_records if outlets else fact_show),
+        ("/ask", ask),
+        ("autocomplete", autocomplete),
+    ]
+    if outlets:
+        handlers += [("/outlets", outlets_list), ("/outlet show", outlet_show)]
     results: dict[str, list[float]] = {}
-    for name, op in (("/fact show", fact_show), ("/ask", ask), ("autocomplete", autocomplete)):
+    for name, op in handlers:
         for _ in range(min(20, iterations)):  # warm the page cache and the typo vocabulary
             await op()
         samples: list[float] = []
@@ -354,7 +421,34 @@ async def plans(db: Database) -> list[str]:
     return lines
 
 
-async def run(claims: int, iterations: int, seed: int, servers: int, per_server: int) -> tuple[str, bool]:
+async def recompute_ms(
+    store: FactStore, times: int, rng: random.Random
+) -> tuple[list[float], list[float], list[float]]:
+    """Right after a write: the record brought up to date (rows since the last read, the touched claim, the
+    sums), as /fact show needs it, then /outlets' picture (redrawn when the grades' figures changed); and
+    from nothing (a restart: the whole history read, the picture drawn)."""
+    db, guild_id = store.db, store.guild_id
+    ids = [r[0] for r in await db.fetchall("SELECT id FROM claims WHERE guild_id = ?", (guild_id,))]
+    records = TrackRecords(db)
+    await records.calibration(guild_id, None, "every story")
+    record_only: list[float] = []
+    after_write: list[float] = []
+    for _ in range(times):
+        claim = await store.get_claim(rng.choice(ids))
+        new = rng.choice([s for s in SETTABLE_STATUSES if s != claim.status])
+        if claim.status != "retracted":
+            await store.set_status(claim.id, new, actor=ACTOR, reason="bench write")
+        await timed(record_only, lambda: records.for_guild(guild_id))
+        await timed(after_write, lambda: records.calibration(guild_id, None, "every story"))
+    from_nothing: list[float] = []
+    for _ in range(max(3, times // 5)):
+        await timed(from_nothing, lambda: TrackRecords(db).calibration(guild_id, None, "every story"))
+    return record_only, after_write, from_nothing
+
+
+async def run(
+    claims: int, iterations: int, seed: int, servers: int, per_server: int, outlets: int, per_claim: int
+) -> tuple[str, bool]:
     rng = random.Random(seed)
     rows: list[tuple[str, str, dict[str, list[float]]]] = []
     notes: list[str] = []
@@ -367,19 +461,30 @@ async def run(claims: int, iterations: int, seed: int, servers: int, per_server:
             story = await store.default_story()
             assert story is not None
             base_qs = questions(rng, ["Kestral"])
-            baseline = await measure([store], random.Random(seed), iterations, base_qs)
+            baseline = await measure([store], random.Random(seed), iterations, base_qs, outlets=True)
+            pool = outlet_pool(rng, outlets)
             seeded = int(await db.fetchval("SELECT count(*) FROM claims", (), 0))
 
             start = time.perf_counter()
-            codenames = await fill(store, story.id, claims, rng)
+            codenames = await fill(store, story.id, claims, rng, pool, per_claim)
             fill_s = time.perf_counter() - start
             total = int(await db.fetchval("SELECT count(*) FROM claims", (), 0))
-            full = await measure([store], random.Random(seed), iterations, questions(rng, codenames))
+            n_sources = int(await db.fetchval("SELECT count(*) FROM sources", (), 0))
+            full = await measure([store], random.Random(seed), iterations, questions(rng, codenames), outlets=True)
+            record = await TrackRecords(db).for_guild(1)
+            record_only, after_write, from_nothing = await recompute_ms(store, 20, random.Random(seed))
             rows += [
                 (f"seed only ({seeded} claims, baseline)", "", baseline),
-                (f"{total} claims, one server", "", full),
+                (f"{total} claims, {n_sources} sources, {len(record.outlets)} outlets, one server", "", full),
             ]
             notes.append(f"Filled {claims} synthetic claims through FactStore.add_claim in {fill_s:.1f} s.")
+            notes.append(
+                f"Right after a status change, 20 times: the record brought up to date p50 "
+                f"{statistics.median(record_only):.1f} ms, max {max(record_only):.1f} ms; then /outlets' picture "
+                f"p50 {statistics.median(after_write):.1f} ms, max {max(after_write):.1f} ms. From nothing "
+                f"(the whole history read, as after a restart), {len(from_nothing)} times: "
+                f"p50 {statistics.median(from_nothing):.1f} ms, max {max(from_nothing):.1f} ms."
+            )
         finally:
             await db.close()
         if servers:
@@ -405,7 +510,10 @@ async def run(claims: int, iterations: int, seed: int, servers: int, per_server:
             plan_lines = []
 
     met = all(percentile(s, 99) < TARGETS_MS[n] for _, _, r in rows[1:] for n, s in r.items())
-    command = f"python -m bench.bench_core --claims {claims} --iterations {iterations} --seed {seed}"
+    command = (
+        f"python -m bench.bench_core --claims {claims} --outlets {outlets} --sources {per_claim} "
+        f"--iterations {iterations} --seed {seed}"
+    )
     if servers:
         command += f" --servers {servers} --per-server {per_server}"
     report = "\n".join(
@@ -442,9 +550,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-server", type=int, default=500, help="claims per server with --servers (default 500)"
     )
+    parser.add_argument("--outlets", type=int, default=300, help="outlet names the sources use (default 300)")
+    parser.add_argument("--sources", type=int, default=3, help="sources per synthetic claim (default 3)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    report, met = asyncio.run(run(args.claims, args.iterations, args.seed, args.servers, args.per_server))
+    report, met = asyncio.run(
+        run(args.claims, args.iterations, args.seed, args.servers, args.per_server, args.outlets, args.sources)
+    )
     print(report)
     return 0 if met else 1
 

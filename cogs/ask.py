@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.ask.decide import answer_embed
 from bot.ask.decide import ask as ask_store
 from bot.kit.autocomplete import story_choices
+from bot.outlets.records import source_notes
 from bot.runtime.client import answer, defer
 
 if TYPE_CHECKING:
@@ -39,7 +40,10 @@ class Ask(commands.Cog):
             facts = await self.bot.facts_for(interaction.guild_id)
             stories = [await facts.resolve_story(story)] if story else await facts.list_stories()
             found, sources = await ask_store(self.bot.retrieval, facts, question, stories)
-            reply = answer_embed(question, found, sources, {s.id: s for s in stories})
+            record = await self.bot.records.for_guild(facts.guild_id)
+            reply = answer_embed(
+                question, found, sources, {s.id: s for s in stories}, source_notes(record, sources)
+            )
             self.bot.rendered.put(key, reply)
         await answer(interaction, embed=reply)
 

@@ -17,6 +17,7 @@ from bot.kit.checks import curator_only
 from bot.kit.curation import Reason, actor_of
 from bot.kit.formatting import claim_embed, facts_embed
 from bot.kit.validation import check_date, check_url, split_list
+from bot.outlets.records import outcome_note, source_notes
 from bot.runtime.client import answer, defer, report_error
 from db.facts import MAX_CLAIM_TEXT, MAX_PROJECT, SETTABLE_STATUSES, STATUSES, Claim, FactStore, NewSource, Story
 
@@ -148,7 +149,16 @@ class Facts(commands.GroupCog, group_name="fact", group_description="One claim: 
         self, interaction: discord.Interaction, facts: FactStore, claim: Claim, *, note: str | None = None
     ) -> None:
         story = await facts.get_story(claim.story_id)
-        embed = claim_embed(claim, await facts.sources(claim.id), await facts.history(claim.id), story)
+        sources = await facts.sources(claim.id)
+        record = await self.bot.records.for_guild(facts.guild_id)
+        embed = claim_embed(
+            claim,
+            sources,
+            await facts.history(claim.id),
+            story,
+            records=source_notes(record, sources),
+            outcome=outcome_note(record, claim.id),
+        )
         await answer(interaction, note, embed=embed)
 
     async def _begin(self, interaction: discord.Interaction, *, ephemeral: bool) -> FactStore:

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.kit.autocomplete import story_choices
 from bot.kit.charts import TimelineClaim, TimelineMark, timeline_png
 from bot.kit.formatting import story_embed
+from bot.outlets.records import outlet_notes
 from bot.runtime.client import answer, defer
 from db.facts import FactStore, Story
 
@@ -41,7 +42,9 @@ class Rumors(commands.Cog):
             claims, _ = await facts.list_claims(s.id, limit=25)
             counts = await facts.status_counts(s.id, kind="rumor")
             last = await facts.last_change(s.id)
-            card = story_embed(s, claims, counts, last)
+            record = await self.bot.records.for_guild(facts.guild_id)
+            outlets = outlet_notes(record, await facts.sources_for([c.id for c in claims]))
+            card = story_embed(s, claims, counts, last, outlets)
             self.bot.rendered.put(key, card)
         await answer(interaction, embed=card)
 

@@ -27,18 +27,23 @@ class DatabaseTooNew(Exception):
 
 
 def migrations(package: str = "db.migrations") -> list[tuple[int, str, str]]:
-    """A package's migrations as (version, name, sql), in order; versions must be 1..N without gaps.
-    SQLite's are in db.migrations, PostgreSQL's in db.pg_migrations."""
+    """A package's migrations as (version, name, sql), in order; versions must rise. A number may be
+    missing while the migration that takes it is being written elsewhere; a database is migrated to the
+    highest version. SQLite's are in db.migrations, PostgreSQL's in db.pg_migrations."""
     found = []
     for entry in resources.files(package).iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
-    for expected, (version, name, _sql) in enumerate(found, start=1):
-        if version != expected:
-            raise RuntimeError(f"migration {name} is out of sequence (expected {expected:03d})")
+    for (before, _, _), (version, name, _sql) in zip([(0, "", "")] + found, found, strict=False):
+        if version <= before:
+            raise RuntimeError(f"migration {name} is out of sequence (after {before:03d})")
     return found
+
+
+def latest_version(available: Sequence[tuple[int, str, str]]) -> int:
+    return available[-1][0] if available else 0
 
 
 class Tx:
@@ -194,9 +199,9 @@ class Database(CommitHub):
         """Apply pending migrations, each in its own transaction; return the resulting version."""
         available = migrations()
         current = await self.schema_version()
-        if current > len(available):
+        if current > latest_version(available):
             raise DatabaseTooNew(
-                f"database schema version {current} is newer than this Rumor Mill ({len(available)}); "
+                f"database schema version {current} is newer than this Rumor Mill ({latest_version(available)}); "
                 "upgrade the bot or restore a backup"
             )
         async with self._write_lock:
@@ -204,7 +209,7 @@ class Database(CommitHub):
             # table's shape), and checked before its commit: a migration that breaks one is rolled back.
             await self.conn.execute("PRAGMA foreign_keys=OFF")
             try:
-                for version, name, sql in available[current:]:
+                for version, name, sql in [m for m in available if m[0] > current]:
                     log.debug("applying migration %s", name)
                     try:
                         await self.conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};")

@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from db.connection import CommitHub, DatabaseTooNew, migrations
+from db.connection import CommitHub, DatabaseTooNew, latest_version, migrations
 from db.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ _COLLATIONS_LIKE_SQLITE = ("C", "POSIX", "C.UTF-8", "C.utf8")
 
 
 def pg_migrations() -> list[tuple[int, str, str]]:
-    """The packaged PostgreSQL migrations as (version, name, sql), versions 1..N without gaps."""
+    """The packaged PostgreSQL migrations as (version, name, sql), in rising order."""
     return migrations("db.pg_migrations")
 
 
@@ -273,14 +273,15 @@ class PgDatabase(CommitHub):
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
                     current = int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
-                    if current > len(available):
+                    newest = latest_version(available)
+                    if current > newest:
                         raise DatabaseTooNew(
-                            f"database schema version {current} is newer than this Rumor Mill ({len(available)}); "
+                            f"database schema version {current} is newer than this Rumor Mill ({newest}); "
                             "upgrade the bot or restore a backup"
                         )
-                    if current == len(available):
+                    if current == newest:
                         break
-                    version, name, sql = available[current]
+                    version, name, sql = next(m for m in available if m[0] > current)
                     log.debug("applying migration %s", name)
                     await conn.execute(sql)
                     await conn.execute(

@@ -12,7 +12,7 @@ close ("football" ≈ "NFL"). Names are matched by spelling only, so "YouTube" i
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -416,7 +416,9 @@ def _words(words: Sequence[str]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
-def _claim_block(claim: Claim, sources: Sequence[Source], stories: dict[int, Story]) -> tuple[str, str]:
+def _claim_block(
+    claim: Claim, sources: Sequence[Source], stories: dict[int, Story], records: Mapping[int, str]
+) -> tuple[str, str]:
     label = "Background, not the deal itself · " if is_context(claim) else ""
     story = stories.get(claim.story_id)
     archived = " · from an archived story" if story_is_archived(story) else ""
@@ -426,7 +428,7 @@ def _claim_block(claim: Claim, sources: Sequence[Source], stories: dict[int, Sto
     text = escape(clip(claim.text, 600))
     if claim.status == "retracted":
         text = f"~~{text}~~"
-    src = "; ".join(source_line(s) for s in sources[:3]) or "no source recorded"
+    src = "; ".join(source_line(s, records.get(s.id)) for s in sources[:3]) or "no source recorded"
     return name, f"{text}\n*Sources:* {src}"
 
 
@@ -435,7 +437,10 @@ def answer_embed(
     answer: Answer,
     sources: dict[int, list[Source]],
     stories: dict[int, Story],
+    records: Mapping[int, str] | None = None,
 ) -> discord.Embed:
+    """`records`: each source's outlet record in a few words, by source id."""
+    records = records or {}
     embed = discord.Embed(title=clip(f"Q: {question}", 256), color=BRAND)
     lines: list[str] = []
     if answer.verdict == "nothing":
@@ -453,16 +458,16 @@ def answer_embed(
             if answer.apart:
                 lines.append(f"Stored claims mention {_words(answer.apart)}, but not together with the rest.")
         lead = answer.claims[0]
-        name, value = _claim_block(lead, sources.get(lead.id, []), stories)
+        name, value = _claim_block(lead, sources.get(lead.id, []), stories, records)
         lines.append(f"**{name}**\n{value}")
     if answer.claims and stories.get(answer.claims[0].story_id) and len(stories) > 1:
         lines.append(f"*Story:* {escape(stories[answer.claims[0].story_id].title)}")
     embed.description = "\n".join(lines)
     for claim in answer.claims[1:]:
-        name, value = _claim_block(claim, sources.get(claim.id, []), stories)
+        name, value = _claim_block(claim, sources.get(claim.id, []), stories, records)
         embed.add_field(name=clip(f"Also answering · {name}", 256), value=value, inline=False)
     for claim in answer.related:
-        name, value = _claim_block(claim, sources.get(claim.id, []), stories)
+        name, value = _claim_block(claim, sources.get(claim.id, []), stories, records)
         heading = "Related, not an answer" if answer.verdict == "nothing" else "Related"
         embed.add_field(name=clip(f"{heading} · {name}", 256), value=value, inline=False)
     embed.set_footer(

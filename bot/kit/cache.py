@@ -14,8 +14,9 @@ from typing import Any
 
 from db.connection import Database
 
-# The topics that every write to the fact store touches (db/facts/store.py).
-FACT_TOPICS = ("change_events", "stories")
+# The topics that every write to the fact store touches (db/facts/store.py), and the outlets' record
+# decisions (db/outlets.py), which change what answers show beside a source.
+FACT_TOPICS = ("change_events", "stories", "outlets")
 
 
 class RenderCache:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import discord
@@ -61,10 +62,13 @@ def claim_line(claim: Claim, *, width: int = 160) -> str:
     return f"`#{claim.id}` {STATUS_EMOJI.get(claim.status, '•')} **{claim.status}** · {text}"
 
 
-def source_line(source: Source) -> str:
+def source_line(source: Source, record: str | None = None) -> str:
+    """`record`: the outlet's track record in a few words, shown right after who reported it."""
     parts = [masked_link(source.outlet, source.url) if source.url else escape(source.outlet)]
     if source.cites:
         parts.append(f"citing {escape(source.cites)}")
+    if record:
+        parts.append(escape(record))
     parts.append(source.published or "date unknown")
     parts.append(f"reliability {source.reliability}")
     return " · ".join(parts)
@@ -105,6 +109,7 @@ def story_embed(
     claims: list[Claim],
     counts: dict[str, int],
     last: tuple[HistoryEntry, Claim] | None,
+    outlets: Sequence[str] = (),
 ) -> discord.Embed:
     """The story at a glance. `counts` are the statuses of the rumor's own claims; background context is
     listed apart, so a confirmed fact in the background never reads as the rumor being confirmed."""
@@ -117,6 +122,12 @@ def story_embed(
     embed.add_field(name="The rumor's claims by status", value=tally or "No claims yet.", inline=False)
     _claim_fields(embed, "What is claimed", [c for c in claims if not c.is_context])
     _claim_fields(embed, "Background (context, not the rumor itself)", [c for c in claims if c.is_context])
+    if outlets:
+        embed.add_field(
+            name="Who reported it, and how their reports held up here",
+            value=escape(clip(" · ".join(outlets), 1000)),
+            inline=False,
+        )
     if last:
         entry, claim = last
         embed.add_field(
@@ -152,7 +163,16 @@ def story_list_embed(overview: list[StoryOverview], limit: int) -> discord.Embed
     return fit_embed(embed)
 
 
-def claim_embed(claim: Claim, sources: list[Source], history: list[HistoryEntry], story: Story) -> discord.Embed:
+def claim_embed(
+    claim: Claim,
+    sources: list[Source],
+    history: list[HistoryEntry],
+    story: Story,
+    *,
+    records: Mapping[int, str] | None = None,
+    outcome: str | None = None,
+) -> discord.Embed:
+    """`records`: each source's outlet record by source id; `outcome`: a curator's outcome mark in force."""
     text = escape(claim.text)
     if claim.status == "retracted":
         text = f"~~{text}~~\n*This claim was retracted; its history is kept below.*"
@@ -175,8 +195,10 @@ def claim_embed(claim: Claim, sources: list[Source], history: list[HistoryEntry]
             value=escape(claim.project) + (f" · expected by {claim.horizon}" if claim.horizon else ""),
             inline=True,
         )
-    src_lines = [source_line(s) for s in sources] or ["No source recorded."]
+    src_lines = [source_line(s, (records or {}).get(s.id)) for s in sources] or ["No source recorded."]
     embed.add_field(name=f"Sources ({len(sources)})", value="\n".join(src_lines), inline=False)
+    if outcome:
+        embed.add_field(name="Outcome in the outlets' records", value=escape(clip(outcome, 400)), inline=False)
     # Newest history first so that truncation drops the oldest entries, and say how many are hidden.
     shown: list[str] = []
     budget = 1000

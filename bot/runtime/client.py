@@ -21,6 +21,7 @@ from bot.kit import limits
 from bot.kit.cache import RenderCache
 from bot.kit.errors import UserFacingError
 from bot.kit.names import MemberName, mention
+from bot.outlets.records import TrackRecords
 from bot.runtime.settings import Settings
 from db import Database
 from db.backend import as_database, describe, open_database
@@ -49,6 +50,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.feeds",
     "cogs.triage",
     "cogs.polls",
+    "cogs.outlets",
     "cogs.help",
 )
 # Dispatched (as on_fact_change) after each commit that recorded a change event in the fact store.
@@ -232,6 +234,7 @@ class RumorBot(commands.Bot):
         self.db = as_database(await open_database(self.settings))
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self.rendered = RenderCache(self.db)
+        self.records = TrackRecords(self.db)  # outlets' track records, shared by /outlets, /fact show and /ask
         self._stores.clear()
         self._seeded.clear()
         # /ask's model ships in the wordllama wheel (bot/ask/embeddings.py); claims written before it was

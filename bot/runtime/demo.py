@@ -372,6 +372,34 @@ async def _start_story(world: DemoWorld) -> None:
             story=str(story.id),
             **({"project": project} if project else {}),
         )
+    # Claims whose outcome the week settled, from outlets of every grade, so /outlets has records to rank.
+    for days, text, status, outlet, grade in (
+        (6, "Netflix will stream a Spotify-branded live concert.", "confirmed", "Demo Newsroom", "B"),
+        (6, "Spotify will pull its video podcasts from YouTube.", "denied", "Chart Weekly (demo)", "C"),
+        (5, "Netflix has hired a head of video podcasts.", "confirmed", "Demo Newsroom", "B"),
+        (
+            5,
+            "Spotify confirmed the Netflix talks on its earnings call.",
+            "confirmed",
+            "Spotify newsroom (demo)",
+            "A",
+        ),
+        (4, "The video podcasts launch in Canada first.", "denied", "Podcast Gossip (demo)", "D"),
+        (3, "The first shows come from Spotify's own studios.", "confirmed", "Chart Weekly (demo)", "C"),
+        (3, "Netflix pays Spotify per view of each podcast.", "denied", "Podcast Gossip (demo)", "D"),
+        (2, "The deal keeps the podcasts on Spotify too.", "confirmed", "Demo Newsroom", "B"),
+    ):
+        await carol.slash(
+            general,
+            "fact add",
+            text=text,
+            reason="Settled during the week",
+            outlet=outlet,
+            reliability=grade,
+            status=status,
+            published=_days_ago(env, days),
+            story=str(story.id),
+        )
 
 
 async def _resolved_forecast(world: DemoWorld) -> None:

@@ -20,6 +20,8 @@ _EXPORT_TABLES = (
     "sources",
     "claim_history",
     "change_events",
+    "outcome_marks",  # the track records' curator decisions (db/outlets.py)
+    "outlet_merges",
 )
 EXPORT_VERSION = 2
 UNOWNED = 0  # the guild id of stories from a database that no server had used before migration 006

@@ -18,9 +18,30 @@ def _text(result) -> tuple[str, bool]:
 async def test_a_member_sees_every_command_they_can_run_and_no_curator_command(curated_world):
     text, ephemeral = _text(await curated_world.alice.slash(curated_world.general, "help"))
     assert ephemeral, "/help answers privately"
-    for name in ("/rumor", "/facts", "/fact show", "/ask", "/timeline", "/story list", "/poll create", "/help"):
+    for name in (
+        "/rumor",
+        "/facts",
+        "/fact show",
+        "/ask",
+        "/timeline",
+        "/story list",
+        "/poll create",
+        "/outlets",
+        "/outlet show",
+        "/help",
+    ):
         assert f"`{name}`" in text, name
-    for name in ("/fact add", "/fact status", "/story create", "/triage", "/poll launch", "/setup curator-role"):
+    for name in (
+        "/fact add",
+        "/fact status",
+        "/story create",
+        "/triage",
+        "/poll launch",
+        "/setup curator-role",
+        "/outlet merge",
+        "/outlet split",
+        "/outlet outcome",
+    ):
         assert f"`{name}`" not in text, name
     assert "Curators have" in text
 
@@ -37,6 +58,9 @@ async def test_a_curator_also_sees_their_own_commands_each_in_one_line(curated_w
         "/poll launch",
         "/poll resolve",
         "/feeds add",
+        "/outlet merge",
+        "/outlet split",
+        "/outlet outcome",
     ):
         assert f"`{name}`" in text, name
     assert "Curators:" not in text, "the role is said once, in the heading, not on every line"

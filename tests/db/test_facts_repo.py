@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from db import Database, DatabaseTooNew
-from db.connection import migrations
+from db.connection import latest_version, migrations
 from db.errors import Conflict, InvalidChange, NotFound
 from db.facts import Actor, FactStore, NewSource, export_facts, import_facts
 from db.seed import ensure_guild_seeded, load_seed, seed_data
@@ -28,8 +28,8 @@ async def store(backend):
 # tests/db/test_postgres.py::test_migrations_are_tracked_in_a_table).
 async def test_migrations_set_user_version_and_refuse_newer(tmp_path):
     db = await Database.open(tmp_path / "m.db")
-    assert await db.schema_version() == len(migrations())
-    await db.execute(f"PRAGMA user_version = {len(migrations()) + 1}")
+    assert await db.schema_version() == latest_version(migrations())
+    await db.execute(f"PRAGMA user_version = {latest_version(migrations()) + 1}")
     await db.close()
     with pytest.raises(DatabaseTooNew):
         await Database.open(tmp_path / "m.db")

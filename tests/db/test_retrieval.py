@@ -8,7 +8,7 @@ import pytest
 
 from bot.ask.decide import ask, is_context
 from bot.ask.embeddings import MODEL_ID, shared_embedder
-from db.connection import Database, migrations
+from db.connection import Database, latest_version, migrations
 from db.facts import Actor, FactStore
 from db.postgres import pg_migrations
 from db.retrieval import Retrieval, same_name, same_word
@@ -29,7 +29,7 @@ async def _open(backend: Database) -> tuple[Database, FactStore, Retrieval]:
 async def test_vectors_are_backfilled_once_and_written_with_each_claim_and_edit(backend) -> None:  # noqa: ANN001
     db, store, retrieval = await _open(backend)
     try:
-        want = len(migrations()) if db.dialect == "sqlite" else len(pg_migrations())
+        want = latest_version(migrations()) if db.dialect == "sqlite" else latest_version(pg_migrations())
         assert await db.schema_version() == want
         assert await db.fetchval("SELECT count(*) FROM claim_vectors") == 0
         assert await retrieval.backfill() == 14

@@ -38,6 +38,11 @@ async def test_demo_world_has_every_installed_feature_ready(tmp_path):
         seen["timeline"] = (story.title, claims, marks)
         board = await world.members["bob"].slash(world.general, "leaderboard")
         seen["leaderboard"] = board.response.embeds[0].description
+        if bot.tree.get_command("outlets"):
+            result = await world.members["alice"].slash(world.general, "outlets")
+            message = result.followups[-1] if result.followups else result.response
+            seen["outlets"] = message.embeds[0].description
+            seen["calibration"] = await message.attachments[0].read()
         snapshot = await preview.snapshot()
         seen["messages"] = len(snapshot["messages"])
         stop.set()
@@ -55,6 +60,11 @@ async def test_demo_world_has_every_installed_feature_ready(tmp_path):
     assert any(t.startswith("#1 (source: Demo Newsroom)") for t in texts), texts
     assert sum("days with nothing dated" in t for t in texts) == 2, texts
     save("seed", timeline_png(title, claims, marks), timeline_figure(title, claims, marks))
+    if "outlets" in seen:  # the week settled claims of several outlets: ranked, with their figures
+        ranked = seen["outlets"].split("\n")
+        assert ranked[0].startswith("1. **The Wall Street Journal** · 5 held up · 0 did not")
+        assert ranked[1].startswith("2. **Demo Newsroom** · 3 held up · 0 did not")
+        assert seen["calibration"][:8] == b"\x89PNG\r\n\x1a\n"
     if "triage" in seen:
         assert "Netflix and Spotify" in seen["triage"]
     # The real database was never created.
