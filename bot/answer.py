@@ -23,17 +23,8 @@ from bot.formatting import BRAND, STATUS_EMOJI, escape, source_line
 from bot.lexicon import Lexicon, shared_lexicon
 from bot.limits import clip, fit_embed
 from db.facts import Claim, FactStore, Source, Story
-from db.retrieval import (
-    EmbeddingModel,
-    Retrieval,
-    Retrieved,
-    Term,
-    question_parts,
-    same_name,
-    same_word,
-    stem,
-    words_of,
-)
+from db.retrieval import EmbeddingModel, Retrieval, Retrieved
+from db.search.words import Term, question_parts, same_name, same_word, stem, words_of
 
 # Two ordinary words this close (cosine of their vectors) mean about the same thing here. Measured on
 # the seed: prize/awards 0.49, football/nfl 0.42, negotiating/talks 0.62; most unrelated pairs stay below

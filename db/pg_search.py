@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from db.facts.search import Match, content_words, rank
+from db.facts.search import Match, rank
 from db.postgres import PgDatabase, PgTx
+from db.search.words import content_words
 
 CONFIG = "rumormill"  # the text search configuration of 001_schema.sql: english stems, accents folded
 CANDIDATES = 200  # as many candidates as the FTS5 query ranks

@@ -9,8 +9,6 @@ hold its story once its transaction commits (its row replaced or appended), neve
 from __future__ import annotations
 
 import bisect
-import difflib
-import functools
 import re
 import time
 from collections import OrderedDict
@@ -22,151 +20,10 @@ import numpy as np
 
 from db.connection import Database, Tx
 from db.facts import Claim
+from db.search.words import Term, closest, one_swap, question_terms, stem, undoubled, words_of
 
 if TYPE_CHECKING:
     from db.postgres import PgDatabase
-
-# -- words -----------------------------------------------------------------------------------------
-# Words that never carry a question: question words, auxiliaries, pronouns, generic verbs (plan, start,
-# happen...), vague nouns that stand for "them" (the companies, the deal's parties) and chat filler.
-# A word in this list is never reported as missing from the store.
-FILLER = frozenset(
-    """a about above across after again against ago all almost along already also although always am
-    among an and another any anybody anyone anything anyway anywhere are around as ask asked asking at
-    away back be became because become been before being below between beyond both but by can cannot
-    could did do does doing done down during each either else enough especially even ever every
-    everyone everything exactly far few for from further get gets getting give given go goes going gone
-    gonna got gotten had happen happened happening happens has have having he hear heard hello her here
-    hers herself hey hi him himself his how however i if in including instead into is it its itself
-    just kind know known let like likely look looking lot lots made make makes making many may maybe me
-    mean means might mine more most much must my myself near need needs neither never new news next no
-    nor not nothing now of off often oh ok okay on once one only onto or other others otherwise our ours
-    out over own perhaps please plan planned planning plans possible possibly probably put quite rather
-    really right said same say saying says see seem seems seen several shall she should since so some
-    somebody someone something sometime sometimes soon sort start started starting starts still stuff
-    such sure take taken taking tell telling than thank thanks that the their theirs them themselves then
-    there these they thing things think this those though through thus till to today too toward towards
-    two under unless until up upon us use used very via want wanted wants was way we well went were
-    what whatever when whenever where whether which while who whoever whole whom whose why will with
-    within without would yeah yes yet you your yours yourself update updates latest info information
-    detail details company companies firm firms side sides anymore currently actually already truly
-    part involve involved involving regarding coming come comes happen move moves moving moved
-    air airs aired airing broadcast broadcasts broadcasting stream streams streamed""".split()
-)
-# Words that ask about a claim's status: the answer's status line answers them, so they are never missing.
-STATUS_WORDS = frozenset(
-    """confirm confirmed confirms confirmation true real rumor rumour rumors rumours rumored rumoured
-    status official officially legit verified verify denied deny denies fake""".split()
-)
-_WORD = re.compile(r"[\w][\w'’.-]*", re.UNICODE)
-_SUFFIXES = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
-
-
-def stem(word: str) -> str:
-    """A light suffix stripper: 'interviews', 'interviewed' and 'interview' meet; good enough to compare."""
-    for suffix, repl in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)] + repl
-    return word
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    surface: str  # as the member typed it, for "Nothing stored mentions YouTube."
-    lower: str
-    stem: str
-    is_name: bool  # capitalised inside a sentence, an acronym or a number: matched by spelling only
-    is_status: bool
-
-
-def question_terms(question: str) -> list[Term]:
-    """The words that carry a question, in order, without duplicates, filler or FTS5 syntax."""
-    out: dict[str, Term] = {}
-    for match in _WORD.finditer(question):
-        before = question[: match.start()].rstrip()
-        sentence_start = not before or before[-1] in ".?!:;\"'(“"
-        raw = re.sub(r"['’]s$", "", match.group(0).strip("'’.-"))
-        for part in re.split(r"[^\w]+", raw):
-            lower = part.lower()
-            if len(lower) < 2 or lower in FILLER or lower in out:
-                continue
-            is_name = (
-                (part[:1].isupper() and not sentence_start)
-                or any(ch.isupper() for ch in part[1:])
-                or any(ch.isdigit() for ch in part)
-            )
-            out[lower] = Term(part, lower, stem(lower), is_name, lower in STATUS_WORDS)
-            sentence_start = False
-    return list(out.values())
-
-
-# Where a question joins two things it asks about ("the awards show and a podcast", "..., and who will
-# judge it?"). Each side is asked on its own; a side with no word of its own ("Are Netflix and Spotify
-# ...") joins the next one.
-_CLAUSE = re.compile(r"[,;]|\b(?:and|or|but|plus|as well as)\b", re.IGNORECASE)
-
-
-def question_parts(question: str) -> list[list[str]]:
-    """The question's words (lower-cased, as in question_terms) per part it joins with and/or/commas."""
-    seen: set[str] = set()
-    parts = []
-    for piece in _CLAUSE.split(question):
-        words = [t.lower for t in question_terms(piece) if t.lower not in seen]
-        seen.update(words)
-        if words:
-            parts.append(words)
-    return parts
-
-
-def words_of(*texts: str | Iterable[str]) -> list[str]:
-    """Lower-cased words of claim text, tags and entities (tags like 'awards-show' split in two)."""
-    out: dict[str, None] = {}
-    for text in texts:
-        joined = text if isinstance(text, str) else " ".join(text)
-        for raw in _WORD.findall(joined.lower()):
-            raw = re.sub(r"['’]s$", "", raw.strip("'’.-"))
-            for part in re.split(r"[^\w]+", raw):
-                if len(part) >= 2 and part not in FILLER:
-                    out.setdefault(part, None)
-    return list(out)
-
-
-@functools.lru_cache(maxsize=100_000)
-def same_word(a: str, b: str) -> bool:
-    """Stems equal, one a short extension of the other ('documentar'), or one typo apart ('spotfy')."""
-    if a == b:
-        return True
-    short, long_ = sorted((a, b), key=len)
-    if len(short) < 4 or len(long_) - len(short) > 3:
-        return False
-    if long_.startswith(short) or _one_swap(a, b):
-        return True
-    matcher = difflib.SequenceMatcher(None, a, b)
-    return matcher.real_quick_ratio() >= 0.84 and matcher.quick_ratio() >= 0.84 and matcher.ratio() >= 0.84
-
-
-# A name this long or longer still counts as itself with one letter wrong, missing or extra ("Tysen" for
-# Tyson); a shorter one does not, since one letter turns short names into other names (Jake / Jane).
-NAME_TYPO_MIN = 5
-
-
-@functools.lru_cache(maxsize=100_000)
-def same_name(a: str, b: str) -> bool:
-    """A name as stored, or one slip away from it: two neighbouring letters swapped ("Pual" for Paul,
-    as `same_word`); a doubled letter typed once or twice, at any length from 3 ("Pit" for Pitt); or,
-    for names of NAME_TYPO_MIN letters or more, one letter changed, dropped or added. The ratio
-    `same_word` uses asks more of short words than one slip leaves: "tysen" / "tyson" scores 0.80,
-    "pual" / "paul" 0.75."""
-    return (
-        same_word(a, b)
-        or (min(len(a), len(b)) >= 3 and _undoubled(a) == _undoubled(b))
-        or (min(len(a), len(b)) >= NAME_TYPO_MIN and _one_edit(a, b))
-    )
-
-
-def _undoubled(word: str) -> str:
-    """The word with each run of one letter written once: "pitt" and "pit" are the same to it."""
-    return re.sub(r"(.)\1+", r"\1", word)
 
 
 # -- the model, as seen from here ------------------------------------------------------------------
@@ -262,12 +119,12 @@ class ClaimIndex:
             return found
         pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
         # A doubled letter typed once or twice ("Pit" for Pitt) is a typo even in a short word.
-        doubled = [t for t in pool if t != s and _undoubled(t) == _undoubled(s)]
+        doubled = [t for t in pool if t != s and undoubled(t) == undoubled(s)]
         if doubled or len(s) < 4:
             return doubled[:2]
         # Two neighbouring letters swapped ("Pual") is the commonest typo and scores only 0.75 below.
-        swapped = [t for t in pool if _one_swap(s, t)]
-        return swapped[:2] or difflib.get_close_matches(s, pool, n=2, cutoff=0.8)
+        swapped = [t for t in pool if one_swap(s, t)]
+        return swapped[:2] or closest(s, pool, n=2, cutoff=0.8)
 
     def nearest(self, vector: np.ndarray) -> int | None:
         """The id of the claim closest in meaning to a vector (None if no claim is closer than unrelated)."""
@@ -554,22 +411,3 @@ def _claim(row: Any) -> Claim:
 def _fts_term(word: str, *, prefix: bool) -> str:
     # User text is data: each word becomes one double-quoted FTS5 string (quotes doubled inside).
     return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
-
-
-def _one_swap(a: str, b: str) -> bool:
-    """True when b is a with exactly two neighbouring letters swapped."""
-    if len(a) != len(b) or a == b:
-        return False
-    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """True when b is a with one letter changed, dropped or added (Levenshtein distance 1)."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    short, long_ = sorted((a, b), key=len)
-    i = next((k for k, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
-    if len(short) == len(long_):
-        return short[i + 1 :] == long_[i + 1 :]
-    return short[i:] == long_[i + 1 :]

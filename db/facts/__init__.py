@@ -40,7 +40,6 @@ from db.facts.model import (
     slugify,
     unknown_claim,
 )
-from db.facts.search import STOPWORDS, content_words
 from db.facts.store import FactStore, change_events_since
 from db.facts.transfer import EXPORT_VERSION, Census, adopt_unowned, census, export_facts, import_facts, owners
 
@@ -59,7 +58,6 @@ __all__ = [
     "RELIABILITY",
     "SETTABLE_STATUSES",
     "STATUSES",
-    "STOPWORDS",
     "SYSTEM",
     "UNKNOWN_STORY",
     "Actor",
@@ -78,7 +76,6 @@ __all__ = [
     "archived_message",
     "census",
     "change_events_since",
-    "content_words",
     "export_facts",
     "has_visible",
     "import_facts",

@@ -14,7 +14,6 @@ is ANDed with it, so one server's words never match another server's claims.
 
 from __future__ import annotations
 
-import difflib
 import re
 import weakref
 from collections.abc import Iterable, Mapping
@@ -22,43 +21,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from db.connection import Database, Tx
+from db.search.words import closest, content_words
 
 if TYPE_CHECKING:
     from db.pg_search import PgClaimSearch
     from db.postgres import PgTx
 
 _SCOPE_TOKEN = re.compile(r"g\d+")  # a server's token in the search index's scope column
-_WORD = re.compile(r"[\w][\w'’.-]*", re.UNICODE)
-# Words that carry no meaning for matching a question to a claim.
-STOPWORDS = frozenset(
-    """a about after again all also am an and any are as at be been before being both but by can could
-    did do does doing done for from had has have having he her here hers him his how i if in into is it
-    its just me more most my no nor not now of off on once only or other our out over own same she
-    should so some such than that the their them then there these they this those to too under until up
-    very was we were what when where which while who whom why will with would you your yet any anything
-    happen happening going gonna really still tell know news latest thing things""".split()
-)
 MAX_QUESTION_WORDS = 12
 MAX_TYPED_WORDS = 8
 CANDIDATES = 200  # bm25's best rows that ranking looks at
 
 # The FTS vocabulary for typo correction, per database, dropped whenever claim text changes.
 _vocab: weakref.WeakKeyDictionary[Database, list[str]] = weakref.WeakKeyDictionary()
-
-
-def content_words(text: str) -> list[str]:
-    """The meaningful words of a question, lower-cased, in order, without duplicates or stopwords."""
-    seen: dict[str, None] = {}
-    for raw in _WORD.findall(text.lower()):
-        word = raw.strip("'’.-")
-        word = re.sub(r"['’]s$", "", word)
-        if len(word) < 2 or word in STOPWORDS:
-            continue
-        # Periods and dashes inside words (e.g. "co-ceo") are split the way the FTS tokenizer does.
-        for part in re.split(r"[^\w]+", word):
-            if len(part) >= 2 and part not in STOPWORDS:
-                seen.setdefault(part, None)
-    return list(seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,4 +244,4 @@ async def _closest(db: Database, word: str) -> list[str]:
         # another server's claims hold simply matches nothing here.
         rows = await db.fetchall("SELECT term FROM claims_fts_vocab")
         vocab = _vocab[db] = [r[0] for r in rows if not _SCOPE_TOKEN.fullmatch(r[0])]
-    return difflib.get_close_matches(word, vocab, n=2, cutoff=0.75)
+    return closest(word, vocab, n=2, cutoff=0.75)

@@ -11,7 +11,8 @@ from bot.embeddings import MODEL_ID, shared_embedder
 from db.connection import Database, migrations
 from db.facts import Actor, FactStore
 from db.postgres import pg_migrations
-from db.retrieval import Retrieval, same_name, same_word
+from db.retrieval import Retrieval
+from db.search.words import same_name, same_word
 from db.seed import load_seed
 
 CURATOR = Actor(1, "tester")

@@ -1,0 +1,1 @@
+"""Claim search: the word rules, the lexical index of each backend, and /ask's hybrid retrieval."""
