@@ -36,7 +36,7 @@ from bot.formatting import claim_embed
 from bot.limits import CHOICES
 from db.connection import Database
 from db.facts import SETTABLE_STATUSES, Actor, FactStore, NewSource
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 
 TARGETS_MS = {"/fact show": 20.0, "/ask": 50.0, "autocomplete": 20.0}

@@ -28,7 +28,7 @@ from db.facts import FactStore
 from db.feeds import FeedStore
 from db.guilds import GuildConfig, active_story_count
 from db.polls import PollStore
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 from db.shards import ShardFilter
 

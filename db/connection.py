@@ -16,6 +16,8 @@ from typing import Any
 import aiosqlite
 
 from db.errors import Conflict
+from db.search import ClaimSearch
+from db.search.fts5 import Fts5ClaimSearch
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,7 @@ class Database(CommitHub):
         self.path = path
         self._write_lock = asyncio.Lock()
         super().__init__()
+        self.search: ClaimSearch = Fts5ClaimSearch(self)  # the claims' full-text index
 
     def in_write(self) -> bool:
         return self._write_lock.locked() and self.conn.in_transaction

@@ -32,6 +32,8 @@ from asyncpg.pool import PoolConnectionProxy
 
 from db.connection import CommitHub, DatabaseTooNew, migrations
 from db.errors import Conflict
+from db.search import ClaimSearch
+from db.search.postgres import PgClaimSearch
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +212,7 @@ class PgDatabase(CommitHub):
         self._in_transaction = False
         super().__init__()
         self._identity_tables: frozenset[str] = frozenset()
+        self.search: ClaimSearch = PgClaimSearch(self)  # the claims' full-text index
 
     def in_write(self) -> bool:
         return self._in_transaction

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from db import clock
 from db.connection import Database, Tx
 from db.errors import AlreadyApplied, Conflict, InvalidChange, NotFound
-from db.facts import search as fts
 from db.facts.model import (
     KINDS,
     MAX_CLAIM_TEXT,
@@ -50,10 +49,11 @@ from db.facts.model import (
     slugify,
     unknown_claim,
 )
+from db.search.ranking import rank
 from db.shards import ShardFilter, shard_clause
 
 if TYPE_CHECKING:
-    from db.retrieval import Retrieval
+    from db.search.retrieval import Retrieval
 
 _PRUNE_EVERY = 64  # about one write in 64 prunes request ids older than a day
 
@@ -98,7 +98,7 @@ class FactStore:
         self.guild_id = guild_id
         self.max_stories = max_stories
         self.max_claims_per_story = max_claims_per_story
-        # /ask's vector index (db/retrieval.py), set by the bot: it writes each claim's vector in the
+        # /ask's vector index (db/search/retrieval.py), set by the bot: it writes each claim's vector in the
         # claim's own transaction. Without it, vectors are backfilled when the index is next built.
         self.retrieval: Retrieval | None = None
 
@@ -720,7 +720,7 @@ class FactStore:
     # -- search ------------------------------------------------------------------------------------
     async def search(self, question: str, *, story_id: int | None = None, limit: int = 5) -> list[SearchHit]:
         """This server's claims that answer a question, most relevant first; user text is only FTS5 data."""
-        found = await fts.match(self.db, self.guild_id, question)
+        found = await self.db.search.match(self.guild_id, question)
         if found is None:
             return []
         ids = [claim_id for claim_id, _ in found.ranked]
@@ -733,7 +733,7 @@ class FactStore:
                 [self.guild_id, *ids],
             )
         }
-        scored = fts.rank(found, claims, story_id=story_id, limit=limit)
+        scored = rank(found, claims, story_id=story_id, limit=limit)
         labelled = await self._with_labels([claim for _, claim, _ in scored])
         return [
             SearchHit(
@@ -762,7 +762,7 @@ class FactStore:
                 (self.guild_id, int(digits), digits + "%", int(digits), limit),
             )
             return await self._with_labels(rows)
-        ids = await fts.suggest(self.db, self.guild_id, text, limit)
+        ids = await self.db.search.suggest(self.guild_id, text, limit)
         by_id = {c.id: c for c in await self._claims_by_ids(ids)}
         return [by_id[i] for i in ids if i in by_id]
 
@@ -796,7 +796,7 @@ class FactStore:
         async with self._write(request_id) as tx:
             change = await make(tx, at)
             if change.text is not None:
-                await fts.index_claim(
+                await self.db.search.index(
                     tx,
                     self.guild_id,
                     change.claim_id,
@@ -814,7 +814,7 @@ class FactStore:
                 tx, change.story_id, change.claim_id, history_id, change.event, change.summary, change.detail, at
             )
         if change.text is not None:
-            fts.vocabulary_changed(self.db)
+            self.db.search.vocabulary_changed()
             if self.retrieval is not None:
                 self.retrieval.invalidate(change.story_id)
         return change

@@ -8,7 +8,7 @@ from bot.answer import Answer, ask
 from bot.embeddings import shared_embedder
 from db.connection import Database
 from db.facts import FactStore
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.seed import load_seed
 
 

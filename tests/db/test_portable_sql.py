@@ -13,7 +13,8 @@ from db import Database
 # The repositories, which run on both backends (db/votes/ is the vote writer's, ported on its own).
 REPOSITORIES = [
     *sorted(Path("db/facts").glob("*.py")),
-    *(Path("db") / n for n in ("feeds.py", "updates.py", "polls.py", "guilds.py", "retrieval.py", "shards.py")),
+    Path("db/search/retrieval.py"),
+    *(Path("db") / n for n in ("feeds.py", "updates.py", "polls.py", "guilds.py", "shards.py")),
 ]
 # SQLite-only SQL that PostgreSQL refuses or reads differently (the REWRITES below give each replacement).
 SQLITE_ONLY = [
@@ -74,7 +75,7 @@ REWRITES = [
         (None, 1),
     ),
     (
-        "db/retrieval.py:Retrieval.claims (a subquery in FROM needs a name on PostgreSQL 15)",
+        "db/search/retrieval.py:Retrieval.claims (a subquery in FROM needs a name on PostgreSQL 15)",
         "SELECT c.id, (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM claim_tags t "
         " WHERE t.claim_id = c.id ORDER BY tag)) AS _tags FROM claims c WHERE c.id IN (?, ?) ORDER BY c.id",
         "SELECT c.id, (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM claim_tags t "

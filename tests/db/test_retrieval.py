@@ -1,4 +1,4 @@
-"""db/retrieval.py on a migrated database, on SQLite and on PostgreSQL (the `backend` fixture):
+"""db/search/retrieval.py on a migrated database, on SQLite and on PostgreSQL (the `backend` fixture):
 vectors written with claims, backfill, the cache, round trips."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from bot.embeddings import MODEL_ID, shared_embedder
 from db.connection import Database, migrations
 from db.facts import Actor, FactStore
 from db.postgres import pg_migrations
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.search.words import same_name, same_word
 from db.seed import load_seed
 

@@ -1,5 +1,6 @@
-"""Hybrid retrieval for /ask: FTS5 for exact names, ids and typos, plus dense vectors for meaning,
-fused by reciprocal rank. SQL-side and numpy-side only; deciding what to answer lives in bot/answer.py.
+"""Hybrid retrieval for /ask: the database's lexical index (`db.search`, FTS5 or PostgreSQL's tsvector)
+for exact names, ids and typos, plus dense vectors for meaning, fused by reciprocal rank. SQL-side and
+numpy-side only; deciding what to answer lives in the bot. Thresholds: db/search/tuning.py `RETRIEVAL`.
 
 Vectors are written with each claim (FactStore calls `write_vector` inside its transaction) and kept
 in memory as one matrix per set of stories; a claim added or reworded is put into the matrices that
@@ -14,16 +15,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 
 from db.connection import Database, Tx
-from db.facts import Claim
+from db.facts.model import Claim
+from db.search.tuning import RETRIEVAL, WORDS
 from db.search.words import Term, closest, one_swap, question_terms, stem, undoubled, words_of
-
-if TYPE_CHECKING:
-    from db.postgres import PgDatabase
 
 
 # -- the model, as seen from here ------------------------------------------------------------------
@@ -109,22 +108,23 @@ class ClaimIndex:
         s = stem(word)
         found = [s] if s in self.stems else []
         start = bisect.bisect_left(self._sorted, s)
-        for t in self._sorted[start : start + 20]:
+        for t in self._sorted[start : start + RETRIEVAL.prefix_scan]:
             if not t.startswith(s):
                 break
-            if t != s and len(t) - len(s) <= 3 and len(s) >= 4:
+            if t != s and len(t) - len(s) <= WORDS.extension_max and len(s) >= WORDS.fuzzy_min:
                 found.append(t)
-        found += [s[:k] for k in range(max(4, len(s) - 3), len(s)) if s[:k] in self.stems]
-        if found or len(s) < 3:
+        shortest = max(WORDS.fuzzy_min, len(s) - WORDS.extension_max)
+        found += [s[:k] for k in range(shortest, len(s)) if s[:k] in self.stems]
+        if found or len(s) < WORDS.doubled_min:
             return found
         pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
         # A doubled letter typed once or twice ("Pit" for Pitt) is a typo even in a short word.
         doubled = [t for t in pool if t != s and undoubled(t) == undoubled(s)]
-        if doubled or len(s) < 4:
+        if doubled or len(s) < WORDS.fuzzy_min:
             return doubled[:2]
         # Two neighbouring letters swapped ("Pual") is the commonest typo and scores only 0.75 below.
         swapped = [t for t in pool if one_swap(s, t)]
-        return swapped[:2] or closest(s, pool, n=2, cutoff=0.8)
+        return swapped[:2] or closest(s, pool, n=2, cutoff=WORDS.index_typo_cutoff)
 
     def nearest(self, vector: np.ndarray) -> int | None:
         """The id of the claim closest in meaning to a vector (None if no claim is closer than unrelated)."""
@@ -146,7 +146,7 @@ class Candidate:
     claim: Claim
     fused: float  # reciprocal-rank-fusion score
     dense: float  # cosine similarity of the question and the claim
-    lexical_rank: int | None  # 1-based rank in the FTS5 ranking, None when FTS5 did not find it
+    lexical_rank: int | None  # 1-based rank in the lexical ranking, None when the index did not find it
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +157,6 @@ class Retrieved:
     index: ClaimIndex
     query_vector: np.ndarray
     sql_round_trips: int
-
-
-RRF_K = 60
-# Matrices kept at once (one per server's set of stories, or a story filter): least recently used out.
-_CACHE_SETS = 256
 
 
 class Retrieval:
@@ -278,7 +273,7 @@ class Retrieval:
         self.last_build_ms = (time.perf_counter() - started) * 1000
         if generation == self._generation:  # a write during the build makes it stale: don't keep it
             self._indexes[key] = built
-            while len(self._indexes) > _CACHE_SETS:
+            while len(self._indexes) > RETRIEVAL.cache_sets:
                 self._indexes.popitem(last=False)
         return built
 
@@ -288,7 +283,7 @@ class Retrieval:
     ) -> Retrieved:
         """Candidates for a question among the given stories' claims, best first (fused ranking).
 
-        Three SQL round trips at most: the FTS5 match, and the candidates' rows with tags and entities
+        Three SQL round trips at most: the lexical match, and the candidates' rows with tags and entities
         (the index is built once per set of stories and kept until a claim is written).
         """
         terms = question_terms(question)
@@ -296,30 +291,10 @@ class Retrieval:
         trips = 0
         lexical: list[int] = []
         story_key = sorted(set(story_ids))
-        if getattr(self.db, "dialect", "sqlite") == "postgresql":
-            from db.pg_search import PgClaimSearch  # PostgreSQL processes only
-
-            words = self._lexical_words(terms, index)
-            if words and story_key:
-                lexical = await PgClaimSearch(cast("PgDatabase", self.db)).lexical(guild_id, words, story_key)
-                trips += 1
-            fts = ""
-        else:
-            fts = self._fts_query(terms, index)
-        if fts and guild_id is not None:
-            # The server's token in the index's scope column: FTS5 ranks only this server's claims.
-            fts = f'scope:"g{guild_id}" AND ({fts})'
-        if fts and story_key:
-            marks = ",".join("?" * len(story_key))
-            rows = await self.db.fetchall(
-                # A join, not "rowid IN (SELECT ...)": that form made FTS5 take 125 ms at 1,000 claims.
-                "SELECT f.rowid FROM claims_fts f JOIN claims c ON c.id = f.rowid "  # noqa: S608 - "?" marks only
-                f"WHERE claims_fts MATCH ? AND c.story_id IN ({marks}) "
-                "ORDER BY bm25(claims_fts, 3.0, 1.0, 2.0) LIMIT 50",
-                (fts, *story_key),
-            )
+        spellings = self._spellings(terms, index)
+        if spellings and story_key:
+            lexical = await self.db.search.lexical(guild_id, spellings, story_key, RETRIEVAL.lexical_candidates)
             trips += 1
-            lexical = [r[0] for r in rows]
         # Claims asked for by id ("#12") come first, if they are in these stories.
         wanted = [int(m) for m in re.findall(r"#(\d{1,18})\b", question)]
         wanted = [i for i in wanted if i in index.position]
@@ -327,7 +302,7 @@ class Retrieval:
         query_text = " ".join(t.surface for t in terms)
         qv = self.model.embed([query_text])[0] if terms else np.zeros(self.model.dim, np.float32)
         dense_scores = index.matrix @ qv if index.size else np.zeros(0, np.float32)
-        top = min(50, index.size)
+        top = min(RETRIEVAL.dense_candidates, index.size)
         if top:
             part = np.argpartition(-dense_scores, top - 1)[:top]
             dense_order = part[np.argsort(-dense_scores[part])]
@@ -335,13 +310,13 @@ class Retrieval:
             dense_order = np.zeros(0, dtype=np.int64)
         fused: dict[int, float] = {}
         for rank, claim_id in enumerate(wanted):
-            fused[claim_id] = 1.0 + 1.0 / (1 + rank)
+            fused[claim_id] = RETRIEVAL.by_id + 1.0 / (1 + rank)
         for rank, claim_id in enumerate(lexical):
-            fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RETRIEVAL.rrf_k + rank + 1)
         if terms:
             for rank, row in enumerate(dense_order):
                 claim_id = int(index.ids[row])
-                fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+                fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RETRIEVAL.rrf_k + rank + 1)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
         # Read before the await: a write meanwhile may put rows into this index.
         position = index.position
@@ -358,24 +333,13 @@ class Retrieval:
     def _spellings(self, terms: Sequence[Term], index: ClaimIndex) -> list[list[str]]:
         """Per question term, the spellings to look up: the term and the stored words spelled like it."""
         out = []
-        for term in terms[:12]:
+        for term in terms[: RETRIEVAL.max_terms]:
             if index.stems and not index.known(term.lower):
-                continue  # nothing stored is spelled like it: a costly FTS5 lookup would find nothing
+                continue  # nothing stored is spelled like it: a costly index lookup would find nothing
             known = index.known(term.lower)
             spelled = [term.lower] + [k for k in known if not k.startswith(stem(term.lower))]
             out.append(list(dict.fromkeys(spelled)))
         return out
-
-    def _fts_query(self, terms: Sequence[Term], index: ClaimIndex) -> str:
-        parts = [
-            " OR ".join(_fts_term(w, prefix=len(w) >= 3) for w in spelled)
-            for spelled in self._spellings(terms, index)
-        ]
-        return " OR ".join(f"({p})" for p in parts)
-
-    def _lexical_words(self, terms: Sequence[Term], index: ClaimIndex) -> list[str]:
-        """The same spellings as `_fts_query`, flat, for PostgreSQL's `PgClaimSearch.lexical`."""
-        return list(dict.fromkeys(w for spelled in self._spellings(terms, index) for w in spelled))
 
     async def claims(self, ids: Sequence[int]) -> dict[int, Claim]:
         """Claims with their tags and entities, in one round trip."""
@@ -406,8 +370,3 @@ def _claim(row: Any) -> Claim:
         tags=tuple(tags.split("\x1f")) if tags else (),
         entities=tuple(entities.split("\x1f")) if entities else (),
     )
-
-
-def _fts_term(word: str, *, prefix: bool) -> str:
-    # User text is data: each word becomes one double-quoted FTS5 string (quotes doubled inside).
-    return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
