@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.bench_core import cpu_model, fill, percentile, questions
 from bot.lexicon import Lexicon, wordnet_root
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import FactStore
 from db.search.retrieval import Retrieval
 from db.seed import load_seed

@@ -34,7 +34,7 @@ from bot.autocomplete import claim_choices
 from bot.embeddings import shared_embedder
 from bot.formatting import claim_embed
 from bot.limits import CHOICES
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import SETTABLE_STATUSES, Actor, FactStore, NewSource
 from db.search.retrieval import Retrieval
 from db.seed import ensure_guild_seeded

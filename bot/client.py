@@ -22,7 +22,7 @@ from bot.errors import UserFacingError
 from bot.lexicon import shared_lexicon
 from bot.settings import Settings
 from db import Database
-from db.backend import as_database, describe, open_database
+from db.drivers import as_database, describe, open_database
 from db.errors import StoreError
 from db.facts import FactStore
 from db.feeds import FeedStore

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from db import clock
-from db.connection import Database, Tx
+from db.drivers.sqlite import Database, Tx
 from db.errors import AlreadyApplied, Conflict, InvalidChange, NotFound
 from db.facts.model import (
     KINDS,

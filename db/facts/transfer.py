@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.errors import InvalidChange
 
 _EXPORT_TABLES = (

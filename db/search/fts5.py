@@ -21,7 +21,7 @@ from db.search.tuning import SEARCH, WORDS
 from db.search.words import closest, content_words
 
 if TYPE_CHECKING:
-    from db.connection import Database
+    from db.drivers.sqlite import Database
 
 _SCOPE_TOKEN = re.compile(r"g\d+")  # a server's token in the search index's scope column
 # bm25's column weights: text, tags, entities, and the scope column, which never ranks.

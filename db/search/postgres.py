@@ -23,7 +23,7 @@ from db.search.tuning import SEARCH
 from db.search.words import content_words
 
 if TYPE_CHECKING:
-    from db.postgres import PgDatabase
+    from db.drivers.postgres import PgDatabase
 
 CONFIG = "rumormill"  # the text search configuration of 001_schema.sql: english stems, accents folded
 _WEIGHTS = SEARCH.ts_rank_weights

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from db.connection import Database, Tx
+from db.drivers.sqlite import Database, Tx
 from db.facts.model import Claim
 from db.search.tuning import RETRIEVAL, WORDS
 from db.search.words import Term, closest, one_swap, question_terms, stem, undoubled, words_of

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.answer import Answer, ask
 from bot.embeddings import shared_embedder
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import FactStore
 from db.search.retrieval import Retrieval
 from db.seed import load_seed

@@ -25,7 +25,7 @@ import pytest
 
 from bot.answer import decide
 from bot.embeddings import shared_embedder
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import FactStore
 from db.search.retrieval import Retrieval
 from db.seed import load_seed

@@ -8,8 +8,8 @@ import pytest
 
 from bot.settings import SettingsError, load_settings
 from db import Database
-from db.backend import open_database
-from db.postgres import PgDatabase
+from db.drivers import open_database
+from db.drivers.postgres import PgDatabase
 from tests.conftest import FAKE_TOKEN
 
 

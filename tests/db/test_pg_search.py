@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from db import Database
+from db.drivers.postgres import PgDatabase
 from db.facts import Actor, FactStore, export_facts
-from db.postgres import PgDatabase
 from db.search.postgres import PgClaimSearch, ts_term
 from db.seed import load_seed
 

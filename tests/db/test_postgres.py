@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from db.connection import DatabaseTooNew
+from db.drivers.base import DatabaseTooNew
+from db.drivers.postgres import PgDatabase, pg_migrations, translate
 from db.errors import Conflict
-from db.postgres import PgDatabase, pg_migrations, translate
 
 
 # -- the dialect (no server needed) ----------------------------------------------------------------

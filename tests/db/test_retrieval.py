@@ -8,9 +8,10 @@ import pytest
 
 from bot.answer import ask, is_context
 from bot.embeddings import MODEL_ID, shared_embedder
-from db.connection import Database, migrations
+from db.drivers.base import migrations
+from db.drivers.postgres import pg_migrations
+from db.drivers.sqlite import Database
 from db.facts import Actor, FactStore
-from db.postgres import pg_migrations
 from db.search.retrieval import Retrieval
 from db.search.words import same_name, same_word
 from db.seed import load_seed
@@ -30,7 +31,7 @@ async def _open(backend: Database) -> tuple[Database, FactStore, Retrieval]:
 async def test_vectors_are_backfilled_once_and_written_with_each_claim_and_edit(backend) -> None:  # noqa: ANN001
     db, store, retrieval = await _open(backend)
     try:
-        want = len(migrations()) if db.dialect == "sqlite" else len(pg_migrations())
+        want = len(migrations()) if isinstance(db, Database) else len(pg_migrations())
         assert await db.schema_version() == want
         assert await db.fetchval("SELECT count(*) FROM claim_vectors") == 0
         assert await retrieval.backfill() == 14

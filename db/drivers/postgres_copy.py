@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from db.connection import Database
-from db.postgres import PgDatabase, PgTx
+from db.drivers.postgres import PgDatabase, PgTx
+from db.drivers.sqlite import Database
 
 BATCH = 5000
 # Bookkeeping of one engine that the other keeps its own way: migrations (PRAGMA user_version on SQLite),
