@@ -186,7 +186,7 @@ def test_repositories_hold_no_sqlite_only_sql(path: Path) -> None:
 
 
 def test_the_portable_forms_are_the_ones_the_repositories_run() -> None:
-    store = _sql_outside_fts5(Path("db/facts/store.py"))
+    store = "\n".join(_sql_outside_fts5(p) for p in sorted(Path("db/facts").glob("*.py")))  # FactStore's parts
     assert "(SELECT max(v) FROM (SELECT s.updated_at AS v UNION ALL" in store
     assert store.count("lower(title) = lower(?") == 3
     assert "lower(c.project) LIKE lower(?2) ESCAPE" in store
