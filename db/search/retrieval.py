@@ -117,14 +117,15 @@ class ClaimIndex:
         found += [s[:k] for k in range(shortest, len(s)) if s[:k] in self.stems]
         if found or len(s) < WORDS.doubled_min:
             return found
-        pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
+        pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= WORDS.index_typo_length]
         # A doubled letter typed once or twice ("Pit" for Pitt) is a typo even in a short word.
         doubled = [t for t in pool if t != s and undoubled(t) == undoubled(s)]
         if doubled or len(s) < WORDS.fuzzy_min:
-            return doubled[:2]
+            return doubled[: WORDS.index_typo_choices]
         # Two neighbouring letters swapped ("Pual") is the commonest typo and scores only 0.75 below.
         swapped = [t for t in pool if one_swap(s, t)]
-        return swapped[:2] or closest(s, pool, n=2, cutoff=WORDS.index_typo_cutoff)
+        choices = WORDS.index_typo_choices
+        return swapped[:choices] or closest(s, pool, n=choices, cutoff=WORDS.index_typo_cutoff)
 
     def nearest(self, vector: np.ndarray) -> int | None:
         """The id of the claim closest in meaning to a vector (None if no claim is closer than unrelated)."""
@@ -279,7 +280,12 @@ class Retrieval:
 
     # -- search ------------------------------------------------------------------------------------
     async def search(
-        self, question: str, story_ids: Sequence[int], *, guild_id: int | None = None, limit: int = 8
+        self,
+        question: str,
+        story_ids: Sequence[int],
+        *,
+        guild_id: int | None = None,
+        limit: int = RETRIEVAL.returned,
     ) -> Retrieved:
         """Candidates for a question among the given stories' claims, best first (fused ranking).
 

@@ -28,6 +28,10 @@ class WordTuning:
     # The difflib cutoff for a stored word stem as the correction of an unknown one in /ask's index:
     # chosen by hand; not measured.
     index_typo_cutoff: float = 0.8
+    # Stored stems within this many letters of an unknown word's length are its candidate corrections, and
+    # this many are kept: chosen by hand; not measured.
+    index_typo_length: int = 2
+    index_typo_choices: int = 2
     # The difflib cutoff for a word of the FTS5 vocabulary as the correction of an unknown question word
     # (/fact search, autocomplete): chosen by hand; not measured.
     vocabulary_typo_cutoff: float = 0.75
@@ -78,6 +82,8 @@ class RetrievalTuning:
     max_terms: int = 12
     # A claim asked for by id ("#12") scores this plus 1/(its place among the ids): above any fused score.
     by_id: float = 1.0
+    # Candidates a question returns, fused score first: chosen by hand; not measured.
+    returned: int = 8
     # Stored stems a prefix may extend to, per word: chosen by hand; not measured.
     prefix_scan: int = 20
     # Matrices kept at once (one per server's set of stories, or a story filter), least recently used
