@@ -1,4 +1,4 @@
-"""bot/settings.py: SHARD_COUNT, SHARD_IDS and DATABASE_URL; db/backend.py's choice of backend."""
+"""bot/settings.py: SHARD_COUNT, SHARD_IDS and DATABASE_URL; the driver registry's choice of backend (db/drivers/)."""
 
 from __future__ import annotations
 

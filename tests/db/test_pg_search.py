@@ -173,7 +173,7 @@ async def test_lexical_candidates_for_ask(both: tuple[Database, PgDatabase]) -> 
         assert await pg.fetchval("SELECT guild_id FROM claims WHERE id = ?", (claim_id,)) == G1
 
 
-# -- db/facts.py's own reads, unchanged, on both backends --------------------------------------------
+# -- the fact store's own reads, on both backends ---------------------------------------------------
 async def test_repository_reads_match_across_backends(both: tuple[Database, PgDatabase]) -> None:
     sqlite, pg = both
     for guild in (G1, G2):

@@ -172,7 +172,7 @@ async def test_rewrite_means_the_same_on_both(
 def _sql_outside_fts5(path: Path) -> str:
     text = (Path(__file__).parents[2] / path).read_text(encoding="utf-8")
     if path.name in ("search.py", "retrieval.py"):
-        # FTS5's own queries (claims_fts, its vocabulary) run on SQLite only, behind the dialect switch.
+        # FTS5's own queries (claims_fts, its vocabulary) run on SQLite only (db/search/fts5.py).
         text = "\n".join(line for line in text.splitlines() if "claims_fts" not in line)
     return text
 

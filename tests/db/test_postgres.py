@@ -1,4 +1,4 @@
-"""db/postgres.py: the PostgreSQL twin of db/connection.py, and what it shares with SQLite (`backend`)."""
+"""db/drivers/postgres.py: the PostgreSQL twin of db/drivers/sqlite.py, and what it shares with SQLite (`backend`)."""
 
 from __future__ import annotations
 
