@@ -27,9 +27,9 @@ from pathlib import Path
 
 from bench.bench_core import cpu_model, fill, percentile, questions
 from bot.ask.lexicon import Lexicon, wordnet_root
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import FactStore
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.seed import load_seed
 
 TARGET_P99_MS = 50.0

@@ -44,9 +44,9 @@ from bot.kit.limits import CHOICES
 from bot.outlets.records import TrackRecords, outcome_note, source_notes
 from bot.outlets.track_record import outlet_key
 from cogs.outlets import outlet_embed, outlets_embed
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import SETTABLE_STATUSES, Actor, FactStore, NewSource
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 
 TARGETS_MS = {"/fact show": 20.0, "/ask": 50.0, "autocomplete": 20.0, "/outlets": 50.0, "/outlet show": 50.0}

@@ -47,7 +47,7 @@ import discord
 from discord.ext import commands
 
 from cogs.polls.cog import Polls
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.polls import NewPoll, PollOption, PollStore
 from db.votes.engine import apply_vote_batch, checkpoint, open_writer_connection
 from db.votes.protocol import ReactionRun
@@ -175,7 +175,7 @@ async def _ingest_real(
     if pg_url is None:
         bot.db = await Database.open(path)
     else:
-        from db.postgres import PgDatabase
+        from db.drivers.postgres import PgDatabase
 
         bot.db = await PgDatabase.open(pg_url)  # type: ignore[assignment]
     await bot._async_setup_hook()

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.feeds.fetch import keyword_match, parse_feed
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import Actor, FactStore
 from db.feeds import FeedStore
 from db.updates import Produced, Subscription, UpdateStore, new_nonce

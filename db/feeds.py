@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from db import clock
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.errors import Conflict, InvalidChange, NotFound
 from db.shards import ShardFilter, shard_clause
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.connection import Database
+from db.drivers.sqlite import Database
 
 
 class GuildConfig:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from db import clock
-from db.connection import Database, Tx
+from db.drivers.sqlite import Database, Tx
 from db.errors import AlreadyApplied, Conflict, InvalidChange, NotFound
 from db.facts.model import MAX_OUTLET, MAX_REASON, Actor, Source, clean_text, unknown_claim
 

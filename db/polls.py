@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.errors import InvalidChange, NotFound
 from db.shards import ShardFilter, shard_clause
 

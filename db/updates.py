@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from db import clock
-from db.connection import Database, Tx
+from db.drivers.sqlite import Database, Tx
 from db.facts import ChangeEvent
 from db.shards import ShardFilter, shard_clause
 

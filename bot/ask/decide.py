@@ -3,7 +3,7 @@ it quotes stored claims, describes their stored status and sources, and names th
 nothing stored covers.
 
 Coverage decides: the words that carry the question (names, subjects, what is asked about; never
-question words or filler, see db/retrieval.py) are each covered by a claim that spells them (allowing
+question words or filler, see db/search/words.py) are each covered by a claim that spells them (allowing
 a typo or a suffix) or, for ordinary words, holds a word of the same meaning: a synonym or a kind of it
 in WordNet ("prize" / "awards", "films" / "documentaries", bot/ask/lexicon.py), or a word whose vector is
 close ("football" ≈ "NFL"). Names are matched by spelling only, so "YouTube" is never taken for "video".
@@ -23,17 +23,8 @@ from bot.ask.lexicon import Lexicon, shared_lexicon
 from bot.kit.formatting import BRAND, STATUS_EMOJI, escape, source_line
 from bot.kit.limits import clip, fit_embed
 from db.facts import Claim, FactStore, Source, Story
-from db.retrieval import (
-    EmbeddingModel,
-    Retrieval,
-    Retrieved,
-    Term,
-    question_parts,
-    same_name,
-    same_word,
-    stem,
-    words_of,
-)
+from db.search.retrieval import EmbeddingModel, Retrieval, Retrieved
+from db.search.words import Term, question_parts, same_name, same_word, stem, words_of
 
 
 @dataclass(frozen=True, slots=True)

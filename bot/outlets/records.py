@@ -28,7 +28,7 @@ from bot.outlets.track_record import (
     contribute,
     phrase,
 )
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import Source
 from db.outlets import (
     TOPIC,

@@ -86,7 +86,7 @@ async def _run(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
-    from db.backend import as_database, describe, integrity_check, open_database
+    from db.drivers import as_database, describe, integrity_check, open_database
     from db.facts import census
 
     db = as_database(await open_database(settings))
@@ -108,7 +108,7 @@ async def _check(settings: Settings) -> int:
 
 
 async def _facts(settings: Settings, action: str, file: Path) -> int:
-    from db.backend import as_database, open_database
+    from db.drivers import as_database, open_database
     from db.facts import export_facts, import_facts, owners
 
     # Either backend: the store the settings name (DATABASE_URL, else DATABASE_PATH), so the two sides of
@@ -137,9 +137,9 @@ async def _migrate_to_postgres(settings: Settings, url: str) -> int:
 
     from bot.runtime.progress import TextBar
     from db import Database
-    from db.backend import describe
-    from db.pg_copy import CopyRefused, copy, non_empty_tables, plan, row_counts, summarize
-    from db.postgres import PgDatabase
+    from db.drivers import describe
+    from db.drivers.postgres import PgDatabase
+    from db.drivers.postgres_copy import CopyRefused, copy, non_empty_tables, plan, row_counts, summarize
 
     sqlite = await Database.open(settings.database_path)
     try:
@@ -226,7 +226,7 @@ async def check_database(path: Path) -> None:
 async def check_postgres(url: str) -> None:
     """Open (and migrate) the PostgreSQL store once before anything else: an unreachable server or a
     refused login is one line, not a traceback."""
-    from db.backend import open_database
+    from db.drivers import open_database
 
     try:
         db = await open_database(url)  # DatabaseTooNew passes through: main() reports it
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 "demo --port", f"{args.port} is not a port", "use 1 to 65535, or 0 for any free port"
             )
         if command == "migrate-to-postgres":
-            from db.backend import is_postgres_url
+            from db.drivers import is_postgres_url
 
             if not is_postgres_url(args.database_url):
                 raise SettingsError(
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rumormill: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - a database from a newer version: one line, as below
-        from db.connection import DatabaseTooNew
+        from db.drivers.base import DatabaseTooNew
 
         if isinstance(error, DatabaseTooNew):
             where = "DATABASE_URL" if settings.database_url else f"DATABASE_PATH {settings.database_path}"
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     except Exception as error:  # noqa: BLE001 - one clear line for known start-up failures
-        from db.connection import DatabaseTooNew
+        from db.drivers.base import DatabaseTooNew
         from db.errors import StoreError
 
         if isinstance(error, DatabaseTooNew | StoreError | OSError | json.JSONDecodeError):

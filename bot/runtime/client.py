@@ -24,13 +24,13 @@ from bot.kit.names import MemberName, mention
 from bot.outlets.records import TrackRecords
 from bot.runtime.settings import Settings
 from db import Database
-from db.backend import as_database, describe, open_database
+from db.drivers import as_database, describe, open_database
 from db.errors import StoreError
 from db.facts import FactStore
 from db.feeds import FeedStore
 from db.guilds import GuildConfig, active_story_count
 from db.polls import PollStore
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.seed import ensure_guild_seeded
 from db.shards import ShardFilter
 

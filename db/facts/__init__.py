@@ -1,8 +1,17 @@
 """The curated fact store: stories, claims, sources, append-only history and change events.
 
-One package, one job per module: `model` (the records, statuses, limits and shared rules), `store`
-(FactStore, every read and write of one server), `search` (the full-text index and ranking, the only
-SQLite-specific search SQL), `transfer` (the store across servers: export, import, adoption of unowned stories, counts).
+One package, one job per module:
+
+    model.py         the records, statuses, limits and shared rules
+    store.py         `FactStore`, every read and write of one server, made of the parts below
+    base.py          the parts' shared base: the server, the limits, the one write path `_commit`
+    stories.py       stories: read, resolve, add, edit, archive, the default story
+    claims.py        claims and their sources, read; the claim search (/fact search, autocomplete)
+    claim_writes.py  claims and their sources, written (each through `_commit`)
+    history.py       claim history and change events
+    transfer.py      the store across servers: export, import, adoption of unowned stories, counts
+
+The full-text index the store keeps in step is the database's own (`db.search`, db/search/).
 
 Code outside the package imports the public names from here (`from db.facts import FactStore`);
 the modules import each other directly.
@@ -40,7 +49,6 @@ from db.facts.model import (
     slugify,
     unknown_claim,
 )
-from db.facts.search import STOPWORDS, content_words
 from db.facts.store import FactStore, change_events_since
 from db.facts.transfer import EXPORT_VERSION, Census, adopt_unowned, census, export_facts, import_facts, owners
 
@@ -59,7 +67,6 @@ __all__ = [
     "RELIABILITY",
     "SETTABLE_STATUSES",
     "STATUSES",
-    "STOPWORDS",
     "SYSTEM",
     "UNKNOWN_STORY",
     "Actor",
@@ -78,7 +85,6 @@ __all__ = [
     "archived_message",
     "census",
     "change_events_since",
-    "content_words",
     "export_facts",
     "has_visible",
     "import_facts",

@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.errors import InvalidChange
-from db.facts import search as fts
 
 _EXPORT_TABLES = (
     "stories",
@@ -60,7 +59,7 @@ async def adopt_unowned(db: Database, guild_id: int) -> int:
         await tx.execute("UPDATE stories SET guild_id = ? WHERE guild_id = ?", (guild_id, UNOWNED))
         await tx.execute("UPDATE claims SET guild_id = ? WHERE guild_id = ?", (guild_id, UNOWNED))
         await tx.execute("UPDATE change_events SET guild_id = ? WHERE guild_id = ?", (guild_id, UNOWNED))
-        await fts.move_scope(tx, UNOWNED, guild_id)
+        await db.search.rescope(tx, UNOWNED, guild_id)
         db.touch("stories")
     return len(rows)
 
@@ -94,8 +93,8 @@ async def import_facts(db: Database, data: dict[str, Any]) -> int:
                 raise InvalidChange(f"Unexpected column in {table}.")
             sql = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # noqa: S608
             await tx.executemany(sql, [tuple(r.get(c) for c in cols) for r in rows])
-        await fts.reindex_all(tx)
-    fts.vocabulary_changed(db)
+        await db.search.rebuild(tx)
+    db.search.vocabulary_changed()
     return sum(len(tables.get(t) or []) for t in _EXPORT_TABLES)
 
 

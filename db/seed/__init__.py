@@ -7,7 +7,7 @@ import logging
 from importlib import resources
 from typing import Any
 
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import SYSTEM, FactStore, NewSource, adopt_unowned
 
 log = logging.getLogger(__name__)

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from db import clock
-from db.postgres import PgDatabase
 from db.votes import pg_engine
 from db.votes.protocol import OpResult, ReactionRun, RunResult, VoteOp
 from db.votes.writer import MAX_BATCH, CommitHook, GroupCommitWriter, WorkerFailed
+
+if TYPE_CHECKING:
+    from db.drivers.postgres import PgDatabase
 
 
 class PgVoteWriter(GroupCommitWriter):

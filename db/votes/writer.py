@@ -20,7 +20,7 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db import clock
 from db.votes.guards import LiveChanges
@@ -36,6 +36,10 @@ from db.votes.protocol import (
     VoteOp,
     WorkerLink,
 )
+
+if TYPE_CHECKING:
+    from db.drivers.postgres import PgDatabase
+    from db.drivers.sqlite import Database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKER = "db.votes.worker"  # run as `python -m`: the module, not a path, so it imports as the bot does
@@ -356,19 +360,13 @@ class VoteWriter(GroupCommitWriter):
 
 
 def open_vote_writer(
-    db: object,
+    db: Database | PgDatabase,
     path: Path | str | None = None,
     *,
     on_commit: CommitHook | None = None,
     clock: Callable[[], str] = clock.iso,
     max_batch: int = MAX_BATCH,
 ) -> GroupCommitWriter:
-    """The vote writer for the bot's database: on PostgreSQL (a `PgDatabase`) a `PgVoteWriter` on its
-    pool, else the SQLite worker on the file at `path` (default: the database's own)."""
-    from db.postgres import PgDatabase
-
-    if isinstance(db, PgDatabase):
-        from db.votes.pg_writer import PgVoteWriter
-
-        return PgVoteWriter(db, on_commit=on_commit, clock=clock, max_batch=max_batch)
-    return VoteWriter(path if path is not None else db.path, on_commit=on_commit, clock=clock, max_batch=max_batch)  # type: ignore[attr-defined]
+    """The vote writer for the bot's database, as its driver makes it: the SQLite worker on the file at
+    `path` (default: the database's own), or on PostgreSQL a `PgVoteWriter` on the pool."""
+    return db.vote_writer(path, on_commit=on_commit, clock=clock, max_batch=max_batch)

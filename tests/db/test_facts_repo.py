@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from db import Database, DatabaseTooNew
-from db.connection import latest_version, migrations
+from db.drivers.base import latest_version, migrations
 from db.errors import Conflict, InvalidChange, NotFound
 from db.facts import Actor, FactStore, NewSource, export_facts, import_facts
 from db.seed import ensure_guild_seeded, load_seed, seed_data

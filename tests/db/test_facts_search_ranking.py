@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import Actor, FactStore
 
 CURATOR = Actor(1, "tester")

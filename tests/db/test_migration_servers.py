@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from db import Database
-from db.connection import latest_version, migrations
+from db.drivers.base import latest_version, migrations
 from db.facts import Actor, FactStore
 from db.seed import ensure_guild_seeded
 

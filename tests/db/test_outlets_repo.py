@@ -12,7 +12,7 @@ import pytest
 
 from bot.outlets.track_record import compute
 from db import Database
-from db.connection import latest_version, migrations
+from db.drivers.base import latest_version, migrations
 from db.errors import Conflict, InvalidChange, NotFound
 from db.facts import Actor, FactStore, NewSource, export_facts, import_facts
 from db.outlets import OutletHistory, merged_names

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from db import Database
+from db.drivers.postgres import PgDatabase
+from db.drivers.postgres_copy import BATCH, _fk_order, plan
 from db.facts import FactStore
-from db.pg_copy import BATCH, _fk_order, plan
-from db.pg_search import PgClaimSearch, ts_term
 from db.polls import NewPoll, PollOption, PollStore
-from db.postgres import PgDatabase
+from db.search.postgres import PgClaimSearch, ts_term
 from db.seed import ensure_guild_seeded
 from db.updates import UpdateStore
 from db.votes.engine import apply_vote_batch, open_writer_connection

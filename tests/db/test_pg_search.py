@@ -1,4 +1,4 @@
-"""db/pg_search.py against db/facts.py's FTS5 search, and db/facts.py's reads on both backends.
+"""db/search/postgres.py against the FTS5 search (db/search/fts5.py), and the fact store's reads on both backends.
 
 The store is written through the real FactStore on SQLite (the seed story in two servers, plus claims of
 our own), exported with `export_facts`, and loaded into PostgreSQL keeping ids: then the same questions
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from db import Database
+from db.drivers.postgres import PgDatabase
 from db.facts import Actor, FactStore, export_facts
-from db.pg_search import PgClaimSearch, ts_term
-from db.postgres import PgDatabase
+from db.search.postgres import PgClaimSearch, ts_term
 from db.seed import load_seed
 
 ME = Actor(1, "tester")
@@ -167,13 +167,13 @@ async def test_index_on_write_and_rescope(pg_db: PgDatabase) -> None:
 async def test_lexical_candidates_for_ask(both: tuple[Database, PgDatabase]) -> None:
     _, pg = both
     story_ids = [r[0] for r in await pg.fetchall("SELECT id FROM stories WHERE guild_id = ?", (G1,))]
-    ids = await PgClaimSearch(pg).lexical(G1, ["awards", "show"], story_ids)
+    ids = await PgClaimSearch(pg).lexical(G1, [["awards"], ["show"]], story_ids, 50)
     assert ids
     for claim_id in ids:
         assert await pg.fetchval("SELECT guild_id FROM claims WHERE id = ?", (claim_id,)) == G1
 
 
-# -- db/facts.py's own reads, unchanged, on both backends --------------------------------------------
+# -- the fact store's own reads, on both backends ---------------------------------------------------
 async def test_repository_reads_match_across_backends(both: tuple[Database, PgDatabase]) -> None:
     sqlite, pg = both
     for guild in (G1, G2):

@@ -13,7 +13,8 @@ from db import Database
 # The repositories, which run on both backends (db/votes/ is the vote writer's, ported on its own).
 REPOSITORIES = [
     *sorted(Path("db/facts").glob("*.py")),
-    *(Path("db") / n for n in ("feeds.py", "updates.py", "polls.py", "guilds.py", "retrieval.py", "shards.py")),
+    Path("db/search/retrieval.py"),
+    *(Path("db") / n for n in ("feeds.py", "updates.py", "polls.py", "guilds.py", "shards.py")),
 ]
 # SQLite-only SQL that PostgreSQL refuses or reads differently (the REWRITES below give each replacement).
 SQLITE_ONLY = [
@@ -74,7 +75,7 @@ REWRITES = [
         (None, 1),
     ),
     (
-        "db/retrieval.py:Retrieval.claims (a subquery in FROM needs a name on PostgreSQL 15)",
+        "db/search/retrieval.py:Retrieval.claims (a subquery in FROM needs a name on PostgreSQL 15)",
         "SELECT c.id, (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM claim_tags t "
         " WHERE t.claim_id = c.id ORDER BY tag)) AS _tags FROM claims c WHERE c.id IN (?, ?) ORDER BY c.id",
         "SELECT c.id, (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM claim_tags t "
@@ -171,7 +172,7 @@ async def test_rewrite_means_the_same_on_both(
 def _sql_outside_fts5(path: Path) -> str:
     text = (Path(__file__).parents[2] / path).read_text(encoding="utf-8")
     if path.name in ("search.py", "retrieval.py"):
-        # FTS5's own queries (claims_fts, its vocabulary) run on SQLite only, behind the dialect switch.
+        # FTS5's own queries (claims_fts, its vocabulary) run on SQLite only (db/search/fts5.py).
         text = "\n".join(line for line in text.splitlines() if "claims_fts" not in line)
     return text
 
@@ -185,7 +186,7 @@ def test_repositories_hold_no_sqlite_only_sql(path: Path) -> None:
 
 
 def test_the_portable_forms_are_the_ones_the_repositories_run() -> None:
-    store = _sql_outside_fts5(Path("db/facts/store.py"))
+    store = "\n".join(_sql_outside_fts5(p) for p in sorted(Path("db/facts").glob("*.py")))  # FactStore's parts
     assert "(SELECT max(v) FROM (SELECT s.updated_at AS v UNION ALL" in store
     assert store.count("lower(title) = lower(?") == 3
     assert "lower(c.project) LIKE lower(?2) ESCAPE" in store

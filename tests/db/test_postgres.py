@@ -1,4 +1,4 @@
-"""db/postgres.py: the PostgreSQL twin of db/connection.py, and what it shares with SQLite (`backend`)."""
+"""db/drivers/postgres.py: the PostgreSQL twin of db/drivers/sqlite.py, and what it shares with SQLite (`backend`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from db.connection import DatabaseTooNew, latest_version
+from db.drivers.base import DatabaseTooNew, latest_version
+from db.drivers.postgres import PgDatabase, pg_migrations, translate
 from db.errors import Conflict
-from db.postgres import PgDatabase, pg_migrations, translate
 
 
 # -- the dialect (no server needed) ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""db/retrieval.py on a migrated database, on SQLite and on PostgreSQL (the `backend` fixture):
+"""db/search/retrieval.py on a migrated database, on SQLite and on PostgreSQL (the `backend` fixture):
 vectors written with claims, backfill, the cache, round trips."""
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ import pytest
 
 from bot.ask.decide import ask, is_context
 from bot.ask.embeddings import MODEL_ID, shared_embedder
-from db.connection import Database, latest_version, migrations
+from db.drivers.base import latest_version, migrations
+from db.drivers.postgres import pg_migrations
+from db.drivers.sqlite import Database
 from db.facts import Actor, FactStore
-from db.postgres import pg_migrations
-from db.retrieval import Retrieval, same_name, same_word
+from db.search.retrieval import Retrieval
+from db.search.words import same_name, same_word
 from db.seed import load_seed
 
 CURATOR = Actor(1, "tester")
@@ -29,7 +31,7 @@ async def _open(backend: Database) -> tuple[Database, FactStore, Retrieval]:
 async def test_vectors_are_backfilled_once_and_written_with_each_claim_and_edit(backend) -> None:  # noqa: ANN001
     db, store, retrieval = await _open(backend)
     try:
-        want = latest_version(migrations()) if db.dialect == "sqlite" else latest_version(pg_migrations())
+        want = latest_version(migrations()) if isinstance(db, Database) else latest_version(pg_migrations())
         assert await db.schema_version() == want
         assert await db.fetchval("SELECT count(*) FROM claim_vectors") == 0
         assert await retrieval.backfill() == 14

@@ -16,7 +16,7 @@ import pytest
 from bot.polls.scoring import brier, leaderboard
 from cogs.polls.desk import LivePoll
 from db import Database
-from db.connection import migrations
+from db.drivers.base import migrations
 from db.polls import NewPoll, Poll, PollOption, PollStore
 from db.votes.engine import apply_vote_batch, open_writer_connection
 from db.votes.protocol import ReactionRun, Removal, VoteOp

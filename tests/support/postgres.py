@@ -131,7 +131,7 @@ def _start_cluster(*, durable: bool = False) -> Cluster:
 async def _make_template(cluster: Cluster) -> None:
     import asyncpg
 
-    from db.postgres import PgDatabase
+    from db.drivers.postgres import PgDatabase
 
     admin = await asyncpg.connect(cluster.admin_url)
     try:
@@ -192,7 +192,7 @@ async def pg_url(pg_cluster: Cluster) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def _migrated_pg(cluster: Cluster) -> AsyncIterator[object]:
-    from db.postgres import PgDatabase
+    from db.drivers.postgres import PgDatabase
 
     name = await _create_database(cluster, TEMPLATE)
     db = await PgDatabase.open(cluster.url(name))
@@ -229,9 +229,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 @pytest_asyncio.fixture
 async def other_backend(backend: object, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[object]:
     """A migrated database on the backend `backend` is not: what one writes, the other must read back."""
-    if getattr(backend, "dialect", "sqlite") == "postgresql":
-        from db import Database
+    from db import Database
 
+    if not isinstance(backend, Database):
         db = await Database.open(tmp_path / "other.db")
         try:
             yield db

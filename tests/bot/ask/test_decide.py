@@ -6,9 +6,9 @@ from pathlib import Path
 
 from bot.ask.decide import Answer, ask
 from bot.ask.embeddings import shared_embedder
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import FactStore
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.seed import load_seed
 
 

@@ -25,9 +25,9 @@ import pytest
 
 from bot.ask.decide import decide
 from bot.ask.embeddings import shared_embedder
-from db.connection import Database
+from db.drivers.sqlite import Database
 from db.facts import FactStore
-from db.retrieval import Retrieval
+from db.search.retrieval import Retrieval
 from db.seed import load_seed
 
 QUESTIONS = json.loads(

@@ -1,4 +1,4 @@
-"""bot/runtime/settings.py: SHARD_COUNT, SHARD_IDS and DATABASE_URL; db/backend.py's choice of backend."""
+"""bot/runtime/settings.py: SHARD_COUNT, SHARD_IDS and DATABASE_URL; the driver registry's choice of backend (db/drivers/)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from bot.runtime.settings import SettingsError, load_settings
 from db import Database
-from db.backend import open_database
-from db.postgres import PgDatabase
+from db.drivers import open_database
+from db.drivers.postgres import PgDatabase
 from tests.conftest import FAKE_TOKEN
 
 

@@ -4,7 +4,7 @@ The PostgreSQL schema (db/pg_migrations) is the final shape of the SQLite one, s
 column for column: tables in foreign-key order, rows in batches read by key from SQLite and written with
 COPY, all in one PostgreSQL transaction (a copy that fails leaves the target as empty as it was). Then
 each identity moves past the highest id copied, and the claim search tables that PostgreSQL keeps in
-place of FTS5 (db/pg_search.py) are rebuilt from the copied claims. Stop the bot before copying: rows
+place of FTS5 (db/search/postgres.py) are rebuilt from the copied claims. Stop the bot before copying: rows
 written during the copy may or may not be in it.
 """
 
@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from db.connection import Database
-from db.pg_search import PgClaimSearch
-from db.postgres import PgDatabase, PgTx
+from db.drivers.postgres import PgDatabase, PgTx
+from db.drivers.sqlite import Database
 
 BATCH = 5000
 # Bookkeeping of one engine that the other keeps its own way: migrations (PRAGMA user_version on SQLite),
@@ -105,7 +104,7 @@ async def copy(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - catalog names
                     f"coalesce((SELECT max(id) FROM {table.name}), 0) + 1, false)"
                 )
-        await PgClaimSearch(pg).rebuild(PgTx(conn, frozenset()))
+        await pg.search.rebuild(PgTx(conn, frozenset()))
 
 
 async def row_counts(db: Database | PgDatabase, tables: Sequence[str]) -> dict[str, int]:

@@ -1,29 +1,32 @@
-"""Claim search on PostgreSQL: what db/facts.py does with FTS5 (`FactStore.search`, `_suggest`,
-`_index`, `adopt_unowned`, the index rebuild in `import_facts`) on the `claim_search` and
-`search_words` tables of db/pg_migrations/001_schema.sql.
+"""Claim search on PostgreSQL: the `claim_search` and `search_words` tables of
+db/pg_migrations/001_schema.sql, and every line of PostgreSQL full-text SQL.
 
-Same inputs, same scoring: the question's content words (`content_words`, at most 12), each matched as a
-prefix from 3 letters on; a word nothing matches is replaced by its closest spellings in this server's
+`PgClaimSearch` is the `ClaimSearch` of db/search/__init__.py for PostgreSQL, as `Fts5ClaimSearch`
+(db/search/fts5.py) is for SQLite; the PostgreSQL driver hands one over as `db.search`. Same inputs, same
+scoring: the question's content words (db/search/words.py), each matched as a prefix from
+`SEARCH.prefix_min` letters on; a word nothing matches is replaced by its closest spellings in this server's
 own words (pg_trgm, where SQLite uses difflib over the global fts5vocab); candidates score by how many
-question words they cover, then by rank (ts_rank with text : entities : tags weighed 3 : 2 : 1, as the
-bm25 call does), minus 0.5 when retracted. `search` returns `RankedClaim`s (ids, not Claim objects): the
-repository turns them into `SearchHit`s with its own `_with_labels`, exactly as after its FTS5 query.
-Every query filters on the server (`guild_id`), so a match never leaves it.
+question words they cover, then by rank (ts_rank with text : entities : tags weighed as bm25 weighs them,
+db/search/tuning.py), minus the retracted penalty (db/search/ranking.py). `search` returns `RankedClaim`s
+(ids, not Claim objects), for comparing the two indexes. Every query filters on the server
+(`guild_id`), so a match never leaves it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from db.facts.search import Match, content_words, rank
-from db.postgres import PgDatabase, PgTx
+from db.search.ranking import Match, rank
+from db.search.tuning import SEARCH
+from db.search.words import content_words
+
+if TYPE_CHECKING:
+    from db.drivers.postgres import PgDatabase
 
 CONFIG = "rumormill"  # the text search configuration of 001_schema.sql: english stems, accents folded
-CANDIDATES = 200  # as many candidates as the FTS5 query ranks
-# Weights for D, C, B, A: tags are C, entities B, text A (bm25(claims_fts, 3.0, 1.0, 2.0)).
-_WEIGHTS = [0.0, 1 / 3, 2 / 3, 1.0]
-TYPO_SIMILARITY = 0.4  # trigram similarity a correction needs (pg_trgm's own default is 0.3)
+_WEIGHTS = SEARCH.ts_rank_weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +51,16 @@ class PgClaimSearch:
     # -- writes (inside the claim's own transaction) ----------------------------------------------
     async def index(
         self,
-        tx: PgTx,
+        tx: Any,
         guild_id: int,
         claim_id: int,
         text: str,
         tags: Iterable[str],
         entities: Iterable[str],
+        *,
+        replace: bool = False,
     ) -> None:
-        """Index a new claim, or re-index an edited one (FactStore._index with or without replace)."""
+        """Index a new claim, or re-index an edited one (an upsert either way)."""
         tags, entities = " ".join(tags), " ".join(entities)
         await tx.execute(
             "INSERT INTO claim_search(claim_id, guild_id, text, tags, entities) VALUES ($1, $2, $3, $4, $5) "
@@ -65,17 +70,17 @@ class PgClaimSearch:
         )
         await self._remember_words(tx, guild_id, f"{text} {tags} {entities}")
 
-    async def rescope(self, tx: PgTx, old_guild_id: int, new_guild_id: int) -> None:
-        """Move the unowned claims' index rows to the server that adopts them (adopt_unowned)."""
-        await tx.execute("UPDATE claim_search SET guild_id = $1 WHERE guild_id = $2", (new_guild_id, old_guild_id))
+    async def rescope(self, tx: Any, from_guild: int, to_guild: int) -> None:
+        """Move one server's index rows (the unowned claims') to the server that adopts them."""
+        await tx.execute("UPDATE claim_search SET guild_id = $1 WHERE guild_id = $2", (to_guild, from_guild))
         await tx.execute(
             "INSERT INTO search_words(guild_id, word) SELECT $1, word FROM search_words WHERE guild_id = $2 "
             "ON CONFLICT DO NOTHING",
-            (new_guild_id, old_guild_id),
+            (to_guild, from_guild),
         )
 
-    async def rebuild(self, tx: PgTx) -> None:
-        """Index every claim from the stored rows (after import_facts or a copy from SQLite)."""
+    async def rebuild(self, tx: Any) -> None:
+        """Index every claim from the stored rows (after an import or a copy from SQLite)."""
         await tx.execute(
             "INSERT INTO claim_search(claim_id, guild_id, text, tags, entities) "
             "SELECT c.id, c.guild_id, c.text, "
@@ -92,13 +97,16 @@ class PgClaimSearch:
             "WHERE length(w) >= 2 ON CONFLICT DO NOTHING"
         )
 
-    async def _remember_words(self, tx: PgTx, guild_id: int, text: str) -> None:
+    async def _remember_words(self, tx: Any, guild_id: int, text: str) -> None:
         await tx.execute(
             "INSERT INTO search_words(guild_id, word) "
             "SELECT DISTINCT $1::bigint, w FROM regexp_split_to_table(lower(unaccent($2::text)), '[^[:alnum:]]+') AS w "
             "WHERE length(w) >= 2 ON CONFLICT DO NOTHING",
             (guild_id, text),
         )
+
+    def vocabulary_changed(self) -> None:
+        """Nothing to drop: `search_words` is kept in step inside each write."""
 
     # -- reads ---------------------------------------------------------------------------------------
     async def matching(self, guild_id: int, query: str) -> set[int]:
@@ -110,18 +118,18 @@ class PgClaimSearch:
         return {r[0] for r in rows}
 
     async def closest(self, guild_id: int, word: str) -> list[str]:
-        """At most two of this server's words spelled like `word` (none for words under 4 letters)."""
-        if len(word) < 4:
+        """A few of this server's words spelled like `word` (none for words under `SEARCH.typo_min` letters)."""
+        if len(word) < SEARCH.typo_min:
             return []
         rows = await self.db.fetchall(
             "SELECT word FROM search_words WHERE guild_id = $1 AND word % $2 AND similarity(word, $2) >= $3 "
-            "ORDER BY similarity(word, $2) DESC, word LIMIT 2",
-            (guild_id, word, TYPO_SIMILARITY),
+            "ORDER BY similarity(word, $2) DESC, word LIMIT $4",
+            (guild_id, word, SEARCH.pg_typo_similarity, SEARCH.typo_choices),
         )
         return [r[0] for r in rows]
 
     async def _term(self, guild_id: int, word: str) -> tuple[str, set[int]] | None:
-        term = ts_term(word, prefix=len(word) >= 3)
+        term = ts_term(word, prefix=len(word) >= SEARCH.prefix_min)
         found = await self.matching(guild_id, term)
         if not found:
             fixed = await self.closest(guild_id, word)
@@ -132,10 +140,10 @@ class PgClaimSearch:
         return term, found
 
     async def match(self, guild_id: int, question: str) -> Match | None:
-        """What db/facts/search.py's `match` answers with FTS5, from the tsvector index: the question's
+        """What `Fts5ClaimSearch.match` answers with FTS5, from the tsvector index: the question's
         words, the best candidates with a rank where lower is better (-ts_rank, as bm25 is), and which
         claims each word's term matched; None when no word matches."""
-        words = content_words(question)[:12]
+        words = content_words(question)[: SEARCH.max_question_words]
         if not words:
             return None
         terms: dict[str, str] = {}
@@ -153,7 +161,7 @@ class PgClaimSearch:
             "FROM claim_search s JOIN claims c ON c.id = s.claim_id AND c.guild_id = s.guild_id, "
             "to_tsquery($2::regconfig, $3) AS q "
             "WHERE s.guild_id = $1 AND s.document @@ q ORDER BY rank DESC, s.claim_id LIMIT $5",
-            (guild_id, CONFIG, query, _WEIGHTS, CANDIDATES),
+            (guild_id, CONFIG, query, _WEIGHTS, SEARCH.candidates),
         )
         if not rows:
             return None
@@ -162,7 +170,7 @@ class PgClaimSearch:
     async def search(
         self, guild_id: int, question: str, *, story_id: int | None = None, limit: int = 5
     ) -> list[RankedClaim]:
-        """This server's claims that answer a question, most relevant first (FactStore.search)."""
+        """This server's claims that answer a question, most relevant first (as `FactStore.search` ranks)."""
         found = await self.match(guild_id, question)
         if found is None:
             return []
@@ -185,10 +193,9 @@ class PgClaimSearch:
         ]
 
     async def suggest(self, guild_id: int, text: str, limit: int = 25) -> list[int]:
-        """Autocomplete (FactStore._suggest): claims holding every typed word first, newest first, then
-        claims holding any of them."""
+        """Autocomplete: claims holding every typed word first, newest first, then claims holding any of them."""
         terms = []
-        for word in content_words(text)[:8]:
+        for word in content_words(text)[: SEARCH.max_typed_words]:
             got = await self._term(guild_id, word)
             if got is not None:
                 terms.append(f"({got[0]})")
@@ -207,13 +214,12 @@ class PgClaimSearch:
         return ids[:limit]
 
     async def lexical(
-        self, guild_id: int | None, words: Sequence[str], story_ids: Sequence[int], limit: int = 50
+        self, guild_id: int | None, spellings: Sequence[Sequence[str]], story_ids: Sequence[int], limit: int
     ) -> list[int]:
-        """/ask's lexical candidates (db/retrieval.py's FTS5 query): any of the words, prefix-matched, in
-        these stories of this server (of any server when guild_id is None), best ranked first."""
+        words = list(dict.fromkeys(w for spelled in spellings for w in spelled))
         if not words or not story_ids:
             return []
-        query = " | ".join(ts_term(w, prefix=len(w) >= 3) for w in dict.fromkeys(words))
+        query = " | ".join(ts_term(w, prefix=len(w) >= SEARCH.prefix_min) for w in words)
         rows = await self.db.fetchall(
             "SELECT s.claim_id FROM claim_search s JOIN claims c ON c.id = s.claim_id, "
             "to_tsquery($2::regconfig, $3) AS q "

@@ -1,49 +1,28 @@
-"""One aiosqlite connection per process, WAL mode, forward-only migrations in PRAGMA user_version."""
+"""The SQLite driver: one aiosqlite connection per process, WAL mode, forward-only migrations in PRAGMA
+user_version. `Database` and `Tx` are the surface every repository is written against; `DRIVER` is what
+`db.drivers.open_database` picks for a file path."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
+from db.drivers.base import CommitHub, DatabaseTooNew, latest_version, migrations
 from db.errors import Conflict
+from db.search import ClaimSearch
+from db.search.fts5 import Fts5ClaimSearch
+
+if TYPE_CHECKING:
+    from db.votes.writer import CommitHook, GroupCommitWriter
 
 log = logging.getLogger(__name__)
-
-_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
-
-
-class DatabaseTooNew(Exception):
-    """The file was written by a newer Rumor Mill; refusing to touch it protects the data."""
-
-
-def migrations(package: str = "db.migrations") -> list[tuple[int, str, str]]:
-    """A package's migrations as (version, name, sql), in order; versions must rise. A number may be
-    missing while the migration that takes it is being written elsewhere; a database is migrated to the
-    highest version. SQLite's are in db.migrations, PostgreSQL's in db.pg_migrations."""
-    found = []
-    for entry in resources.files(package).iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    for (before, _, _), (version, name, _sql) in zip([(0, "", "")] + found, found, strict=False):
-        if version <= before:
-            raise RuntimeError(f"migration {name} is out of sequence (after {before:03d})")
-    return found
-
-
-def latest_version(available: Sequence[tuple[int, str, str]]) -> int:
-    return available[-1][0] if available else 0
 
 
 class Tx:
@@ -52,7 +31,6 @@ class Tx:
     this (and `Database`'s own reads), never the driver's connection, so a backend is one class."""
 
     __slots__ = ("_conn",)
-    dialect = "sqlite"  # which SQL engine runs the statements (PgTx: "postgresql")
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -94,79 +72,43 @@ class Tx:
         return default if row is None else row[0]
 
 
-class CommitHub:
-    """What both databases (this one and db/postgres.py's PgDatabase) share above their driver: commit
-    notifications and the key/value meta table. A subclass says whether a write transaction is open
-    (`in_write`) and provides `fetchval` and `execute`."""
-
-    def __init__(self) -> None:
-        self._listeners: dict[str, list[Callable[[], object]]] = {}
-        self._touched: set[str] = set()
-
-    def in_write(self) -> bool:
-        raise NotImplementedError
-
-    async def fetchval(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
-        raise NotImplementedError
-
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    # -- commit notifications ----------------------------------------------------------------------
-    # A wake-up hint for loops that would otherwise poll (the update sender): a writer touches a
-    # topic inside its transaction, and the topic's listeners run once that transaction commits (never
-    # after a rollback). Listeners must be quick and must not raise; they usually set an asyncio.Event.
-    def on_commit(self, topic: str, listener: Callable[[], object]) -> Callable[[], None]:
-        """Call listener after each commit that touched topic; returns a function that stops it."""
-        self._listeners.setdefault(topic, []).append(listener)
-
-        def stop() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.get(topic, []).remove(listener)
-
-        return stop
-
-    def touch(self, topic: str) -> None:
-        """Say that the current transaction changed topic (outside a transaction: notify at once)."""
-        if self.in_write():
-            self._touched.add(topic)
-        else:
-            self._notify({topic})
-
-    def _notify(self, topics: set[str]) -> None:
-        for topic in topics:
-            for listener in list(self._listeners.get(topic, ())):
-                try:
-                    listener()
-                except Exception:
-                    log.exception("commit listener for %s failed", topic)
-
-    # -- key/value metadata ------------------------------------------------------------------------
-    async def get_meta(self, key: str) -> str | None:
-        value = await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if value is None else str(value)
-
-    async def set_meta(self, key: str, value: str) -> None:
-        await self.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-
 class Database(CommitHub):
     """A thin wrapper that serialises writes: aiosqlite shares one thread, so transactions must not
     interleave between coroutines."""
-
-    dialect = "sqlite"  # which SQL engine this is (PgDatabase: "postgresql"); repositories dispatch on it
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
         super().__init__()
+        self.search: ClaimSearch = Fts5ClaimSearch(self)  # the claims' full-text index
 
     def in_write(self) -> bool:
         return self._write_lock.locked() and self.conn.in_transaction
+
+    @property
+    def display(self) -> str:
+        """Where the store lives, for log lines."""
+        return str(self.path)
+
+    async def integrity_check(self) -> str:
+        """ "ok", or what SQLite's PRAGMA integrity_check finds wrong with the file."""
+        return str(await self.fetchval("PRAGMA integrity_check"))
+
+    def vote_writer(
+        self,
+        path: Path | str | None = None,
+        *,
+        on_commit: CommitHook | None,
+        clock: Callable[[], str],
+        max_batch: int,
+    ) -> GroupCommitWriter:
+        """The vote writer for this file: the worker process on `path` (default: this database's file)."""
+        from db.votes.writer import VoteWriter  # the vote path loads only in processes that take votes
+
+        return VoteWriter(
+            path if path is not None else self.path, on_commit=on_commit, clock=clock, max_batch=max_batch
+        )
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
@@ -265,3 +207,13 @@ class Database(CommitHub):
                 await self.conn.execute("COMMIT")
                 touched, self._touched = self._touched, set()
                 self._notify(touched)
+
+
+class SqliteDriver:
+    name = "sqlite"
+
+    async def open(self, target: str | Path, *, migrate: bool = True) -> Database:
+        return await Database.open(target, migrate=migrate)
+
+
+DRIVER = SqliteDriver()

@@ -1,4 +1,5 @@
-"""PostgreSQL twin of db/connection.py: the same `Database` / `Tx` surface on an asyncpg pool.
+"""The PostgreSQL driver: the same `Database` / `Tx` surface as db/drivers/sqlite.py, on an asyncpg pool.
+Imported only by processes that open a postgresql:// URL (`db.drivers.open_database`), so only they load asyncpg.
 
 Repositories keep writing SQLite-flavoured SQL with `?` marks; `translate()` turns each statement into
 PostgreSQL's dialect once (cached) and the twin runs it. Differences a caller can notice, on purpose:
@@ -23,15 +24,21 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from db.connection import CommitHub, DatabaseTooNew, latest_version, migrations
+from db.drivers.base import CommitHub, DatabaseTooNew, latest_version, migrations
 from db.errors import Conflict
+from db.search import ClaimSearch
+from db.search.postgres import PgClaimSearch
+
+if TYPE_CHECKING:
+    from db.votes.writer import CommitHook, GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +144,9 @@ def _conflicts() -> Iterator[None]:
 
 
 class PgTx:
-    """`db.connection.Tx` on one asyncpg connection inside an open transaction."""
+    """`db.drivers.sqlite.Tx` on one asyncpg connection inside an open transaction."""
 
     __slots__ = ("_conn", "_identity_tables", "_reseed")
-    dialect = "postgresql"
 
     def __init__(self, conn: asyncpg.Connection | PoolConnectionProxy, identity_tables: frozenset[str]) -> None:
         self._conn = conn
@@ -198,10 +204,7 @@ class PgTx:
 
 
 class PgDatabase(CommitHub):
-    """The PostgreSQL twin of `db.connection.Database` (same methods, same meaning; see the module doc)."""
-
-    backend = "postgresql"
-    dialect = "postgresql"
+    """The PostgreSQL twin of `db.drivers.sqlite.Database` (same methods, same meaning; see the module doc)."""
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self.pool = pool
@@ -210,6 +213,7 @@ class PgDatabase(CommitHub):
         self._in_transaction = False
         super().__init__()
         self._identity_tables: frozenset[str] = frozenset()
+        self.search: ClaimSearch = PgClaimSearch(self)  # the claims' full-text index
 
     def in_write(self) -> bool:
         return self._in_transaction
@@ -218,6 +222,27 @@ class PgDatabase(CommitHub):
     def display(self) -> str:
         """The URL without its password, for log lines."""
         return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", self.url)
+
+    async def integrity_check(self) -> str:
+        """ "ok", or the data checksum failures counted for this database (PostgreSQL checks its pages
+        itself, and reports failures only when the cluster has data checksums on)."""
+        failures = await self.fetchval(
+            "SELECT checksum_failures FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return "ok" if not failures else f"{failures} data checksum failure(s) (see the server log)"
+
+    def vote_writer(
+        self,
+        path: object = None,
+        *,
+        on_commit: CommitHook | None,
+        clock: Callable[[], str],
+        max_batch: int,
+    ) -> GroupCommitWriter:
+        """The vote writer on this pool (no worker process: PostgreSQL is one already; `path` is unused)."""
+        from db.votes.pg_writer import PgVoteWriter
+
+        return PgVoteWriter(self, on_commit=on_commit, clock=clock, max_batch=max_batch)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, min_size: int = 1, max_size: int = 10) -> PgDatabase:
@@ -330,3 +355,13 @@ class PgDatabase(CommitHub):
                 self._in_transaction = False
             touched, self._touched = self._touched, set()
         self._notify(touched)
+
+
+class PostgresDriver:
+    name = "postgresql"
+
+    async def open(self, target: str | Path, *, migrate: bool = True) -> PgDatabase:
+        return await PgDatabase.open(str(target), migrate=migrate)
+
+
+DRIVER = PostgresDriver()

@@ -1,5 +1,6 @@
-"""Hybrid retrieval for /ask: FTS5 for exact names, ids and typos, plus dense vectors for meaning,
-fused by reciprocal rank. SQL-side and numpy-side only; deciding what to answer lives in bot/ask/decide.py.
+"""Hybrid retrieval for /ask: the database's lexical index (`db.search`, FTS5 or PostgreSQL's tsvector)
+for exact names, ids and typos, plus dense vectors for meaning, fused by reciprocal rank. SQL-side and
+numpy-side only; deciding what to answer lives in bot/ask/decide.py. Thresholds: db/search/tuning.py `RETRIEVAL`.
 
 Vectors are written with each claim (FactStore calls `write_vector` inside its transaction) and kept
 in memory as one matrix per set of stories; a claim added or reworded is put into the matrices that
@@ -9,164 +10,19 @@ hold its story once its transaction commits (its row replaced or appended), neve
 from __future__ import annotations
 
 import bisect
-import difflib
-import functools
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 
-from db.connection import Database, Tx
-from db.facts import Claim
-
-if TYPE_CHECKING:
-    from db.postgres import PgDatabase
-
-# -- words -----------------------------------------------------------------------------------------
-# Words that never carry a question: question words, auxiliaries, pronouns, generic verbs (plan, start,
-# happen...), vague nouns that stand for "them" (the companies, the deal's parties) and chat filler.
-# A word in this list is never reported as missing from the store.
-FILLER = frozenset(
-    """a about above across after again against ago all almost along already also although always am
-    among an and another any anybody anyone anything anyway anywhere are around as ask asked asking at
-    away back be became because become been before being below between beyond both but by can cannot
-    could did do does doing done down during each either else enough especially even ever every
-    everyone everything exactly far few for from further get gets getting give given go goes going gone
-    gonna got gotten had happen happened happening happens has have having he hear heard hello her here
-    hers herself hey hi him himself his how however i if in including instead into is it its itself
-    just kind know known let like likely look looking lot lots made make makes making many may maybe me
-    mean means might mine more most much must my myself near need needs neither never new news next no
-    nor not nothing now of off often oh ok okay on once one only onto or other others otherwise our ours
-    out over own perhaps please plan planned planning plans possible possibly probably put quite rather
-    really right said same say saying says see seem seems seen several shall she should since so some
-    somebody someone something sometime sometimes soon sort start started starting starts still stuff
-    such sure take taken taking tell telling than thank thanks that the their theirs them themselves then
-    there these they thing things think this those though through thus till to today too toward towards
-    two under unless until up upon us use used very via want wanted wants was way we well went were
-    what whatever when whenever where whether which while who whoever whole whom whose why will with
-    within without would yeah yes yet you your yours yourself update updates latest info information
-    detail details company companies firm firms side sides anymore currently actually already truly
-    part involve involved involving regarding coming come comes happen move moves moving moved
-    air airs aired airing broadcast broadcasts broadcasting stream streams streamed""".split()
-)
-# Words that ask about a claim's status: the answer's status line answers them, so they are never missing.
-STATUS_WORDS = frozenset(
-    """confirm confirmed confirms confirmation true real rumor rumour rumors rumours rumored rumoured
-    status official officially legit verified verify denied deny denies fake""".split()
-)
-_WORD = re.compile(r"[\w][\w'’.-]*", re.UNICODE)
-_SUFFIXES = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
-
-
-def stem(word: str) -> str:
-    """A light suffix stripper: 'interviews', 'interviewed' and 'interview' meet; good enough to compare."""
-    for suffix, repl in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)] + repl
-    return word
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    surface: str  # as the member typed it, for "Nothing stored mentions YouTube."
-    lower: str
-    stem: str
-    is_name: bool  # capitalised inside a sentence, an acronym or a number: matched by spelling only
-    is_status: bool
-
-
-def question_terms(question: str) -> list[Term]:
-    """The words that carry a question, in order, without duplicates, filler or FTS5 syntax."""
-    out: dict[str, Term] = {}
-    for match in _WORD.finditer(question):
-        before = question[: match.start()].rstrip()
-        sentence_start = not before or before[-1] in ".?!:;\"'(“"
-        raw = re.sub(r"['’]s$", "", match.group(0).strip("'’.-"))
-        for part in re.split(r"[^\w]+", raw):
-            lower = part.lower()
-            if len(lower) < 2 or lower in FILLER or lower in out:
-                continue
-            is_name = (
-                (part[:1].isupper() and not sentence_start)
-                or any(ch.isupper() for ch in part[1:])
-                or any(ch.isdigit() for ch in part)
-            )
-            out[lower] = Term(part, lower, stem(lower), is_name, lower in STATUS_WORDS)
-            sentence_start = False
-    return list(out.values())
-
-
-# Where a question joins two things it asks about ("the awards show and a podcast", "..., and who will
-# judge it?"). Each side is asked on its own; a side with no word of its own ("Are Netflix and Spotify
-# ...") joins the next one.
-_CLAUSE = re.compile(r"[,;]|\b(?:and|or|but|plus|as well as)\b", re.IGNORECASE)
-
-
-def question_parts(question: str) -> list[list[str]]:
-    """The question's words (lower-cased, as in question_terms) per part it joins with and/or/commas."""
-    seen: set[str] = set()
-    parts = []
-    for piece in _CLAUSE.split(question):
-        words = [t.lower for t in question_terms(piece) if t.lower not in seen]
-        seen.update(words)
-        if words:
-            parts.append(words)
-    return parts
-
-
-def words_of(*texts: str | Iterable[str]) -> list[str]:
-    """Lower-cased words of claim text, tags and entities (tags like 'awards-show' split in two)."""
-    out: dict[str, None] = {}
-    for text in texts:
-        joined = text if isinstance(text, str) else " ".join(text)
-        for raw in _WORD.findall(joined.lower()):
-            raw = re.sub(r"['’]s$", "", raw.strip("'’.-"))
-            for part in re.split(r"[^\w]+", raw):
-                if len(part) >= 2 and part not in FILLER:
-                    out.setdefault(part, None)
-    return list(out)
-
-
-@functools.lru_cache(maxsize=100_000)
-def same_word(a: str, b: str) -> bool:
-    """Stems equal, one a short extension of the other ('documentar'), or one typo apart ('spotfy')."""
-    if a == b:
-        return True
-    short, long_ = sorted((a, b), key=len)
-    if len(short) < 4 or len(long_) - len(short) > 3:
-        return False
-    if long_.startswith(short) or _one_swap(a, b):
-        return True
-    matcher = difflib.SequenceMatcher(None, a, b)
-    return matcher.real_quick_ratio() >= 0.84 and matcher.quick_ratio() >= 0.84 and matcher.ratio() >= 0.84
-
-
-# A name this long or longer still counts as itself with one letter wrong, missing or extra ("Tysen" for
-# Tyson); a shorter one does not, since one letter turns short names into other names (Jake / Jane).
-NAME_TYPO_MIN = 5
-
-
-@functools.lru_cache(maxsize=100_000)
-def same_name(a: str, b: str) -> bool:
-    """A name as stored, or one slip away from it: two neighbouring letters swapped ("Pual" for Paul,
-    as `same_word`); a doubled letter typed once or twice, at any length from 3 ("Pit" for Pitt); or,
-    for names of NAME_TYPO_MIN letters or more, one letter changed, dropped or added. The ratio
-    `same_word` uses asks more of short words than one slip leaves: "tysen" / "tyson" scores 0.80,
-    "pual" / "paul" 0.75."""
-    return (
-        same_word(a, b)
-        or (min(len(a), len(b)) >= 3 and _undoubled(a) == _undoubled(b))
-        or (min(len(a), len(b)) >= NAME_TYPO_MIN and _one_edit(a, b))
-    )
-
-
-def _undoubled(word: str) -> str:
-    """The word with each run of one letter written once: "pitt" and "pit" are the same to it."""
-    return re.sub(r"(.)\1+", r"\1", word)
+from db.drivers.sqlite import Database, Tx
+from db.facts.model import Claim
+from db.search.tuning import RETRIEVAL, WORDS
+from db.search.words import Term, closest, one_swap, question_terms, stem, undoubled, words_of
 
 
 # -- the model, as seen from here ------------------------------------------------------------------
@@ -252,22 +108,24 @@ class ClaimIndex:
         s = stem(word)
         found = [s] if s in self.stems else []
         start = bisect.bisect_left(self._sorted, s)
-        for t in self._sorted[start : start + 20]:
+        for t in self._sorted[start : start + RETRIEVAL.prefix_scan]:
             if not t.startswith(s):
                 break
-            if t != s and len(t) - len(s) <= 3 and len(s) >= 4:
+            if t != s and len(t) - len(s) <= WORDS.extension_max and len(s) >= WORDS.fuzzy_min:
                 found.append(t)
-        found += [s[:k] for k in range(max(4, len(s) - 3), len(s)) if s[:k] in self.stems]
-        if found or len(s) < 3:
+        shortest = max(WORDS.fuzzy_min, len(s) - WORDS.extension_max)
+        found += [s[:k] for k in range(shortest, len(s)) if s[:k] in self.stems]
+        if found or len(s) < WORDS.doubled_min:
             return found
-        pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= 2]
+        pool = [t for t in self._by_initial.get(s[0], ()) if abs(len(t) - len(s)) <= WORDS.index_typo_length]
         # A doubled letter typed once or twice ("Pit" for Pitt) is a typo even in a short word.
-        doubled = [t for t in pool if t != s and _undoubled(t) == _undoubled(s)]
-        if doubled or len(s) < 4:
-            return doubled[:2]
+        doubled = [t for t in pool if t != s and undoubled(t) == undoubled(s)]
+        if doubled or len(s) < WORDS.fuzzy_min:
+            return doubled[: WORDS.index_typo_choices]
         # Two neighbouring letters swapped ("Pual") is the commonest typo and scores only 0.75 below.
-        swapped = [t for t in pool if _one_swap(s, t)]
-        return swapped[:2] or difflib.get_close_matches(s, pool, n=2, cutoff=0.8)
+        swapped = [t for t in pool if one_swap(s, t)]
+        choices = WORDS.index_typo_choices
+        return swapped[:choices] or closest(s, pool, n=choices, cutoff=WORDS.index_typo_cutoff)
 
     def nearest(self, vector: np.ndarray) -> int | None:
         """The id of the claim closest in meaning to a vector (None if no claim is closer than unrelated)."""
@@ -289,7 +147,7 @@ class Candidate:
     claim: Claim
     fused: float  # reciprocal-rank-fusion score
     dense: float  # cosine similarity of the question and the claim
-    lexical_rank: int | None  # 1-based rank in the FTS5 ranking, None when FTS5 did not find it
+    lexical_rank: int | None  # 1-based rank in the lexical ranking, None when the index did not find it
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,11 +158,6 @@ class Retrieved:
     index: ClaimIndex
     query_vector: np.ndarray
     sql_round_trips: int
-
-
-RRF_K = 60
-# Matrices kept at once (one per server's set of stories, or a story filter): least recently used out.
-_CACHE_SETS = 256
 
 
 class Retrieval:
@@ -421,17 +274,22 @@ class Retrieval:
         self.last_build_ms = (time.perf_counter() - started) * 1000
         if generation == self._generation:  # a write during the build makes it stale: don't keep it
             self._indexes[key] = built
-            while len(self._indexes) > _CACHE_SETS:
+            while len(self._indexes) > RETRIEVAL.cache_sets:
                 self._indexes.popitem(last=False)
         return built
 
     # -- search ------------------------------------------------------------------------------------
     async def search(
-        self, question: str, story_ids: Sequence[int], *, guild_id: int | None = None, limit: int = 8
+        self,
+        question: str,
+        story_ids: Sequence[int],
+        *,
+        guild_id: int | None = None,
+        limit: int = RETRIEVAL.returned,
     ) -> Retrieved:
         """Candidates for a question among the given stories' claims, best first (fused ranking).
 
-        Three SQL round trips at most: the FTS5 match, and the candidates' rows with tags and entities
+        Three SQL round trips at most: the lexical match, and the candidates' rows with tags and entities
         (the index is built once per set of stories and kept until a claim is written).
         """
         terms = question_terms(question)
@@ -439,30 +297,10 @@ class Retrieval:
         trips = 0
         lexical: list[int] = []
         story_key = sorted(set(story_ids))
-        if getattr(self.db, "dialect", "sqlite") == "postgresql":
-            from db.pg_search import PgClaimSearch  # PostgreSQL processes only
-
-            words = self._lexical_words(terms, index)
-            if words and story_key:
-                lexical = await PgClaimSearch(cast("PgDatabase", self.db)).lexical(guild_id, words, story_key)
-                trips += 1
-            fts = ""
-        else:
-            fts = self._fts_query(terms, index)
-        if fts and guild_id is not None:
-            # The server's token in the index's scope column: FTS5 ranks only this server's claims.
-            fts = f'scope:"g{guild_id}" AND ({fts})'
-        if fts and story_key:
-            marks = ",".join("?" * len(story_key))
-            rows = await self.db.fetchall(
-                # A join, not "rowid IN (SELECT ...)": that form made FTS5 take 125 ms at 1,000 claims.
-                "SELECT f.rowid FROM claims_fts f JOIN claims c ON c.id = f.rowid "  # noqa: S608 - "?" marks only
-                f"WHERE claims_fts MATCH ? AND c.story_id IN ({marks}) "
-                "ORDER BY bm25(claims_fts, 3.0, 1.0, 2.0) LIMIT 50",
-                (fts, *story_key),
-            )
+        spellings = self._spellings(terms, index)
+        if spellings and story_key:
+            lexical = await self.db.search.lexical(guild_id, spellings, story_key, RETRIEVAL.lexical_candidates)
             trips += 1
-            lexical = [r[0] for r in rows]
         # Claims asked for by id ("#12") come first, if they are in these stories.
         wanted = [int(m) for m in re.findall(r"#(\d{1,18})\b", question)]
         wanted = [i for i in wanted if i in index.position]
@@ -470,7 +308,7 @@ class Retrieval:
         query_text = " ".join(t.surface for t in terms)
         qv = self.model.embed([query_text])[0] if terms else np.zeros(self.model.dim, np.float32)
         dense_scores = index.matrix @ qv if index.size else np.zeros(0, np.float32)
-        top = min(50, index.size)
+        top = min(RETRIEVAL.dense_candidates, index.size)
         if top:
             part = np.argpartition(-dense_scores, top - 1)[:top]
             dense_order = part[np.argsort(-dense_scores[part])]
@@ -478,13 +316,13 @@ class Retrieval:
             dense_order = np.zeros(0, dtype=np.int64)
         fused: dict[int, float] = {}
         for rank, claim_id in enumerate(wanted):
-            fused[claim_id] = 1.0 + 1.0 / (1 + rank)
+            fused[claim_id] = RETRIEVAL.by_id + 1.0 / (1 + rank)
         for rank, claim_id in enumerate(lexical):
-            fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RETRIEVAL.rrf_k + rank + 1)
         if terms:
             for rank, row in enumerate(dense_order):
                 claim_id = int(index.ids[row])
-                fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+                fused[claim_id] = fused.get(claim_id, 0.0) + 1.0 / (RETRIEVAL.rrf_k + rank + 1)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
         # Read before the await: a write meanwhile may put rows into this index.
         position = index.position
@@ -501,24 +339,13 @@ class Retrieval:
     def _spellings(self, terms: Sequence[Term], index: ClaimIndex) -> list[list[str]]:
         """Per question term, the spellings to look up: the term and the stored words spelled like it."""
         out = []
-        for term in terms[:12]:
+        for term in terms[: RETRIEVAL.max_terms]:
             if index.stems and not index.known(term.lower):
-                continue  # nothing stored is spelled like it: a costly FTS5 lookup would find nothing
+                continue  # nothing stored is spelled like it: a costly index lookup would find nothing
             known = index.known(term.lower)
             spelled = [term.lower] + [k for k in known if not k.startswith(stem(term.lower))]
             out.append(list(dict.fromkeys(spelled)))
         return out
-
-    def _fts_query(self, terms: Sequence[Term], index: ClaimIndex) -> str:
-        parts = [
-            " OR ".join(_fts_term(w, prefix=len(w) >= 3) for w in spelled)
-            for spelled in self._spellings(terms, index)
-        ]
-        return " OR ".join(f"({p})" for p in parts)
-
-    def _lexical_words(self, terms: Sequence[Term], index: ClaimIndex) -> list[str]:
-        """The same spellings as `_fts_query`, flat, for PostgreSQL's `PgClaimSearch.lexical`."""
-        return list(dict.fromkeys(w for spelled in self._spellings(terms, index) for w in spelled))
 
     async def claims(self, ids: Sequence[int]) -> dict[int, Claim]:
         """Claims with their tags and entities, in one round trip."""
@@ -549,27 +376,3 @@ def _claim(row: Any) -> Claim:
         tags=tuple(tags.split("\x1f")) if tags else (),
         entities=tuple(entities.split("\x1f")) if entities else (),
     )
-
-
-def _fts_term(word: str, *, prefix: bool) -> str:
-    # User text is data: each word becomes one double-quoted FTS5 string (quotes doubled inside).
-    return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
-
-
-def _one_swap(a: str, b: str) -> bool:
-    """True when b is a with exactly two neighbouring letters swapped."""
-    if len(a) != len(b) or a == b:
-        return False
-    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """True when b is a with one letter changed, dropped or added (Levenshtein distance 1)."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    short, long_ = sorted((a, b), key=len)
-    i = next((k for k, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
-    if len(short) == len(long_):
-        return short[i + 1 :] == long_[i + 1 :]
-    return short[i:] == long_[i + 1 :]
