@@ -58,10 +58,14 @@ UNKNOWN_INTERACTION = 10062
 
 
 def intents() -> discord.Intents:
-    """Only what the bot uses: guild events and reactions (polls). No privileged intents."""
+    """Only what the bot uses: guild events, reactions (reaction polls), poll votes (native polls) and
+    guild messages (Discord's POLL_RESULT message, when a native poll ends). No privileged intents:
+    without message_content the bot never sees what members write."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_reactions = True
+    wanted.guild_polls = True
+    wanted.guild_messages = True
     return wanted
 
 
