@@ -101,3 +101,19 @@ async def test_native_forecast_keeps_its_emoji_and_refuses_minutes(curated_world
     assert [str(a.emoji) for a in msg.poll.answers] == ["🟢", "🟡", "⚪", "🟠", "🔴"]
     assert [a.text for a in msg.poll.answers] == ["90 %", "70 %", "50 %", "30 %", "10 %"]
     assert msg.poll.duration.total_seconds() == 7 * 24 * 3600
+
+
+async def test_simcords_preview_draws_a_native_poll_to_vote_in(world):
+    """The demo's page (SimCord's preview) shows a native poll's answers and lets the viewer vote."""
+    await create(world, question="Best format?", options="🎤 Awards | Concerts", native=True)
+    msg = native_message(world.general)
+    await world.alice.vote(msg, answer=1)
+    async with world.env.preview(world.general, viewers=[world.bob]) as preview:
+        snapshot = await preview.snapshot()
+    drawn = snapshot["messages"][str(msg.id)]
+    assert drawn["poll"]["question"] == "Best format?"
+    assert [(a["text"], a["emoji"]["name"], a["count"]) for a in drawn["poll"]["answers"]] == [
+        ("Awards", "🎤", 1),
+        ("Concerts", "1️⃣", 0),
+    ]
+    assert "set_poll_votes" in drawn["allowed_actions"]
