@@ -1,6 +1,7 @@
 """Polls: reaction ingest rate, reconciliation of a 10,000-voter poll, and tally time at 1M votes.
 
 Run: python -m bench.bench_polls [--events 50000] [--rounds 11] [--voters 10000] [--votes 1000000]
+     python -m bench.bench_polls --ingest-only [--scenario "native vote events, single-choice"] ...
      python -m bench.bench_polls --backend postgres [--database-url postgresql://...] [--events ...] [--rounds ...]
 
 With --backend postgres only part 1 runs, the real bot's votes going through `PgVoteWriter` (the desk's
@@ -460,6 +461,10 @@ async def main() -> None:
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--ingest-only", action="store_true", help="only part 1, the ingest scenarios")
+    parser.add_argument(
+        "--scenario", action="append", choices=list(SCENARIOS), help="an ingest scenario (repeat; default: all)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("discord").setLevel(logging.ERROR)  # no intent and voice notices for bench bots
@@ -468,7 +473,11 @@ async def main() -> None:
         return
     with tempfile.TemporaryDirectory() as raw:
         tmp = Path(raw)
-        ingests = [await bench_ingest(tmp, args.events, args.rounds, scenario) for scenario in SCENARIOS]
+        scenarios = args.scenario or list(SCENARIOS)
+        ingests = [await bench_ingest(tmp, args.events, args.rounds, scenario) for scenario in scenarios]
+        if args.ingest_only:
+            print_ingests(ingests)
+            return
         applied = await bench_apply(tmp, args.events)
         reconcile = await bench_reconcile(tmp, args.voters)
         tally = await bench_tally(tmp, args.votes)

@@ -228,6 +228,10 @@ class RumorBot(commands.Bot):
         self.retrieval: Retrieval
         self.web: httpx.AsyncClient | None = None
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Guild messages are received only for the POLL_RESULT message of a native poll (cogs/polls
+        listens for it). The bot has no prefix commands: no message is parsed as one."""
+
     async def setup_hook(self) -> None:
         self.db = as_database(await open_database(self.settings))
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))

@@ -117,3 +117,11 @@ async def test_simcords_preview_draws_a_native_poll_to_vote_in(world):
         ("Concerts", "1️⃣", 0),
     ]
     assert "set_poll_votes" in drawn["allowed_actions"]
+
+
+async def test_a_message_mentioning_the_bot_gets_no_answer_and_no_error(world):
+    """The bot receives guild messages (for Discord's POLL_RESULT message) but has no prefix commands."""
+    await world.alice.send(world.general, f"<@{world.bot.user.id}> poll create")
+    await world.env.advance_time(1)
+    assert [m.author.id for m in world.general.history()] == [world.alice.id]
+    assert not world.env.errors
