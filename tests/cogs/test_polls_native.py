@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -125,3 +126,14 @@ async def test_a_message_mentioning_the_bot_gets_no_answer_and_no_error(world):
     await world.env.advance_time(1)
     assert [m.author.id for m in world.general.history()] == [world.alice.id]
     assert not world.env.errors
+
+
+async def test_a_closing_time_is_rounded_up_to_whole_hours_and_kept_as_discords_expiry(world):
+    now = world.env.now()
+    closes_at = (now + timedelta(hours=5, minutes=30)).strftime("%Y-%m-%d %H:%M")
+    result = await create(world, question="When?", options="Soon | Later", native=True, closes_at=closes_at)
+    msg = native_message(world.general)
+    assert msg.poll.duration == timedelta(hours=6)
+    poll = await world.bot.get_cog("Polls").store.get(1)
+    assert datetime.fromisoformat(poll.closes_at) == msg.poll.expires_at
+    assert f"<t:{int(msg.poll.expires_at.timestamp())}:R>" in reply(result).content
