@@ -226,6 +226,28 @@ async def test_a_deadline_passing_while_the_bot_is_down_closes_on_discords_votes
             await finish(fd, bot)
 
 
+async def test_discord_ending_the_poll_closes_it_once_after_a_last_listing(tmp_path):
+    async with FakeDiscord(allow_int_attachment_ids=True, member_names=("alice", "bob")) as fd:
+        fd.poll_hour = 10.0  # a one-hour poll ends 10 s after it is posted
+        bot = BotProcess(fd, tmp_path)
+        await bot.start()
+        alice, bob = fd.member_ids
+        channel = fd.general_channel_id
+        try:
+            poll = await create_native(fd, bot, alice, closes_in="1h")
+            await fd.member_vote(alice, channel, poll, 1)
+            assert fd.set_vote(channel, poll, bob, 2)  # a vote whose event never reached the bot
+            await bot.wait_until(lambda: closing_results(fd), 30)
+            await asyncio.sleep(2)  # the POLL_RESULT message arrives too: still one close, one result
+            posted = closing_results(fd)
+            assert len(posted) == 1
+            assert "Awards: **1**" in posted[0]["embeds"][0]["description"]
+            assert "Concerts: **1**" in posted[0]["embeds"][0]["description"]
+            assert any(m["type"] == 46 for m in fd.channel_messages())
+        finally:
+            await finish(fd, bot)
+
+
 async def test_150_voters_on_one_answer_are_read_in_two_pages(tmp_path):
     async with FakeDiscord(allow_int_attachment_ids=True, member_names=("alice",)) as fd:
         voters = members(fd, 150)
