@@ -1,6 +1,7 @@
 """Polls: reaction ingest rate, reconciliation of a 10,000-voter poll, and tally time at 1M votes.
 
 Run: python -m bench.bench_polls [--events 50000] [--rounds 11] [--voters 10000] [--votes 1000000]
+     python -m bench.bench_polls --ingest-only [--scenario "native vote events, single-choice"] ...
      python -m bench.bench_polls --backend postgres [--database-url postgresql://...] [--events ...] [--rounds ...]
 
 With --backend postgres only part 1 runs, the real bot's votes going through `PgVoteWriter` (the desk's
@@ -16,6 +17,8 @@ neither, on a throw-away cluster (tests/support/postgres.py) started with Postgr
    (b) is timed until the last vote is committed to SQLite. Same run, same payloads; the two
    alternate for --rounds rounds and the ratio reported is the median of the rounds' ratios.
    Lost votes = events - stored votes, summed over the rounds.
+   The native-vote scenario does the same with MESSAGE_POLL_VOTE_ADD / _REMOVE payloads (a Discord poll's
+   votes, on_raw_poll_vote_add / _remove) into a native poll, against do-nothing poll-vote handlers.
    (The embed edit is debounced and off the ingest path, so it is not part of this figure.)
    Also the worker's side alone (apply_vote_batch), for a burst of first votes and for members who
    vote twice (every second event moves a vote).
@@ -61,7 +64,7 @@ GUILD, CHANNEL, MESSAGE = 1_100_000_000_000_000_001, 1_100_000_000_000_000_002, 
 class BenchBot(commands.Bot):
     def __init__(self, db_path: Path) -> None:
         intents = discord.Intents.none()
-        intents.guilds = intents.guild_reactions = True
+        intents.guilds = intents.guild_reactions = intents.guild_polls = True
         super().__init__(command_prefix="!", intents=intents, help_command=None)
         self.settings = SimpleNamespace(database_path=db_path)
         self.db: Database
@@ -122,7 +125,44 @@ def churn(n: int) -> tuple[list[Event], int]:
     return events, len(held)
 
 
-SCENARIOS = {"first votes, single-choice": (burst, False), "adds and removals, multi-choice": (churn, True)}
+def _poll_vote(user_id: int, answer_id: int) -> dict:
+    return {
+        "user_id": str(user_id),
+        "channel_id": str(CHANNEL),
+        "message_id": str(MESSAGE),
+        "guild_id": str(GUILD),
+        "answer_id": answer_id,
+    }
+
+
+def native_votes(n: int) -> tuple[list[Event], int]:
+    """A single-choice Discord poll: n members vote, and every fifth takes the vote back and votes again
+    (as Discord's client does to change a vote: remove, then add). Returns the events and the votes held."""
+    rng = random.Random(11)
+    events: list[Event] = []
+    for user in members(n, 11):
+        answer = rng.randrange(1, 6)
+        events.append(("MESSAGE_POLL_VOTE_ADD", _poll_vote(user, answer)))
+        if len(events) % 5 == 0:
+            events.append(("MESSAGE_POLL_VOTE_REMOVE", _poll_vote(user, answer)))
+            events.append(("MESSAGE_POLL_VOTE_ADD", _poll_vote(user, answer % 5 + 1)))
+    return events[:n], _held_after(events[:n])
+
+
+def _held_after(events: list[Event]) -> int:
+    held: set[tuple[str, int]] = set()
+    for name, payload in events:
+        vote = (payload["user_id"], payload["answer_id"])
+        (held.add if name == "MESSAGE_POLL_VOTE_ADD" else held.discard)(vote)
+    return len(held)
+
+
+# scenario -> (events, multi-choice, native poll)
+SCENARIOS = {
+    "first votes, single-choice": (burst, False, False),
+    "adds and removals, multi-choice": (churn, True, False),
+    "native vote events, single-choice": (native_votes, False, True),
+}
 
 
 async def drain_tasks() -> None:
@@ -142,9 +182,13 @@ async def feed(bot: commands.Bot, events: list[Event]) -> None:
         await asyncio.sleep(0)  # the next gateway frame arrives after the loop had a turn
 
 
-async def new_poll(store: PollStore, message_id: int, *, multi: bool) -> object:
+async def new_poll(store: PollStore, message_id: int, *, multi: bool, native: bool = False) -> object:
     options = [PollOption(i, e, f"option {i + 1}") for i, e in enumerate(["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"])]
-    return await store.create(NewPoll(GUILD, CHANNEL, message_id, 9, "bench?", options, AT, multi=multi))
+    if not native:
+        return await store.create(NewPoll(GUILD, CHANNEL, message_id, 9, "bench?", options, AT, multi=multi))
+    poll = await store.create(NewPoll(GUILD, CHANNEL, None, 9, "bench?", options, AT, multi=multi, native=True))
+    await store.set_native_message(poll.id, message_id, "2100-01-01T00:00:00+00:00", {i: i + 1 for i in range(5)})
+    return await store.get(poll.id)
 
 
 async def _ingest_idle(events: list[Event]) -> float:
@@ -157,8 +201,14 @@ async def _ingest_idle(events: list[Event]) -> float:
     async def on_raw_reaction_remove(payload: discord.RawReactionActionEvent) -> None:
         return None
 
-    idle.add_listener(on_raw_reaction_add)
-    idle.add_listener(on_raw_reaction_remove)
+    async def on_raw_poll_vote_add(payload: discord.RawPollVoteActionEvent) -> None:
+        return None
+
+    async def on_raw_poll_vote_remove(payload: discord.RawPollVoteActionEvent) -> None:
+        return None
+
+    for listener in (on_raw_reaction_add, on_raw_reaction_remove, on_raw_poll_vote_add, on_raw_poll_vote_remove):
+        idle.add_listener(listener)
     await idle._async_setup_hook()  # what login() does first: binds the client to this loop
     t = time.perf_counter()
     await feed(idle, events)
@@ -167,7 +217,7 @@ async def _ingest_idle(events: list[Event]) -> float:
 
 
 async def _ingest_real(
-    path: Path, events: list[Event], *, multi: bool, pg_url: str | None = None
+    path: Path, events: list[Event], *, multi: bool, native: bool = False, pg_url: str | None = None
 ) -> tuple[float, int, int]:
     """(b) the real handlers, Polls.on_raw_reaction_add/remove -> the desk's vote writer (group commit;
     PgVoteWriter with pg_url): seconds until the last vote is committed, votes stored, commits."""
@@ -182,10 +232,15 @@ async def _ingest_real(
     cog = Polls(bot, PollStore(bot.db))  # type: ignore[arg-type]
     cog.desk.schedule_edit = lambda poll_id: None  # type: ignore[method-assign]  # debounced, off this path
     await cog.desk.writer.start()
-    poll = await new_poll(cog.store, MESSAGE, multi=multi)
+    poll = await new_poll(cog.store, MESSAGE, multi=multi, native=native)
     cog.desk.track(poll)  # type: ignore[arg-type]
-    bot.add_listener(cog.on_raw_reaction_add)
-    bot.add_listener(cog.on_raw_reaction_remove)
+    for listener in (
+        cog.on_raw_reaction_add,
+        cog.on_raw_reaction_remove,
+        cog.on_raw_poll_vote_add,
+        cog.on_raw_poll_vote_remove,
+    ):
+        bot.add_listener(listener)
     t = time.perf_counter()
     await feed(bot, events)
     await drain_tasks()
@@ -203,7 +258,7 @@ async def bench_ingest(
 ) -> dict:
     """Rounds alternate the two bots (fresh ones each time, same payloads) so that drift in the
     machine's speed hits both; the figure is the median of the per-round ratios."""
-    make, multi = SCENARIOS[scenario]
+    make, multi, native = SCENARIOS[scenario]
     events, expected = make(n)
     ratios, idle_eps, real_eps, lost, batches = [], [], [], 0, 0
     for i in range(rounds):
@@ -211,11 +266,15 @@ async def bench_ingest(
         idle_s = await _ingest_idle(events)
         gc.collect()
         if pg is None:
-            real_s, stored, batches = await _ingest_real(tmp / f"polls-{multi}-{i}.db", events, multi=multi)
+            real_s, stored, batches = await _ingest_real(
+                tmp / f"polls-{multi}-{native}-{i}.db", events, multi=multi, native=native
+            )
         else:
             url = await pg.create()
             try:
-                real_s, stored, batches = await _ingest_real(tmp / "unused.db", events, multi=multi, pg_url=url)
+                real_s, stored, batches = await _ingest_real(
+                    tmp / "unused.db", events, multi=multi, native=native, pg_url=url
+                )
             finally:
                 await pg.drop()
         ratios.append(idle_s / real_s)
@@ -402,6 +461,10 @@ async def main() -> None:
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--ingest-only", action="store_true", help="only part 1, the ingest scenarios")
+    parser.add_argument(
+        "--scenario", action="append", choices=list(SCENARIOS), help="an ingest scenario (repeat; default: all)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("discord").setLevel(logging.ERROR)  # no intent and voice notices for bench bots
@@ -410,7 +473,11 @@ async def main() -> None:
         return
     with tempfile.TemporaryDirectory() as raw:
         tmp = Path(raw)
-        ingests = [await bench_ingest(tmp, args.events, args.rounds, scenario) for scenario in SCENARIOS]
+        scenarios = args.scenario or list(SCENARIOS)
+        ingests = [await bench_ingest(tmp, args.events, args.rounds, scenario) for scenario in scenarios]
+        if args.ingest_only:
+            print_ingests(ingests)
+            return
         applied = await bench_apply(tmp, args.events)
         reconcile = await bench_reconcile(tmp, args.voters)
         tally = await bench_tally(tmp, args.votes)

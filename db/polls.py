@@ -22,6 +22,7 @@ class PollOption:
     emoji: str  # unicode, or name:id for a custom emoji
     label: str
     probability: float | None = None
+    answer_id: int | None = None  # a native poll's: the id Discord gave this answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Poll:
     resolved_by: int | None
     created_at: str
     options: tuple[PollOption, ...] = ()
+    native: bool = False  # a Discord poll (votes by clicking in the message), not a reaction poll
 
     @property
     def is_open(self) -> bool:
@@ -92,6 +94,7 @@ class NewPoll:
     kind: str = "poll"
     claim_id: int | None = None
     project: str | None = None
+    native: bool = False
 
 
 # votes.voted_at holds whole seconds since 1970 (db/votes/engine.py `epoch`); reads give it back as the
@@ -103,13 +106,13 @@ def _voted_at(seconds: int) -> str:
 _POLL_COLUMNS = (
     "id, guild_id, channel_id, message_id, author_id, question, kind, multi, anonymous, hide_counts, "
     "claim_id, project, closes_at, status, closed_at, close_reason, results_message_id, outcome, evidence, "
-    "resolved_at, resolved_by, created_at"
+    "resolved_at, resolved_by, created_at, native"
 )
 
 
 def _poll(row: Any, options: Sequence[PollOption]) -> Poll:
     data = dict(row)
-    for key in ("multi", "anonymous", "hide_counts"):
+    for key in ("multi", "anonymous", "hide_counts", "native"):
         data[key] = bool(data[key])
     return Poll(**data, options=tuple(options))
 
@@ -130,7 +133,7 @@ class PollStore:
         by_poll: dict[int, list[PollOption]] = {}
         for o in opts:
             by_poll.setdefault(o["poll_id"], []).append(
-                PollOption(o["position"], o["emoji"], o["label"], o["probability"])
+                PollOption(o["position"], o["emoji"], o["label"], o["probability"], o["answer_id"])
             )
         return [_poll(r, by_poll.get(r["id"], [])) for r in rows]
 
@@ -143,7 +146,8 @@ class PollStore:
         async with self.db.transaction() as tx:
             poll_id = await tx.insert(
                 "INSERT INTO polls(guild_id, channel_id, message_id, author_id, question, kind, multi, anonymous, "
-                "hide_counts, claim_id, project, closes_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "hide_counts, claim_id, project, closes_at, created_at, native) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.guild_id,
                     new.channel_id,
@@ -158,6 +162,7 @@ class PollStore:
                     new.project,
                     new.closes_at,
                     new.created_at,
+                    int(new.native),
                 ),
             )
             await tx.executemany(
@@ -168,6 +173,23 @@ class PollStore:
 
     async def set_message(self, poll_id: int, message_id: int) -> None:
         await self.db.execute("UPDATE polls SET message_id = ? WHERE id = ?", (message_id, poll_id))
+
+    async def set_native_message(
+        self, poll_id: int, message_id: int, closes_at: str, answer_ids: dict[int, int]
+    ) -> None:
+        """A native poll's message, its deadline as Discord set it (the poll's expiry), and the answer id
+        Discord gave each option (position -> answer id), in one transaction."""
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE polls SET message_id = ?, closes_at = ? WHERE id = ? AND native = 1",
+                (message_id, closes_at, poll_id),
+            )
+            if changed != 1:
+                return
+            await tx.executemany(
+                "UPDATE poll_options SET answer_id = ? WHERE poll_id = ? AND position = ?",
+                [(answer_id, poll_id, position) for position, answer_id in answer_ids.items()],
+            )
 
     async def discard(self, poll_id: int) -> None:
         """Undo a poll whose message could not be set up; nothing of it stays behind."""

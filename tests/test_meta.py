@@ -34,6 +34,8 @@ async def test_no_privileged_intents(world):
     intents = world.bot.intents
     assert not intents.members and not intents.presences and not intents.message_content
     assert intents.guilds and intents.guild_reactions
+    # Native polls: the vote events, and the POLL_RESULT message Discord posts when one ends.
+    assert intents.guild_polls and intents.guild_messages
 
 
 def test_env_example_lists_every_setting():

@@ -62,10 +62,14 @@ UNKNOWN_INTERACTION = 10062
 
 
 def intents() -> discord.Intents:
-    """Only what the bot uses: guild events and reactions (polls). No privileged intents."""
+    """Only what the bot uses: guild events, reactions (reaction polls), poll votes (native polls) and
+    guild messages (Discord's POLL_RESULT message, when a native poll ends). No privileged intents:
+    without message_content the bot never sees what members write."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_reactions = True
+    wanted.guild_polls = True
+    wanted.guild_messages = True
     return wanted
 
 
@@ -229,6 +233,10 @@ class RumorBot(commands.Bot):
         self.embedder: Embedder
         self.retrieval: Retrieval
         self.web: httpx.AsyncClient | None = None
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Guild messages are received only for the POLL_RESULT message of a native poll (cogs/polls
+        listens for it). The bot has no prefix commands: no message is parsed as one."""
 
     async def setup_hook(self) -> None:
         self.db = as_database(await open_database(self.settings))

@@ -42,7 +42,7 @@ class Settings:
     feeds_allow_loopback: bool = False
     feed_max_bytes: int = 2_000_000
     feed_timeout: float = 10.0
-    # PostgreSQL instead of the SQLite file when set (db/backend.py); never logged with its password.
+    # PostgreSQL instead of the SQLite file when set (db/drivers/__init__.py); never logged with its password.
     database_url: str | None = None
     # Shards of an AutoShardedBot this process runs: both set, or neither (one process, as today).
     shard_count: int | None = None

@@ -2,13 +2,15 @@
 and the reaction listeners. Thin: what a command or an event does lives beside it.
 
     reaction events, closing, results, reconciliation   cogs/polls/desk.py (PollDesk)
+    Discord's own polls (native:True): limits, voters   cogs/polls/native.py
     proposals, resolving and scoring forecasts          cogs/polls/forecasts.py
     what members type (options, deadlines, questions)   cogs/polls/parsing.py
     embeds and the results chart                        cogs/polls/render.py
     autocomplete                                        cogs/polls/autocomplete.py
     storage, and the vote writer                        db/polls.py, db/votes/
 
-Votes come from raw reaction events (so old messages count too), go through the single vote writer
+Votes come from raw reaction events, or from raw poll vote events for a native poll (so old messages
+count too), go through the single vote writer
 and are committed before the embed shows them. Open polls are reconciled against the message's
 reactions on every start and after every fresh gateway session. A vote counts if its event arrived
 before the poll's deadline; a timer closes each poll at its deadline.
@@ -33,7 +35,9 @@ from bot.polls.scoring import FORECAST_OPTIONS, leaderboard
 from cogs.polls.autocomplete import poll_choices, project_choices
 from cogs.polls.desk import LOOP_SECONDS, PollDesk
 from cogs.polls.forecasts import Forecasts
+from cogs.polls.native import answer_ids, check_native, discord_poll, ended_poll_message_id, intro, native_hours
 from cogs.polls.parsing import (
+    MAX_QUESTION,
     emoji_text,
     launch_date,
     launch_question,
@@ -98,6 +102,22 @@ class Polls(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
         self.desk.emoji_cleared(payload)
+
+    @commands.Cog.listener()
+    async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
+        self.desk.poll_vote(payload, True)
+
+    @commands.Cog.listener()
+    async def on_raw_poll_vote_remove(self, payload: discord.RawPollVoteActionEvent) -> None:
+        self.desk.poll_vote(payload, False)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        # Only Discord's POLL_RESULT message matters here: a native poll ended.
+        if message.type is discord.MessageType.poll_result:
+            ended = ended_poll_message_id(message)
+            if ended is not None:
+                self.desk.poll_ended(ended)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -183,10 +203,12 @@ class Polls(commands.Cog):
         question: str,
         options: list[PollOption],
         at: datetime,
+        native_hours: int | None = None,
         **details: Any,
     ) -> Poll:
-        """Store a poll by this member in this channel, post its message and add the option reactions;
-        undo everything on failure. `details` are NewPoll's optional fields."""
+        """Store a poll by this member in this channel, post its message and add the option reactions (or,
+        with `native_hours`, post it as a Discord poll that long); undo everything on failure. `details`
+        are NewPoll's optional fields."""
         new = NewPoll(
             guild_id=interaction.guild_id or 0,
             channel_id=interaction.channel_id or 0,
@@ -195,6 +217,7 @@ class Polls(commands.Cog):
             question=question,
             options=options,
             created_at=clock.iso(at),
+            native=native_hours is not None,
             **details,
         )
         await self._check_limits(interaction, at)
@@ -203,14 +226,26 @@ class Polls(commands.Cog):
         try:
             channel = interaction.channel
             assert isinstance(channel, discord.abc.Messageable)
-            message = await channel.send(embed=poll_embed(poll, {}, 0))
-            await self.store.set_message(poll.id, message.id)
+            if native_hours is not None:
+                message = await channel.send(
+                    intro(poll.id), poll=discord_poll(question, poll.options, native_hours, poll.multi)
+                )
+                # The deadline is the poll's expiry as Discord set it: after it, Discord takes no vote.
+                expiry = message.poll.expires_at if message.poll else None
+                closes_at = clock.iso(expiry or at + timedelta(hours=native_hours))
+                await self.store.set_native_message(
+                    poll.id, message.id, closes_at, answer_ids(message, poll.options)
+                )
+            else:
+                message = await channel.send(embed=poll_embed(poll, {}, 0))
+                await self.store.set_message(poll.id, message.id)
             poll = await self.store.get(poll.id)
             self.desk.track(poll)
             if poll.closes_at:
                 self.desk.wake_deadline_timer_by(datetime.fromisoformat(poll.closes_at))
-            for option in poll.options:
-                await message.add_reaction(emoji_text(option.emoji))
+            if not poll.native:
+                for option in poll.options:
+                    await message.add_reaction(emoji_text(option.emoji))
         except BaseException as error:
             self.desk.untrack(poll.id)
             await self.store.discard(poll.id)
@@ -239,6 +274,7 @@ class Polls(commands.Cog):
         multi="Let members pick several options (default: one; a new reaction moves the vote)",
         anonymous="Record then remove reactions (Discord may show a reaction for a moment); /poll myvote is the receipt",
         hide_counts="Hide the counts until the poll closes",
+        native="Post it as a Discord poll (vote by clicking; at most 10 options, whole hours, never anonymous)",
     )
     async def create(
         self,
@@ -250,11 +286,16 @@ class Polls(commands.Cog):
         multi: bool = False,
         anonymous: bool = False,
         hide_counts: bool = False,
+        native: bool = False,
     ) -> None:
         at = clock.now()
-        question = validate_question(question)
+        question = validate_question(question, None if native else MAX_QUESTION)
         parsed = parse_options(options)
         deadline = parse_deadline(closes_in, closes_at, at)
+        hours: int | None = None
+        if native:
+            check_native(question, parsed, anonymous=anonymous, hide_counts=hide_counts)
+            hours = native_hours(closes_in, deadline, at)
         await interaction.response.defer(ephemeral=True, thinking=True)
         poll = await self._post_poll(
             interaction,
@@ -265,8 +306,10 @@ class Polls(commands.Cog):
             multi=multi,
             anonymous=anonymous,
             hide_counts=hide_counts,
+            native_hours=hours,
         )
-        await interaction.followup.send(f"Poll #{poll.id} is up. React to vote.", ephemeral=True)
+        how = f"Vote in the poll; it closes <t:{_epoch(poll.closes_at)}:R>." if native else "React to vote."
+        await interaction.followup.send(f"Poll #{poll.id} is up. {how}", ephemeral=True)
 
     @poll.command(
         name="launch", description="Curators: a forecast poll on whether a project will be announced in time."
@@ -275,6 +318,7 @@ class Polls(commands.Cog):
         project="A project claim of one of this server's stories (type to search)",
         by="The date the question asks about (YYYY-MM-DD, default: the project's horizon, else 90 days from now)",
         closes_in="Stop taking forecasts after this long, like 7d (default 7d)",
+        native="Post it as a Discord poll (vote by clicking; closes_in in whole hours, at most 32 days)",
     )
     @app_commands.autocomplete(project=project_choices)
     @curator_only
@@ -284,8 +328,12 @@ class Polls(commands.Cog):
         project: app_commands.Range[str, 1, 100],
         by: str | None = None,
         closes_in: str | None = None,
+        native: bool = False,
     ) -> None:
         at = clock.now()
+        hours: int | None = None
+        if native:  # checked before the answer is deferred, so that the refusal is ephemeral at once
+            hours = native_hours(closes_in or "7d", parse_deadline(closes_in or "7d", None, at), at)
         await interaction.response.defer(ephemeral=True, thinking=True)
         facts = await self.bot.facts_for(interaction.guild_id)
         claim = await facts.claim_by_ref(project)
@@ -302,11 +350,15 @@ class Polls(commands.Cog):
         deadline = parse_deadline(closes_in or "7d", None, at)
         assert deadline is not None
         question = launch_question(claim.project, by_date)
+        forecast_options = [PollOption(i, e, label, p) for i, (e, label, p) in enumerate(FORECAST_OPTIONS)]
+        if native:
+            check_native(question, forecast_options, anonymous=False, hide_counts=False)
         poll = await self._post_poll(
             interaction,
             question,
-            [PollOption(i, e, label, p) for i, (e, label, p) in enumerate(FORECAST_OPTIONS)],
+            forecast_options,
             at,
+            native_hours=hours,
             closes_at=clock.iso(deadline),
             kind="forecast",
             claim_id=claim.id,
@@ -433,3 +485,7 @@ class Polls(commands.Cog):
         await interaction.response.send_message(
             embed=leaderboard_embed(standings, lambda user_id: name(interaction.guild, user_id))
         )
+
+
+def _epoch(iso: str | None) -> int:
+    return int(datetime.fromisoformat(iso).timestamp()) if iso else 0

@@ -5,6 +5,7 @@ votes to the vote writer (db/votes/), edits each poll's embed at most once per E
 votes are committed, takes off the reactions the writer says to, reconciles stored votes with the
 message's reactions after every fresh gateway session, and closes polls (at their deadline or on
 request) and posts their results exactly once. The race guards it relies on are in db/votes/guards.py.
+Native polls (Discord's own) share all of it; what differs for them is in cogs/polls/native.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import tasks
 
+from cogs.polls.native import NativeDesk
 from cogs.polls.parsing import emoji_key
 from cogs.polls.render import poll_embed, results_message
 from db import clock
@@ -52,6 +54,8 @@ class LivePoll:
     # What gateway events carry, looked up as is: unicode name (with and without U+FE0F), custom emoji id.
     by_name: dict[str, int] = field(default_factory=dict)
     by_id: dict[int, int] = field(default_factory=dict)
+    native: bool = False  # a Discord poll: votes come as poll vote events naming an answer id
+    answers: dict[int, int] = field(default_factory=dict)  # native: answer id -> option position
 
     @classmethod
     def of(cls, poll: Poll) -> LivePoll:
@@ -65,6 +69,8 @@ class LivePoll:
             {emoji_key(o.emoji): o.position for o in poll.options},
             {o.position: o.emoji for o in poll.options},
             datetime.fromisoformat(poll.closes_at) if poll.closes_at else None,
+            native=poll.native,
+            answers={o.answer_id: o.position for o in poll.options if o.answer_id is not None},
         )
         for key, position in live.positions.items():
             _name, _, emoji_id = key.partition(":")
@@ -103,6 +109,8 @@ class PollDesk:
         self._passes_done = 0
         self._posting = asyncio.Lock()  # the deadline timer and the maintenance loop may both post results
         self.reconcile_requests = 0
+        self.native = NativeDesk(self)
+        self._closing: set[int] = set()  # polls a close is under way for (a native close lists voters first)
 
     # -- lifetime ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,8 +150,8 @@ class PollDesk:
     def reaction_added(self, payload: discord.RawReactionActionEvent) -> None:
         # The hot path of a reaction burst: a few dict lookups, then three ints appended to the writer's run.
         live = self.live.get(payload.message_id)
-        if live is None or self._own(payload.user_id):
-            return
+        if live is None or live.native or self._own(payload.user_id):
+            return  # a reaction on a Discord poll is only a reaction
         if not arrived_in_time(live.deadline):
             return  # judged by when the event arrived: too late, whenever the poll actually closes
         position = live.position_of(payload.emoji)
@@ -155,7 +163,7 @@ class PollDesk:
 
     def reaction_removed(self, payload: discord.RawReactionActionEvent) -> None:
         live = self.live.get(payload.message_id)
-        if live is None or self._own(payload.user_id):
+        if live is None or live.native or self._own(payload.user_id):
             return
         if not arrived_in_time(live.deadline):
             return
@@ -167,9 +175,35 @@ class PollDesk:
         # anonymous poll, where withdrawing is /poll myvote.
         self.writer.reaction_removed(live.poll_id, payload.user_id, position)
 
+    def poll_vote(self, payload: discord.RawPollVoteActionEvent, added: bool) -> None:
+        """A vote in a native poll: the same hot path and writer as a reaction, judged by arrival too."""
+        live = self.live.get(payload.message_id)
+        if live is None or not live.native or not arrived_in_time(live.deadline):
+            return
+        position = live.answers.get(payload.answer_id)
+        if position is None:
+            return
+        if added:
+            self.writer.reaction_added(live.poll_id, payload.user_id, position)
+        else:
+            self.writer.reaction_removed(live.poll_id, payload.user_id, position)
+
+    def poll_ended(self, message_id: int) -> None:
+        """Discord ended a native poll (its POLL_RESULT message): close the row, after a last listing."""
+        live = self.live.get(message_id)
+        if live is None or not live.native:
+            return
+        self.spawn(self._close_ended(live.poll_id))
+
+    async def _close_ended(self, poll_id: int) -> None:
+        poll = await self.store.get(poll_id)
+        if poll.is_open:
+            due = poll.closes_at is not None and not arrived_in_time(datetime.fromisoformat(poll.closes_at))
+            await self.close_poll(poll, "deadline" if due else "manual")
+
     def reactions_cleared(self, payload: discord.RawReactionClearEvent) -> None:
         live = self.live.get(payload.message_id)
-        if live is None:
+        if live is None or live.native:
             return
         if not live.anonymous:
             self.writer.submit(VoteOp("clear", live.poll_id, clock.iso(clock.now()), source="clear"))
@@ -177,7 +211,7 @@ class PollDesk:
 
     def emoji_cleared(self, payload: discord.RawReactionClearEmojiEvent) -> None:
         live = self.live.get(payload.message_id)
-        if live is None:
+        if live is None or live.native:
             return
         position = live.position_of(payload.emoji)
         if position is None:
@@ -191,11 +225,17 @@ class PollDesk:
     def _committed(self, changed: set[int], removals: list[Removal]) -> None:
         """Runs after each group commit: the votes are durable, so now the embed may show them."""
         for poll_id in changed:
-            if poll_id in self.live_by_id:
+            live = self.live_by_id.get(poll_id)
+            if live is not None and not live.native:  # Discord draws a native poll's counts itself
                 self.schedule_edit(poll_id)
         for poll_id, user_id, position in removals:
             live = self.live_by_id.get(poll_id)
-            if live is not None:
+            if live is None:
+                continue
+            if live.native:
+                # A moved vote in a Discord poll leaves no reaction to take off: nothing is owed.
+                self.writer.submit(VoteOp("settled", poll_id, clock.iso(clock.now()), user_id, position))
+            else:
                 self.spawn(self._remove_reaction(live, user_id, live.emojis[position], position))
 
     async def _remove_reaction(self, live: LivePoll, user_id: int, emoji: str, position: int | None) -> None:
@@ -239,8 +279,8 @@ class PollDesk:
     async def refresh_embed(self, poll_id: int) -> None:
         try:
             poll = await self.store.get(poll_id)
-            if poll.message_id is None:
-                return
+            if poll.message_id is None or poll.native:
+                return  # a native poll has no embed: Discord draws its counts and its end
             counts = await self.store.tally(poll_id)
             embed = poll_embed(poll, counts, await self._voters(poll, counts))
             message = self.bot.get_partial_messageable(poll.channel_id).get_partial_message(poll.message_id)
@@ -281,6 +321,8 @@ class PollDesk:
         per 100 reactors per emoji and reaction type (discord.py waits out rate limits)."""
         if poll.message_id is None or not poll.is_open:
             return None
+        if poll.native:
+            return await self._reconcile_native(poll)
         listed_at = clock.now()
         if poll.closes_at and not arrived_in_time(datetime.fromisoformat(poll.closes_at), listed_at):
             return None  # what the reactions show now may be later than the deadline: keep what was recorded
@@ -333,6 +375,18 @@ class PollDesk:
         log.info("reconciled poll %s: +%d -%d", poll.id, result.added, result.removed)
         return result
 
+    async def _reconcile_native(self, poll: Poll) -> OpResult | None:
+        if poll.id not in self.live_by_id:
+            self.track(poll)
+        due = poll.closes_at is not None and not arrived_in_time(datetime.fromisoformat(poll.closes_at))
+        if due:
+            await self.close_poll(poll, "deadline")  # after its last listing
+            return None
+        result, ended = await self.native.reconcile(poll, self.live_by_id[poll.id])
+        if ended:
+            await self.close_poll(poll, "manual", listed=True)
+        return result
+
     async def _reactors(self, live: LivePoll, emoji: str, kind: int, count: int) -> set[int]:
         users: set[int] = set()
         after: int | None = None
@@ -351,9 +405,19 @@ class PollDesk:
         return users
 
     # -- closing and results ----------------------------------------------------------------------
-    async def close_poll(self, poll: Poll, reason: str) -> bool:
-        await self.writer.flush()  # every change queued before the close commits first (guard 2)
-        closed = await self.store.close(poll.id, reason, clock.iso(clock.now()))
+    async def close_poll(self, poll: Poll, reason: str, *, listed: bool = False) -> bool:
+        """Close a poll once and post its results. A native poll is first ended on Discord (when closed
+        early) and listed a last time, unless `listed` says that was just done."""
+        if poll.id in self._closing:
+            return False
+        self._closing.add(poll.id)
+        try:
+            if poll.native and poll.is_open and reason != "message_deleted" and not listed:
+                await self._last_native_listing(poll, early=reason != "deadline")
+            await self.writer.flush()  # every change queued before the close commits first (guard 2)
+            closed = await self.store.close(poll.id, reason, clock.iso(clock.now()))
+        finally:
+            self._closing.discard(poll.id)
         self.untrack(poll.id)
         if not closed:
             return False
@@ -361,6 +425,18 @@ class PollDesk:
             await self.refresh_embed(poll.id)
         await self.post_results(await self.store.get(poll.id))
         return True
+
+    async def _last_native_listing(self, poll: Poll, *, early: bool) -> None:
+        if early:
+            await self.native.end(poll)
+        live = self.live_by_id.get(poll.id)
+        if live is None:
+            self.track(poll)
+            live = self.live_by_id[poll.id]
+        try:
+            await self.native.reconcile(poll, live)
+        except Exception:
+            log.exception("could not list native poll %s before closing it", poll.id)
 
     async def results_message(self, poll: Poll) -> tuple[discord.Embed, discord.File | None]:
         counts = await self.store.tally(poll.id)

@@ -120,12 +120,14 @@ def parse_deadline(closes_in: str | None, closes_at: str | None, at: datetime) -
     return deadline
 
 
-def validate_question(question: str) -> str:
+def validate_question(question: str, limit: int | None = MAX_QUESTION) -> str:
+    """A question with its spaces tidied; `limit` is its longest (an embed title's; None: the caller
+    checks its own, as a Discord poll does)."""
     question = " ".join((question or "").split())
     if not question or not has_visible(question):
         raise UserFacingError("The question is empty.")
-    if len(question) > MAX_QUESTION:
-        raise UserFacingError(f"The question is {len(question)} characters; keep it within {MAX_QUESTION}.")
+    if limit is not None and len(question) > limit:
+        raise UserFacingError(f"The question is {len(question)} characters; keep it within {limit}.")
     return question
 
 

@@ -9,6 +9,12 @@ Several guilds can be served, each on the shard its id lands on (``(guild_id >> 
 to several gateway connections at once: each IDENTIFY with ``shard: [id, count]`` gets only its
 shard's guilds and the events that belong to them, as Discord does for a sharded bot.
 
+Native polls are modelled too: a message created with ``poll``, members' votes (``member_vote``, with
+MESSAGE_POLL_VOTE_ADD / _REMOVE events), the voters of an answer (100 a page, ``after``), ``expire``, and
+the POLL_RESULT message Discord posts when a poll ends (at its expiry, on a timer: ``poll_hour`` sets
+how many real seconds one hour of a poll's duration lasts). What the fake answers about a poll is
+checked against the spec's response schemas as well.
+
 Deliberately small: anything it does not implement answers 404 and is recorded in
 :attr:`FakeDiscord.unimplemented`, so a test can assert the bot stayed inside the modelled surface.
 Every request is also checked against Discord's OpenAPI spec (:mod:`tests.support.openapi_check`).
@@ -27,7 +33,7 @@ import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -193,6 +199,18 @@ class FakeGuild:
         return (self.id >> 22) % shard_count
 
 
+@dataclass
+class _FakePoll:
+    """A native poll's state: who voted for which answer (in voting order), and whether it has ended."""
+
+    channel_id: int
+    message_id: int
+    multi: bool
+    votes: dict[int, list[int]]  # answer id -> user ids
+    ended: bool = False
+    timer: asyncio.Task[None] | None = None
+
+
 class _Session:
     """One shard's gateway session: the socket it is on (None between sockets) and its event buffer."""
 
@@ -288,6 +306,9 @@ class FakeDiscord:
         self.commands: dict[int, _Command] = {}
         # (message_id, emoji key) -> reaction type (0 normal, 1 burst) -> user ids in reaction order
         self.reactions: dict[tuple[int, str], dict[int, list[int]]] = {}
+        # message_id -> its native poll; poll_hour: real seconds per hour of a poll's duration
+        self.polls: dict[int, _FakePoll] = {}
+        self.poll_hour = 3600.0
         self.interactions: dict[str, InteractionCall] = {}
         self.identify_payloads: list[dict[str, Any]] = []
         self.gateway_connections = 0
@@ -382,6 +403,9 @@ class FakeDiscord:
         self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
 
     async def stop(self) -> None:
+        for poll in self.polls.values():
+            if poll.timer is not None:
+                poll.timer.cancel()
         for session in self._sessions.values():
             if session.ws is not None and not session.ws.closed:
                 await session.ws.close(code=1001)
@@ -454,6 +478,7 @@ class FakeDiscord:
             "bot": bot,
             "public_flags": 0,
             "flags": 0,
+            "primary_guild": None,
         }
 
     def add_member(self, user_id: int, name: str, *, bot: bool = False, guild_id: int | None = None) -> int:
@@ -982,6 +1007,8 @@ class FakeDiscord:
         r("GET", reactions + "/{emoji}", self._list_reactions)
         r("DELETE", reactions + "/{emoji}", self._clear_reactions)
         r("DELETE", reactions, self._clear_reactions)
+        r("GET", "/channels/{channel_id}/polls/{message_id}/answers/{answer_id}", self._answer_voters)
+        r("POST", "/channels/{channel_id}/polls/{message_id}/expire", self._expire_poll)
         r("POST", "/interactions/{interaction_id}/{token}/callback", self._interaction_callback)
         webhook = "/webhooks/{app_id}/{token}"
         r("POST", webhook, self._create_followup)
@@ -1105,7 +1132,21 @@ class FakeDiscord:
                     "burst_colors": [],
                 }
             )
-        return {**message, "reactions": summary} if summary else dict(message)
+        view = {**message, "reactions": summary} if summary else dict(message)
+        poll = self.polls.get(int(message["id"]))
+        if poll is not None:
+            view["poll"] = {
+                **message["poll"],
+                "results": {
+                    "answer_counts": [
+                        {"id": answer_id, "count": len(users), "me_voted": False}
+                        for answer_id, users in poll.votes.items()
+                        if users
+                    ],
+                    "is_finalized": poll.ended,
+                },
+            }
+        return view
 
     def new_message(
         self,
@@ -1205,7 +1246,13 @@ class FakeDiscord:
             if existing in self.messages[channel_id]:
                 self.nonce_hits += 1
                 return self._message_view(existing)
-        message = self.new_message(channel_id, self.bot_user, body, req.files)
+        poll = body.get("poll")
+        if poll is not None and (body.get("embeds") or body.get("attachments")):
+            raise _HTTPError(400, 50035, "Invalid Form Body: a poll message has no embeds or files here")
+        extra = {"poll": self._new_poll(poll)} if poll is not None else None
+        message = self.new_message(channel_id, self.bot_user, body, req.files, extra=extra)
+        if poll is not None:
+            self._start_poll(channel_id, message)
         if nonce is not None:
             message["nonce"] = nonce
             self._nonces[(channel_id, str(nonce))] = message
@@ -1334,6 +1381,179 @@ class FakeDiscord:
         _, message_id, emoji = self._reaction_target(req)
         for key in [k for k in self.reactions if k[0] == message_id and (not emoji or k[1] == emoji)]:
             del self.reactions[key]
+
+    # -- native polls ---------------------------------------------------------------------------
+
+    def _new_poll(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A poll as Discord stores it from a create body (its results are added to each view)."""
+        hours = float(body.get("duration") or 24)
+        expiry = datetime.now(UTC) + timedelta(seconds=hours * self.poll_hour)
+        answers = []
+        for answer_id, answer in enumerate(body["answers"], start=1):
+            media = {"text": answer["poll_media"].get("text") or ""}
+            emoji = answer["poll_media"].get("emoji")
+            if emoji:
+                media["emoji"] = {"id": str(emoji["id"]) if emoji.get("id") else None, "name": emoji.get("name")}
+            answers.append({"answer_id": answer_id, "poll_media": media})
+        return {
+            "question": {"text": body["question"]["text"]},
+            "answers": answers,
+            "expiry": expiry.isoformat(),
+            "allow_multiselect": bool(body.get("allow_multiselect")),
+            "layout_type": body.get("layout_type") or 1,
+        }
+
+    def _start_poll(self, channel_id: int, message: dict[str, Any]) -> None:
+        message_id = int(message["id"])
+        answers = [a["answer_id"] for a in message["poll"]["answers"]]
+        poll = _FakePoll(channel_id, message_id, message["poll"]["allow_multiselect"], {a: [] for a in answers})
+        self.polls[message_id] = poll
+        self._check_schema("PollResponse", self._message_view(message)["poll"], f"poll of message {message_id}")
+        expiry = datetime.fromisoformat(message["poll"]["expiry"])
+        poll.timer = asyncio.get_running_loop().create_task(self._expire_at(poll, expiry))
+
+    def _check_schema(self, schema: str, value: Any, what: str) -> None:
+        if self._validator is not None:
+            self.spec_problems += self._validator.validate_schema(schema, value, what)
+
+    async def _expire_at(self, poll: _FakePoll, expiry: datetime) -> None:
+        await asyncio.sleep(max(0.0, (expiry - datetime.now(UTC)).total_seconds()))
+        await self.end_poll(poll.message_id)
+
+    def _poll(self, channel_id: int, message_id: int) -> _FakePoll:
+        self._find_message(channel_id, message_id)
+        poll = self.polls.get(message_id)
+        if poll is None:
+            raise _HTTPError(400, 50035, "Invalid Form Body: the message has no poll")
+        return poll
+
+    async def end_poll(self, message_id: int) -> dict[str, Any] | None:
+        """End a poll now (its expiry, or an expire request): no vote after this; Discord then edits the
+        poll message and posts a POLL_RESULT message that refers to it. None if it had ended already."""
+        poll = self.polls[message_id]
+        if poll.ended:
+            return None
+        poll.ended = True
+        if poll.timer is not None and poll.timer is not asyncio.current_task():
+            poll.timer.cancel()
+        message = self._find_message(poll.channel_id, message_id)
+        message["poll"]["expiry"] = _iso_now()
+        view = self._message_view(message)
+        await self._echo("MESSAGE_UPDATE", view)
+        result = self.new_message(
+            poll.channel_id,
+            self.bot_user,
+            {"embeds": [self._poll_result_embed(message, poll)]},
+            [],
+            message_type=46,
+            extra={
+                "message_reference": {
+                    "type": 0,
+                    "message_id": str(message_id),
+                    "channel_id": str(poll.channel_id),
+                    "guild_id": message["guild_id"],
+                }
+            },
+        )
+        self._check_schema("MessageResponse", result, "POLL_RESULT message")
+        await self._echo("MESSAGE_CREATE", result)
+        return view
+
+    @staticmethod
+    def _poll_result_embed(message: Mapping[str, Any], poll: _FakePoll) -> dict[str, Any]:
+        fields = [("poll_question_text", message["poll"]["question"]["text"])]
+        total = sum(len(users) for users in poll.votes.values())
+        fields.append(("total_votes", str(total)))
+        counts = sorted(((len(u), a) for a, u in poll.votes.items() if u), reverse=True)
+        if counts and (len(counts) == 1 or counts[0][0] > counts[1][0]):  # no victor on a tie
+            votes, answer_id = counts[0]
+            text = next(a["poll_media"]["text"] for a in message["poll"]["answers"] if a["answer_id"] == answer_id)
+            fields += [
+                ("victor_answer_votes", str(votes)),
+                ("victor_answer_id", str(answer_id)),
+                ("victor_answer_text", text),
+            ]
+        return {
+            "type": "poll_result",
+            "fields": [{"name": name, "value": value, "inline": False} for name, value in fields],
+        }
+
+    def set_vote(self, channel_id: int, message_id: int, user_id: int, answer_id: int) -> bool:
+        """Record a vote (for seeding state, or while the bot is down); False if it did not take: the
+        poll has ended, the member already holds it, or holds another in a single-choice poll."""
+        poll = self._poll(channel_id, message_id)
+        if poll.ended or answer_id not in poll.votes:
+            return False
+        users = poll.votes[answer_id]
+        if user_id in users or (not poll.multi and any(user_id in v for v in poll.votes.values())):
+            return False
+        users.append(user_id)
+        return True
+
+    def unset_vote(self, channel_id: int, message_id: int, user_id: int, answer_id: int) -> bool:
+        poll = self._poll(channel_id, message_id)
+        users = poll.votes.get(answer_id, [])
+        if poll.ended or user_id not in users:
+            return False
+        users.remove(user_id)
+        return True
+
+    def _vote_event(self, channel_id: int, message_id: int, user_id: int, answer_id: int) -> dict[str, Any]:
+        return {
+            "user_id": str(user_id),
+            "channel_id": str(channel_id),
+            "message_id": str(message_id),
+            "guild_id": self.channels[channel_id]["guild_id"],
+            "answer_id": answer_id,
+        }
+
+    async def member_vote(self, user_id: int, channel_id: int, message_id: int, answer_id: int) -> bool:
+        """A member votes: stored, and MESSAGE_POLL_VOTE_ADD is dispatched (buffered for a resume while
+        the socket is down; lost, as on Discord, when no session is alive). False if it did not take."""
+        if not self.set_vote(channel_id, message_id, user_id, answer_id):
+            return False
+        if self._live(self.guild_of_channel(channel_id).id):
+            await self.dispatch(
+                "MESSAGE_POLL_VOTE_ADD", self._vote_event(channel_id, message_id, user_id, answer_id)
+            )
+        return True
+
+    async def member_unvote(self, user_id: int, channel_id: int, message_id: int, answer_id: int) -> bool:
+        if not self.unset_vote(channel_id, message_id, user_id, answer_id):
+            return False
+        if self._live(self.guild_of_channel(channel_id).id):
+            event = self._vote_event(channel_id, message_id, user_id, answer_id)
+            await self.dispatch("MESSAGE_POLL_VOTE_REMOVE", event)
+        return True
+
+    def voters(self, message_id: int, answer_id: int) -> list[int]:
+        """Who holds a vote for the answer, in voting order."""
+        return list(self.polls[message_id].votes.get(answer_id, []))
+
+    async def _answer_voters(self, req: _Request) -> Any:
+        poll = self._poll(self._channel(req), int(req.args["message_id"]))
+        answer_id = int(req.args["answer_id"])
+        if answer_id not in poll.votes:
+            raise _HTTPError(404, 10008, "Unknown poll answer")
+        limit = min(int(req.query.get("limit", 25)), 100)
+        after = int(req.query.get("after", 0))
+        users = sorted(u for u in poll.votes[answer_id] if u > after)[:limit]
+        answer = {"users": [self.users[u] for u in users]}
+        self._check_schema("PollAnswerDetailsResponse", answer, f"voters of answer {answer_id}")
+        return answer
+
+    async def _expire_poll(self, req: _Request) -> Any:
+        channel_id = self._channel(req)
+        message_id = int(req.args["message_id"])
+        message = self._find_message(channel_id, message_id)
+        self._poll(channel_id, message_id)
+        if message["author"]["id"] != self.bot_user["id"]:
+            raise _HTTPError(403, 50005, "Cannot end a poll authored by another user")
+        view = await self.end_poll(message_id)
+        if view is None:
+            raise _HTTPError(400, 520001, "This poll has already ended")
+        self._check_schema("MessageResponse", view, "expired poll message")
+        return view
 
     # -- interaction callbacks and webhooks -----------------------------------------------------
 

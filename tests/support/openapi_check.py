@@ -189,6 +189,15 @@ class SpecValidator:
         problems += self._check_body(op, json_body)
         return [f"{label} ({op.template}): {problem}" for problem in problems]
 
+    def validate_schema(self, schema: str, value: Any, what: str) -> list[str]:
+        """Problems with ``value`` as the spec's component ``schema`` (what a fake answers, such as a
+        ``MessageResponse``), each prefixed with ``what``; an empty list means it conforms."""
+        validator = self._schema_validator(f"#/components/schemas/{_escape(schema)}")
+        return [
+            f"{what} ({schema}): {_short(error.message)} at {_where(error)}"
+            for error in validator.iter_errors(value)
+        ]
+
     def operation_template(self, method: str, path: str) -> str | None:
         """The spec template a concrete path resolves to, if the spec has that operation."""
         path, _ = self._split(path, None)
