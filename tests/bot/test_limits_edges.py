@@ -93,20 +93,42 @@ def test_fit_embed_drops_the_description_when_the_fields_alone_are_too_long():
 def test_fit_embed_puts_back_a_shortened_last_field_that_fills_the_budget():
     embed = discord.Embed()
     for i in range(3):
-        embed.add_field(name=f"field {i}", value="v" * 1000, inline=True)
+        embed.add_field(name=f"field {i}", value="v" * 1000, inline=False)
     limits.fit_embed(embed, budget=1500)
     kept = [(f.name, len(f.value), f.inline) for f in embed.fields]
-    assert kept == [("field 0", 1000, True), ("field 1", 1500 - 1007 - 7, True)]
+    assert kept == [("field 0", 1000, False), ("field 1", 1500 - 1007 - 7, False)]
     assert embed.fields[1].value.endswith("…")
     assert len(embed) == 1500
 
 
-def test_fit_embed_drops_a_last_field_that_would_keep_only_a_few_characters():
+@pytest.mark.parametrize(("room", "kept"), [(19, None), (20, 20)])
+def test_fit_embed_puts_a_field_back_only_with_20_characters_or_more(room, kept):
     embed = discord.Embed()
     for i in range(2):
         embed.add_field(name=f"field {i}", value="v" * 1000)
-    limits.fit_embed(embed, budget=1007 + 7 + 19)
-    assert [f.name for f in embed.fields] == ["field 0"]
+    limits.fit_embed(embed, budget=1007 + 7 + room)
+    assert [(f.name, len(f.value)) for f in embed.fields] == [("field 0", 1000)] + (
+        [("field 1", kept)] if kept else []
+    )
+
+
+def test_fit_embed_trims_nothing_at_exactly_the_budget_and_one_character_past_it():
+    exact = discord.Embed(description="d" * 4000)
+    exact.add_field(name="n", value="v" * 999)
+    assert len(exact) == 5000
+    limits.fit_embed(exact, budget=5000)
+    assert (len(exact.description), len(exact.fields)) == (4000, 1)
+    over = discord.Embed(description="d" * 4000)
+    over.add_field(name="n", value="v" * 1000)
+    limits.fit_embed(over, budget=5000)
+    assert over.description == "d" * 3998 + "…" and [len(f.value) for f in over.fields] == [1000]
+    fields_only = discord.Embed()
+    fields_only.add_field(name="a", value="v" * 999)
+    fields_only.add_field(name="b", value="w" * 999)
+    limits.fit_embed(fields_only, budget=2000)
+    assert [len(f.value) for f in fields_only.fields] == [999, 999]
+    limits.fit_embed(fields_only, budget=1999)
+    assert [len(f.value) for f in fields_only.fields] == [999, 998]
 
 
 def _sized(total: int) -> discord.Embed:
@@ -134,6 +156,8 @@ def test_fit_embeds_stops_when_too_little_is_left_for_another_embed():
         (["ab", "cd"], 4, ["ab", "cd"]),
         (["abcdef"], 4, ["abc…"]),
         (["abcdef", "x"], 4, ["abc…", "x"]),
+        # After a break the next chunk starts empty: "cd" and "e" fill 4 exactly.
+        (["ab", "cd", "e"], 4, ["ab", "cd\ne"]),
         ([], 4, []),
     ],
 )
@@ -167,3 +191,54 @@ def test_embed_pages_starts_an_embed_then_a_message_as_each_fills():
     assert [[e.description.count("\n") + 1 for e in m] for m in pages] == [[8, 3], [1]]
     for message in pages:
         assert sum(len(e) for e in message) <= limits.EMBED_TOTAL
+
+
+def _shape(pages: list[list[discord.Embed]]) -> list[list[tuple[str | None, int, int]]]:
+    """Each message as (title, description length, lines) per embed."""
+    return [[(e.title, len(e.description), e.description.count("\n") + 1) for e in m] for m in pages]
+
+
+@pytest.mark.parametrize(
+    ("lines", "shape"),
+    [
+        # Two lines that fill an embed's 4096 exactly, the newline between them included.
+        (["a" * 2047, "b" * 2048], [[("T", 4096, 2)]]),
+        (["a" * 2048, "b" * 2048], [[("T", 2048, 1), (None, 2048, 1)]]),
+        # The message's room is 6000 less the title and 20 for the embeds' titles: 5979, a newline a line.
+        (["a" * 4000, "b" * 1978], [[("T", 4000, 1), (None, 1978, 1)]]),
+        (["a" * 4000, "b" * 1979], [[("T · 1/2", 4000, 1)], [("T · 2/2", 1979, 1)]]),
+        (["a" * 4000, "b" * 1000, "c" * 976], [[("T", 4000, 1), (None, 1977, 2)]]),
+        (["a" * 4000, "b" * 1000, "c" * 977], [[("T · 1/2", 4000, 1), (None, 1000, 1)], [("T · 2/2", 977, 1)]]),
+    ],
+)
+def test_embed_pages_fill_each_embed_and_message_to_the_character(lines, shape):
+    assert _shape(limits.embed_pages(lines, title="T")) == shape
+
+
+def test_embed_pages_never_split_or_lose_a_line():
+    pages = limits.embed_pages([f"{i:04}" for i in range(2000)], title="T")
+    shown = [line for m in pages for e in m for line in e.description.split("\n")]
+    assert shown == [f"{i:04}" for i in range(2000)]
+    for message in pages:
+        assert len(message) <= limits.EMBEDS_PER_MESSAGE
+        assert sum(len(e) for e in message) <= limits.EMBED_TOTAL
+
+
+def test_embed_pages_show_five_messages_by_default_and_count_what_is_left_out():
+    pages = limits.embed_pages(["x" * 3000] * 12, title="T")
+    assert [m[0].title for m in pages] == [f"T · {i}/5" for i in range(1, 6)]
+    assert pages[-1][-1].description == "x" * 3000 + "\n… and 7 more line(s) not shown."
+
+
+def test_embed_pages_drop_lines_to_make_room_for_the_note():
+    # The note does not fit beside "b" within the message's 5979, so "b" is left out too.
+    pages = limits.embed_pages(["a" * 4000, "b" * 1970, "c" * 10, "d" * 10], title="T", max_messages=1)
+    assert [(e.title, e.description) for e in pages[0]] == [
+        ("T", "a" * 4000),
+        (None, "… and 3 more line(s) not shown."),
+    ]
+    # Within one embed, lines come off the end until the note fits in 4096.
+    pages = limits.embed_pages(["a" * 2000, "b" * 2000, "c" * 80, "d" * 4000], title="T", max_messages=1)
+    assert [(e.title, e.description) for e in pages[0]] == [
+        ("T", "a" * 2000 + "\n" + "b" * 2000 + "\n… and 2 more line(s) not shown.")
+    ]

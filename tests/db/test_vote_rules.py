@@ -76,11 +76,12 @@ def test_live_changes_hand_a_reconciliation_the_members_who_changed_meanwhile():
     live.watch(P)
     assert live
     live.note(VoteOp("add", P, AT, user_id=A, position=0))
-    live.note_run([P, B, code(1), Q, C, code(0)])  # Q is not watched
+    live.note_run([Q, C, code(0), P, B, code(1)])  # Q is not watched
+    live.note_run([Q, C, code(1), Q, C, code(2), P, C, code(0)])
     live.note(VoteOp("add", Q, AT, user_id=C, position=0))
     reconcile = VoteOp("reconcile", P, AT, actual={})
     live.note(reconcile)
-    assert reconcile.skip_users == {A, B}
+    assert reconcile.skip_users == {A, B, C}
     assert not live  # the reconciliation took them: the poll is not watched any more
     again = VoteOp("reconcile", P, AT, actual={})
     live.note(again)
@@ -181,6 +182,10 @@ def test_an_anonymous_reconciliation_only_adds_what_it_finds_and_clears_it():
     # The same vote found again is added again (a no-op for the engine), and nothing is removed.
     _, steps, _ = rules.plan_reconcile(reconcile({0: {A}}, anonymous=True), {}, {A: [0]})
     assert steps == [("add", A, 0, "reconcile")]
+    # Each member found is added and cleared, however many there are.
+    _, steps, removals = rules.plan_reconcile(reconcile({0: {A, B, C}}, anonymous=True), {}, {})
+    assert sorted(steps) == [("add", u, 0, "reconcile") for u in (A, B, C)]
+    assert sorted(removals) == [(P, u, 0) for u in (A, B, C)]
     # Multi-choice: nothing stored is removed.
     _, steps, removals = rules.plan_reconcile(reconcile({1: {A}}, anonymous=True, multi=True), {}, {A: [0]})
     assert steps == [("add", A, 1, "reconcile")]
