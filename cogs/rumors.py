@@ -12,8 +12,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.kit.autocomplete import story_choices
-from bot.kit.charts import TimelineClaim, TimelineMark, timeline_png
 from bot.kit.formatting import story_embed
+from bot.kit.timeline import TimelineClaim, TimelineMark, timeline_png
 from bot.outlets.records import outlet_notes
 from bot.runtime.client import answer, defer
 from db.facts import FactStore, Story

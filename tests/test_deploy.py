@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-import pytest
+import yaml
 
 from bot.runtime.settings import load_settings
 from tests.conftest import FAKE_TOKEN
@@ -22,7 +22,6 @@ def _documented_keys() -> set[str]:
 
 
 def test_compose_runs_every_shard_once_through_the_proxy_on_one_database() -> None:
-    yaml = pytest.importorskip("yaml")
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
     assert {"postgres", "proxy"} <= services.keys()

@@ -1,4 +1,5 @@
-"""The house's layout rules, read from the source: which package may import which, and no import cycles.
+"""The house's layout rules, read from the source: imports run one way (cogs -> bot -> db), no import
+cycles, no cog reaching into another, and no module or class too long to read in one sitting.
 
 Imports are read from each module's syntax tree: an import inside `if TYPE_CHECKING:` is not an edge (it
 never runs), an import inside a function is (it runs when the function does). To add a rule, add a test
@@ -107,6 +108,10 @@ def cycles(prefix: str) -> list[list[str]]:
 
 
 def test_the_checker_sees_the_packages() -> None:
+    # The rules below pass on nothing if the walk finds nothing: it must see every package and the
+    # imports known to exist.
+    assert {m.split(".")[0] for m in modules()} == set(PACKAGES)
+    assert "bot.runtime.client" in imports("cogs.ask") and "cogs.polls.desk" in imports("cogs.polls.cog")
     assert "db.drivers.sqlite" in modules() and "db.search.retrieval" in modules()
     assert "db.drivers.base" in imports("db.drivers.sqlite")
     # An import that only the type checker runs is not an edge; one inside a function is.
@@ -114,15 +119,59 @@ def test_the_checker_sees_the_packages() -> None:
     assert "db.votes.pg_writer" in imports("db.drivers.postgres")
 
 
-def test_db_has_no_import_cycle() -> None:
-    # Restricted to db/: bot/ and cogs/ are being moved into their own packages, and get the same rule then.
-    assert cycles("db") == []
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_cycle(package: str) -> None:
+    assert cycles(package) == []
+
+
+def test_no_import_cycle_across_the_floors() -> None:
+    assert cycles("") == []
 
 
 @pytest.mark.parametrize("module", sorted(m for m in modules() if m.split(".")[0] == "db"))
 def test_db_never_imports_bot_or_cogs(module: str) -> None:
     upward = sorted(m for m in imports(module) if m.split(".")[0] in ("bot", "cogs"))
     assert upward == [], f"{module} imports {upward}: db/ is the bottom floor"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in modules() if m.split(".")[0] == "bot"))
+def test_bot_never_imports_cogs(module: str) -> None:
+    upward = sorted(m for m in imports(module) if m.split(".")[0] == "cogs")
+    assert upward == [], f"{module} imports {upward}: shared pieces live in bot/, features' faces in cogs/"
+
+
+def _feature(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else module
+
+
+@pytest.mark.parametrize("module", sorted(m for m in modules() if m.startswith("cogs.")))
+def test_a_cog_never_imports_another_cog(module: str) -> None:
+    other = sorted(m for m in imports(module) if m.startswith("cogs.") and _feature(m) != _feature(module))
+    assert other == [], f"{module} imports {other}: what two cogs share belongs in bot/"
+
+
+MAX_MODULE_LINES = 500
+MAX_CLASS_LINES = 400
+# Migrations and the seed story are data, not code to read.
+NOT_CODE = ("db/migrations/", "db/pg_migrations/", "db/seed/")
+
+
+def _code() -> dict[str, Path]:
+    return {m: p for m, p in modules().items() if not p.relative_to(ROOT).as_posix().startswith(NOT_CODE)}
+
+
+def test_no_module_is_too_long() -> None:
+    lines = {m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in _code().items()}
+    assert {m: n for m, n in lines.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_no_class_is_too_long() -> None:
+    long = {}
+    for module, path in _code().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and (node.end_lineno or 0) - node.lineno + 1 > MAX_CLASS_LINES:
+                long[f"{module}.{node.name}"] = (node.end_lineno or 0) - node.lineno + 1
+    assert long == {}
 
 
 # The modules that exist for PostgreSQL alone; every other module must load without asyncpg.

@@ -64,9 +64,10 @@ def fit_embed(embed: discord.Embed, *, budget: int = EMBED_TOTAL) -> discord.Emb
         last = embed.fields[-1]
         embed.remove_field(len(embed.fields) - 1)
         overflow = len(embed) - budget
-        if overflow < 0 and last.value and len(last.value) > -overflow + 20:
+        room = -overflow - len(last.name or "")  # its name counts towards the total too
+        if overflow < 0 and last.value and room >= 20:
             # Put back a shortened version of the field we just dropped.
-            embed.add_field(name=last.name, value=clip(last.value, -overflow - 1), inline=last.inline)
+            embed.add_field(name=last.name, value=clip(last.value, room), inline=last.inline)
             overflow = len(embed) - budget
     return embed
 

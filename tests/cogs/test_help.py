@@ -68,6 +68,9 @@ async def test_a_curator_also_sees_their_own_commands_each_in_one_line(curated_w
 
 async def test_every_command_of_the_tree_is_listed_once(curated_world):
     everyone, curators = command_lines(curated_world.bot.tree)
-    leaves = [c for c in curated_world.bot.tree.walk_commands() if not hasattr(c, "commands")]
-    assert len(everyone) + len(curators) == len(leaves)
+    leaves = [c.qualified_name for c in curated_world.bot.tree.walk_commands() if not hasattr(c, "commands")]
+    listed = [line.split("`")[1].removeprefix("/") for line in everyone + curators]
+    assert sorted(listed) == sorted(leaves)
+    text, _ = _text(await curated_world.carol.slash(curated_world.general, "help"))
+    assert [name for name in leaves if text.count(f"`/{name}`") != 1] == []
     assert all("\n" not in line for line in everyone + curators)

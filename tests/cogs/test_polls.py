@@ -15,7 +15,7 @@ pytestmark = pytest.mark.asyncio
 async def test_create_vote_move_withdraw(world):
     result = await create(world, question="Best format?", options="Awards | Concerts | Interviews")
     assert result.ephemeral
-    assert "Poll #1 is up" in result.followups[-1].content if result.followups else True
+    assert reply(result).content == "Poll #1 is up. React to vote."
     msg = poll_message(world.general)
     assert [str(r.emoji) for r in msg.reactions] == ["1️⃣", "2️⃣", "3️⃣"]
     await world.alice.react(msg, "1️⃣")

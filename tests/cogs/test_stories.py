@@ -93,8 +93,10 @@ async def test_story_lifecycle(curated_world):
     assert "Apple is in talks" in shown.response.embeds[0].description
     rumor = await w.alice.slash(w.general, "rumor", story=story.slug)
     assert "Archived: read-only" in rumor.response.embeds[0].description
-    results = await w.alice.slash(w.general, "poll results", poll="1")
-    assert results.response is not None or results.followups
+    results = seen(await w.alice.slash(w.general, "poll results", poll="1"))
+    assert not results.ephemeral and results.embeds[0].title.startswith(
+        "Results · poll #1 (open) · Will the Apple TV"
+    )
     assert await w.carol.autocomplete(w.general, "poll launch", "project", "apple") == []
 
     back = await w.carol.slash(w.general, "story unarchive", story=story.slug, reason="Talks resumed")
@@ -219,7 +221,7 @@ async def test_open_poll_and_member_rate_limits(curated_world, monkeypatch):
     w = curated_world
     for n in range(5):
         made = await w.alice.slash(w.general, "poll create", question=f"Poll {n}?", options="Yes | No")
-        assert "Poll #" in reply(made).content or made.response is not None
+        assert reply(made).content == f"Poll #{n + 1} is up. React to vote."
     sixth = await w.alice.slash(w.general, "poll create", question="Poll 6?", options="Yes | No")
     assert reply(sixth).ephemeral
     assert reply(sixth).content == "You started 5 polls in the last hour, the most a member can. Try again later."

@@ -132,8 +132,13 @@ async def test_search_finds_partial_words_and_typos(store, question, expected_ke
     "question", ['"', '"unbalanced', "*", "AND", "OR NOT", "(", ")", "-", "a - b", "NEAR(", "^x", ":"]
 )
 async def test_search_treats_fts_syntax_as_data(store, question):
-    await store.search(question)  # must not raise
-    await store.autocomplete(question)
+    # Query syntax is only data: on its own it matches nothing, and beside real words it changes
+    # nothing they find.
+    assert await store.search(question) == []
+    assert await store.autocomplete(question) == []
+    plain = [h.claim.key for h in await store.search("Sarandos board")]
+    assert plain == ["sarandos-board"]
+    assert [h.claim.key for h in await store.search(f"Sarandos {question} board")] == plain
 
 
 async def test_search_ranks_full_coverage_first_and_reports_missing_words(store):

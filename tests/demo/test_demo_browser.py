@@ -28,8 +28,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import REQUIRE_ENV, browser_required, find_chromium
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -37,7 +38,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-HAVE_CHROMIUM = CHROMIUM.exists()
 URL = re.compile(r"http://127\.0\.0\.1:\d+/#\S+")
 MEMBERS = ("Alice", "Bob", "Carol (curator)", "Dana (admin)")
 CHANNELS = ("general", "updates")
@@ -71,6 +71,8 @@ pytestmark = pytest.mark.asyncio
 
 
 def _skip_loudly(reason: str) -> None:
+    if browser_required():
+        pytest.fail(f"{REQUIRE_ENV}=1 but {reason}", pytrace=False)
     warnings.warn(reason, stacklevel=2)
     print(f"\n!!! SKIPPED: {reason}")
     pytest.skip(reason)
@@ -260,16 +262,17 @@ class Person:
 
 @pytest.mark.slow
 async def test_demo_driven_as_a_person_would(tmp_path):
-    if not HAVE_CHROMIUM:
-        _skip_loudly(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run) to run the browser test")
+    chromium = find_chromium()
+    if chromium is None:
+        _skip_loudly("no Chromium found: install Debian's chromium (see .ci/run) or set CHROMIUM_PATH")
     try:
         import playwright.async_api  # noqa: F401 - only whether it is installed
     except ImportError:
         _skip_loudly("playwright is not installed: pip install -e '.[test]'")
-    await _scenario(tmp_path)
+    await _scenario(tmp_path, chromium)
 
 
-async def _scenario(tmp_path: Path) -> None:
+async def _scenario(tmp_path: Path, chromium: Path) -> None:
     from playwright.async_api import async_playwright
 
     started = time.monotonic()
@@ -282,7 +285,7 @@ async def _scenario(tmp_path: Path) -> None:
     try:
         assert len(URL.findall(log_path.read_text())) == 1, "the demo must print exactly one URL"
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1100, "height": 900})
             person = Person(page, proc, log_path, shots, url)
             try:

@@ -5,7 +5,8 @@ our code, a bug in the fake we test against, or a real discord.py/spec disagreem
 down. It is lenient (unknown body fields pass), so passing is necessary, not sufficient.
 
 The spec lives outside the repository; when it is missing the check must be skipped *loudly*
-(callers warn with :data:`SKIP_REASON`) rather than pass silently.
+(callers warn with :data:`SKIP_REASON`) rather than pass silently. With RUMORMILL_REQUIRE_SPEC=1 (CI)
+a missing spec fails the test that wanted it, so a checker that cannot run never reads as a clean pass.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
+import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 __all__ = [
+    "REQUIRE_ENV",
     "SKIP_REASON",
     "SPEC_ENV_VAR",
     "SpecValidator",
@@ -37,6 +40,7 @@ __all__ = [
 ]
 
 SPEC_ENV_VAR = "DISCORD_OPENAPI_SPEC"
+REQUIRE_ENV = "RUMORMILL_REQUIRE_SPEC"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 _DEFAULT_SPEC = Path("..") / "shared" / "discord-api-spec" / "openapi.json"
 
@@ -58,7 +62,12 @@ def spec_path() -> Path:
 
 
 def spec_available() -> bool:
-    return spec_path().is_file()
+    """Whether the spec is there to check against; a missing one fails the caller under RUMORMILL_REQUIRE_SPEC=1."""
+    if spec_path().is_file():
+        return True
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1 but the Discord OpenAPI spec is not at {spec_path()}", pytrace=False)
+    return False
 
 
 SKIP_REASON = (

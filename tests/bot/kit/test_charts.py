@@ -9,7 +9,8 @@ import io
 import pytest
 from PIL import Image
 
-from bot.kit.charts import bar_chart_figure, bar_chart_png, timeline_figure, timeline_png
+from bot.kit.charts import bar_chart_figure, bar_chart_png
+from bot.kit.timeline import timeline_figure, timeline_png
 from cogs.rumors import timeline_marks
 from tests.bot.kit import timeline_stories
 from tests.bot.kit.chart_checks import check_legible, save

@@ -26,10 +26,20 @@ def test_fit_embed_clips_every_part_and_the_total():
 
 
 def test_fit_embeds_share_one_budget():
-    embeds = [discord.Embed(description="x" * 4000) for _ in range(12)]
+    embeds = [discord.Embed(description=f"{i}" + "x" * 3999) for i in range(12)]
     fitted = limits.fit_embeds(embeds)
-    assert len(fitted) <= limits.EMBEDS_PER_MESSAGE
-    assert sum(len(e) for e in fitted) <= limits.EMBED_TOTAL
+    # The first embed whole, the second clipped to what is left of the 6000, nothing after.
+    assert fitted == embeds[:2]
+    assert fitted[0].description == "0" + "x" * 3999
+    assert fitted[1].description.startswith("1x") and fitted[1].description.endswith("…")
+    assert sum(len(e) for e in fitted) == limits.EMBED_TOTAL
+
+
+def test_fit_embeds_keeps_at_most_ten_and_their_order():
+    embeds = [discord.Embed(title=f"#{i}", description="short") for i in range(12)]
+    fitted = limits.fit_embeds(embeds)
+    assert [e.title for e in fitted] == [f"#{i}" for i in range(limits.EMBEDS_PER_MESSAGE)]
+    assert all(e.description == "short" for e in fitted)
 
 
 def test_split_lines_never_exceeds_the_limit():

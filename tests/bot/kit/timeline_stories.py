@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from bot.kit.charts import TimelineClaim, TimelineMark
+from bot.kit.timeline import TimelineClaim, TimelineMark
 
 WORDS = (
     "Netflix Spotify awards show concert series video podcasts chart weekly live ticketing deal US launch "

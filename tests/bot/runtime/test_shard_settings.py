@@ -38,28 +38,41 @@ def test_unsharded_by_default() -> None:
     assert settings.shard_count is None and settings.shard_ids is None
 
 
+MISSING_COUNT = "SHARD_COUNT is missing: set the total number of shards when SHARD_IDS is set"
+NOT_A_COUNT = "SHARD_COUNT is not a shard count: use a whole number such as 4"
+NOT_A_LIST = "SHARD_IDS is not a list of shards: use ids and ranges such as 0-3 or 0,2"
+NOT_POSTGRES = (
+    "DATABASE_URL is not a PostgreSQL URL: use postgresql://user:password@host:5432/rumormill, "
+    "or leave it empty for SQLite at DATABASE_PATH"
+)
+
+
 @pytest.mark.parametrize(
-    ("env", "key"),
+    ("env", "message"),
     [
-        ({"SHARD_IDS": "0"}, "SHARD_COUNT"),
-        ({"SHARD_COUNT": "zero"}, "SHARD_COUNT"),
-        ({"SHARD_COUNT": "0"}, "SHARD_COUNT"),
-        ({"SHARD_COUNT": "2", "SHARD_IDS": "0-2"}, "SHARD_IDS"),
-        ({"SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "SHARD_IDS"),
-        ({"SHARD_COUNT": "4", "SHARD_IDS": "one"}, "SHARD_IDS"),
-        ({"SHARD_COUNT": "4", "SHARD_IDS": "0,,1"}, "SHARD_IDS"),
-        ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
-        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"SHARD_IDS": "0"}, MISSING_COUNT),
+        ({"SHARD_COUNT": "zero"}, NOT_A_COUNT),
+        ({"SHARD_COUNT": "0"}, NOT_A_COUNT),
+        (
+            {"SHARD_COUNT": "2", "SHARD_IDS": "0-2"},
+            "SHARD_IDS names a shard outside 0-1: use ids below SHARD_COUNT, such as 0-3 or 0,2",
+        ),
+        (
+            {"SHARD_COUNT": "4", "SHARD_IDS": "3-1"},
+            "SHARD_IDS names a shard outside 0-3: use ids below SHARD_COUNT, such as 0-3 or 0,2",
+        ),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "one"}, NOT_A_LIST),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "0,,1"}, NOT_A_LIST),
+        ({"DATABASE_URL": "mysql://x@y/z"}, NOT_POSTGRES),
+        ({"DATABASE_URL": "not a url"}, NOT_POSTGRES),
     ],
 )
-def test_bad_values_name_the_setting_in_one_line(env: dict[str, str], key: str) -> None:
+def test_bad_values_name_the_setting_in_one_line(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as caught:
         _load(**env)
-    assert caught.value.key == key
-    message = str(caught.value)
-    assert message.startswith(key) and "\n" not in message
-    for value in env.values():
-        assert value not in message.split(":", 1)[0].removeprefix(key)
+    # The whole line: the setting, what is wrong and the fix, never the value that was given.
+    assert str(caught.value) == message
+    assert caught.value.key == message.split(" ", 1)[0]
 
 
 def test_database_url_is_never_shown() -> None:
