@@ -24,7 +24,17 @@ from bot.client import FACT_CHANGE, answer, defer
 from bot.digest import Draft, build_post, embeds_from_payload, footer_text, stamp
 from bot.errors import UserFacingError
 from bot.limits import CHOICES, SUBSCRIPTIONS_PER_SERVER, clip, fit_embed
-from bot.schedule import WEEKDAYS, ScheduleError, describe, is_late, next_slot, parse_time, parse_zone, zone_names
+from bot.schedule import (
+    WEEKDAYS,
+    ScheduleError,
+    describe,
+    format_time,
+    is_late,
+    next_slot,
+    parse_time,
+    parse_zone,
+    zone_names,
+)
 from db import clock
 from db.facts import ChangeEvent, archived_message
 from db.updates import OutboxRow, Produced, Subscription, UpdateStore, new_nonce
@@ -335,7 +345,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         channel="Where to post",
         story="Which story",
         mode="Each change at once, or a daily/weekly digest",
-        time="Digest time, 24-hour HH:MM local time (default 09:00)",
+        time="Digest time, 24-hour HH:MM (or HH:MM:SS) local time (default 09:00)",
         timezone="IANA time zone, e.g. Europe/Paris (default UTC)",
         weekday="Day of the weekly digest (default Monday)",
     )
@@ -349,7 +359,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
         channel: discord.TextChannel,
         story: str,
         mode: app_commands.Choice[str],
-        time: app_commands.Range[str, 1, 5] | None = None,
+        time: app_commands.Range[str, 1, 8] | None = None,
         timezone: app_commands.Range[str, 1, 64] | None = None,
         weekday: app_commands.Choice[int] | None = None,
     ) -> None:
@@ -389,7 +399,7 @@ class Updates(commands.GroupCog, group_name="updates", group_description="Post a
             channel_id=target.id,
             story_id=s.id,
             mode=mode.value,
-            local_time=at.strftime("%H:%M") if at else None,
+            local_time=format_time(at) if at else None,
             weekday=day,
             timezone=zone.key,
             next_due=next_slot(now, at, zone, day) if at else None,

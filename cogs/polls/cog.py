@@ -254,7 +254,7 @@ class Polls(commands.Cog):
         at = clock.now()
         question = validate_question(question)
         parsed = parse_options(options)
-        deadline = parse_deadline(closes_in, closes_at, at)
+        deadline = parse_deadline(closes_in, closes_at, at, self.bot.settings.poll_min_duration)
         await interaction.response.defer(ephemeral=True, thinking=True)
         poll = await self._post_poll(
             interaction,
@@ -299,7 +299,7 @@ class Polls(commands.Cog):
         if story.archived:
             raise UserFacingError(archived_message(story))
         by_date = launch_date(by, claim.horizon, at)
-        deadline = parse_deadline(closes_in or "7d", None, at)
+        deadline = parse_deadline(closes_in or "7d", None, at, self.bot.settings.poll_min_duration)
         assert deadline is not None
         question = launch_question(claim.project, by_date)
         poll = await self._post_poll(
