@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import yarl
@@ -47,6 +48,12 @@ class Settings:
     # Shards of an AutoShardedBot this process runs: both set, or neither (one process, as today).
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
+    # The shortest poll a curator may open (POLL_MIN_SECONDS).
+    poll_min_seconds: float = 60.0
+
+    @property
+    def poll_min_duration(self) -> timedelta:
+        return timedelta(seconds=self.poll_min_seconds)
 
     def __repr__(self) -> str:  # the token must never reach a log line or a traceback
         return (
@@ -54,7 +61,7 @@ class Settings:
             f"dev_guild_id={self.dev_guild_id!r}, log_level={self.log_level!r}, "
             f"api_base={self.api_base!r}, gateway_url={self.gateway_url!r}, "
             f"database_url={'<set>' if self.database_url else None}, shard_count={self.shard_count!r}, "
-            f"shard_ids={self.shard_ids!r})"
+            f"shard_ids={self.shard_ids!r}, poll_min_seconds={self.poll_min_seconds!r})"
         )
 
     __str__ = __repr__
@@ -143,6 +150,13 @@ def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]
     return count, tuple(sorted(ids))
 
 
+def _poll_min_seconds(env: Mapping[str, str]) -> float:
+    seconds = float(_positive_number(env, "POLL_MIN_SECONDS", 60.0, int))
+    if seconds > 86_400:
+        raise SettingsError("POLL_MIN_SECONDS", "is longer than a day", "use a number of seconds up to 86400")
+    return seconds
+
+
 def load_settings(env: Mapping[str, str], *, require_token: bool = True) -> Settings:
     """Build settings from a mapping of environment variables; raise SettingsError on the first bad key."""
     token = env.get("DISCORD_TOKEN", "").strip()
@@ -190,4 +204,5 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = True) -> Sett
         database_url=_database_url(env),
         shard_count=shard_count,
         shard_ids=shard_ids,
+        poll_min_seconds=_poll_min_seconds(env),
     )

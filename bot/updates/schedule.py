@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_HHMM = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
+_HHMM = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*$")
 
 
 class ScheduleError(ValueError):
@@ -24,10 +24,15 @@ def parse_time(text: str | None, default: str = "09:00") -> time:
     match = _HHMM.match(text or default)
     if not match:
         raise ScheduleError(f"“{(text or '')[:20]}” is not a time: use 24-hour HH:MM, for example 09:00 or 18:30.")
-    hour, minute = int(match.group(1)), int(match.group(2) or 0)
-    if hour > 23 or minute > 59:
+    hour, minute, second = int(match.group(1)), int(match.group(2) or 0), int(match.group(3) or 0)
+    if hour > 23 or minute > 59 or second > 59:
         raise ScheduleError("Use a 24-hour time between 00:00 and 23:59.")
-    return time(hour, minute)
+    return time(hour, minute, second)
+
+
+def format_time(at: time) -> str:
+    """As stored and shown: HH:MM, with :SS only when a digest was set to the second."""
+    return at.strftime("%H:%M:%S" if at.second else "%H:%M")
 
 
 def parse_zone(name: str | None) -> ZoneInfo:

@@ -291,7 +291,7 @@ class Polls(commands.Cog):
         at = clock.now()
         question = validate_question(question, None if native else MAX_QUESTION)
         parsed = parse_options(options)
-        deadline = parse_deadline(closes_in, closes_at, at)
+        deadline = parse_deadline(closes_in, closes_at, at, self.bot.settings.poll_min_duration)
         hours: int | None = None
         if native:
             check_native(question, parsed, anonymous=anonymous, hide_counts=hide_counts)
@@ -347,7 +347,7 @@ class Polls(commands.Cog):
         if story.archived:
             raise UserFacingError(archived_message(story))
         by_date = launch_date(by, claim.horizon, at)
-        deadline = parse_deadline(closes_in or "7d", None, at)
+        deadline = parse_deadline(closes_in or "7d", None, at, self.bot.settings.poll_min_duration)
         assert deadline is not None
         question = launch_question(claim.project, by_date)
         forecast_options = [PollOption(i, e, label, p) for i, (e, label, p) in enumerate(FORECAST_OPTIONS)]

@@ -86,7 +86,10 @@ def parse_options(raw: str) -> list[PollOption]:
     return final
 
 
-def parse_deadline(closes_in: str | None, closes_at: str | None, at: datetime) -> datetime | None:
+def parse_deadline(
+    closes_in: str | None, closes_at: str | None, at: datetime, shortest: timedelta = MIN_DURATION
+) -> datetime | None:
+    """The deadline typed as a duration or a UTC time, at least `shortest` after `at` (POLL_MIN_SECONDS)."""
     if closes_in and closes_at:
         raise UserFacingError("Give either `closes_in` or `closes_at`, not both.")
     if closes_in:
@@ -113,11 +116,20 @@ def parse_deadline(closes_in: str | None, closes_at: str | None, at: datetime) -
         return None
     if deadline <= at:
         raise UserFacingError("That deadline is in the past. Pick a time from now on.")
-    if deadline - at < MIN_DURATION:
-        raise UserFacingError("A poll must stay open at least one minute.")
+    if deadline - at < shortest:
+        raise UserFacingError(f"A poll must stay open at least {_span(shortest)}.")
     if deadline - at > MAX_DURATION:
         raise UserFacingError("A poll can stay open at most 90 days.")
     return deadline
+
+
+def _span(length: timedelta) -> str:
+    seconds = int(length.total_seconds())
+    if seconds == 60:
+        return "one minute"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def validate_question(question: str, limit: int | None = MAX_QUESTION) -> str:

@@ -31,7 +31,7 @@ import pytest_asyncio
 
 REQUIRE_ENV = "RUMORMILL_REQUIRE_POSTGRES"
 TEMPLATE = "rumormill_template"
-_skipped: list[str] = []
+SKIP_PREFIX = "PostgreSQL tests need a PostgreSQL server"
 _counter = itertools.count(1)
 
 
@@ -117,7 +117,14 @@ def _start_cluster(*, durable: bool = False) -> Cluster:
         as_user = ["runuser", "-u", "postgres", "--"]
     cluster = Cluster(bin_dir, root, _free_port(), as_user, durable)
     try:
-        cluster.start()
+        for attempt in range(3):  # a parallel test process may take the free port before pg_ctl binds it
+            try:
+                cluster.start()
+                break
+            except subprocess.CalledProcessError:
+                if attempt == 2 or not (root / "data" / "PG_VERSION").exists():
+                    raise
+                cluster.port = _free_port()
         # In a thread: the session fixture may be set up from inside a running event loop.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pool.submit(asyncio.run, _make_template(cluster)).result()
@@ -148,10 +155,9 @@ def pg_cluster() -> Iterator[Cluster]:
         cluster = _start_cluster()
     except (FileNotFoundError, subprocess.CalledProcessError, OSError) as error:
         detail = getattr(error, "stderr", None) or str(error)
-        reason = f"PostgreSQL tests need a PostgreSQL server: {str(detail).strip()[:300]}"
+        reason = f"{SKIP_PREFIX}: {str(detail).strip()[:300]}"
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
-        _skipped.append(reason)
         pytest.skip(reason)
     try:
         yield cluster
@@ -243,11 +249,15 @@ async def other_backend(backend: object, tmp_path: Path, request: pytest.Fixture
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _skipped:
-        skipped = [r for r in terminalreporter.stats.get("skipped", []) if "PostgreSQL" in str(r.longrepr)]
+    # From the reports: with parallel workers, the skips happen in the worker processes.
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_PREFIX in str(r.longrepr)]
+    if skipped:
+        longrepr = skipped[0].longrepr
+        reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
         terminalreporter.write_sep("!", "PostgreSQL tests were SKIPPED", red=True, bold=True)
         terminalreporter.write_line(
-            f"{len(skipped)} PostgreSQL test case(s) did not run: {_skipped[0]}. "
+            f"{len(skipped)} PostgreSQL test case(s) did not run: {reason}. "
             f"Install PostgreSQL (apt-get install postgresql) or set {REQUIRE_ENV}=1 to make this fail.",
             yellow=True,
         )

@@ -46,9 +46,11 @@ class BotProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
 
-    async def start(self, timeout: float = 30, *, wait_for_commands: bool = True) -> None:  # noqa: ASYNC109
+    async def start(self, timeout: float = 90, *, wait_for_commands: bool = True) -> None:  # noqa: ASYNC109
         """Start a process and wait until it has identified and its commands are known to Discord (unless
-        ``wait_for_commands`` is off: a process that does not sync them, such as one without shard 0)."""
+        ``wait_for_commands`` is off: a process that does not sync them, such as one without shard 0).
+        A start takes a few seconds, but more than 30 s on a 2-core machine that runs other tests beside
+        it and is loaded (a load average of 12): the timeout is an upper bound, not a margin."""
         identified = len(self.fd.identify_payloads)
         with self.log_path.open("ab") as log_file:
             log_file.write(f"\n===== start #{self.starts + 1}\n".encode())

@@ -49,7 +49,7 @@ async def test_python_m_bot_logs_in_syncs_answers_and_stops_on_sigterm(tmp_path)
             sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=log_file, stderr=subprocess.STDOUT
         )
         try:
-            identify = await fd.wait_for_identify(30)
+            identify = await fd.wait_for_identify(90)  # an upper bound: a loaded machine starts slowly
             assert identify["token"] == FAKE_TOKEN
             await wait_until(lambda: any(c.data["name"] == "ask" for c in fd.commands.values()), 30, proc)
             synced = {c.data["name"] for c in fd.commands.values() if c.guild_id == fd.guild_id}

@@ -22,7 +22,16 @@ import pytest
 from tests.support.fake_discord import FakeDiscord, FakeGuild
 from tests.support.wire import BotProcess, answers_per_interaction, assert_clean, poll_messages, tally_line
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow, pytest.mark.xdist_group("wall_clock")]
+
+# The timeline, from the polls' creation. Both digests come due DIGEST_LEAD after the first votes are
+# counted; Zero's poll closes after the votes cast while shard 1 is down, One's after shard 1 is back
+# for good from two restarts. Measured alone under a load average of 7-8 on 2 cores (with an 8 s lead):
+# the subscriptions took 1 s of the lead, Zero's votes were in 2 s after the polls opened, and shard 1
+# was back after 41 s. Each bound here is about twice what it needs.
+DIGEST_LEAD = timedelta(seconds=15)
+ZERO_OPEN = timedelta(seconds=45)
+ONE_OPEN = timedelta(seconds=80)
 
 
 def _results(fd: FakeDiscord, channel: int) -> list[dict[str, Any]]:
@@ -36,12 +45,6 @@ def _closing_edits(fd: FakeDiscord, message_id: int) -> int:
         and "Closed" in str((r.json or {}).get("embeds"))
         for r in fd.requests
     )
-
-
-def _digest_minute(lead: float) -> datetime:
-    """The next whole UTC minute at least `lead` seconds away (a daily digest's time is HH:MM)."""
-    at = (datetime.now(UTC) + timedelta(seconds=lead)).replace(second=0, microsecond=0)
-    return at + timedelta(minutes=1)
 
 
 async def _until(predicate, timeout: float, what: str) -> None:  # noqa: ANN001, ASYNC109
@@ -67,36 +70,35 @@ async def _claim_to_confirm(pg_url: str, guild_id: int) -> int:
         await conn.close()
 
 
-async def _set_up_server(
-    fd: FakeDiscord, pg_url: str, guild: FakeGuild, updates: int, digest_at: datetime, closes_at: datetime
-) -> int:
-    """As the server's curator: a daily digest into `updates`, a status change for it to report, and
-    a poll with a deadline. Returns the poll's message id."""
-    curator = guild.member_ids[0]
-    options = {
-        "channel": updates,
-        "story": "netflix-spotify",
-        "mode": "daily",
-        "time": digest_at.strftime("%H:%M"),
-    }
-    sub = await (await fd.slash(curator, "updates", options, "subscribe", guild_id=guild.id)).final(15)
-    assert "Subscribed" in sub["content"], sub
-    claim = await _claim_to_confirm(pg_url, guild.id)
-    change = {"claim": f"#{claim}", "status": "confirmed", "reason": f"Announced in {guild.name}"}
-    changed = await (await fd.slash(curator, "fact", change, "status", guild_id=guild.id)).final(15)
-    assert "→ confirmed" in changed["content"], changed
+async def _open_poll(fd: FakeDiscord, guild: FakeGuild, closes_at: datetime) -> int:
+    """As the server's curator: a poll with a deadline. Returns the poll's message id."""
     poll = {
         "question": f"Best format in {guild.name}?",
         "options": "Awards | Concerts",
         "closes_at": closes_at.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    call = await fd.slash(curator, "poll", poll, "create", guild_id=guild.id)
+    call = await fd.slash(guild.member_ids[0], "poll", poll, "create", guild_id=guild.id)
     await call.wait_for(lambda c: c.followups or (c.response and c.response["type"] == 4), 15)
     assert call.followups, call.response  # an answer without a follow-up is a refusal
     await _until(lambda: poll_messages(fd, guild.general_channel_id), 15, f"the poll in {guild.name}")
     message_id = int(poll_messages(fd, guild.general_channel_id)[-1]["id"])
     await _until(lambda: fd.application_id in fd.reactors(message_id, "2️⃣"), 15, "the poll's options")
     return message_id
+
+
+async def _subscribe_digest(
+    fd: FakeDiscord, pg_url: str, guild: FakeGuild, updates: int, digest_at: datetime
+) -> None:
+    """As the server's curator: a daily digest into `updates` at `digest_at` (to the second), and a
+    status change for it to report."""
+    curator = guild.member_ids[0]
+    options = {"channel": updates, "story": "netflix-spotify", "mode": "daily", "time": f"{digest_at:%H:%M:%S}"}
+    sub = await (await fd.slash(curator, "updates", options, "subscribe", guild_id=guild.id)).final(15)
+    assert "Subscribed" in sub["content"], sub
+    claim = await _claim_to_confirm(pg_url, guild.id)
+    change = {"claim": f"#{claim}", "status": "confirmed", "reason": f"Announced in {guild.name}"}
+    changed = await (await fd.slash(curator, "fact", change, "status", guild_id=guild.id)).final(15)
+    assert "→ confirmed" in changed["content"], changed
 
 
 async def test_two_shard_processes_on_one_postgres_share_the_work_once(tmp_path: Path, pg_url: str) -> None:
@@ -112,11 +114,17 @@ async def test_two_shard_processes_on_one_postgres_share_the_work_once(tmp_path:
             workdir = tmp_path / f"shard{shard}"
             workdir.mkdir()
             procs[shard] = BotProcess(
-                fd, workdir, SHARD_COUNT="2", SHARD_IDS=str(shard), DEV_GUILD_ID="", DATABASE_URL=pg_url
+                fd,
+                workdir,
+                SHARD_COUNT="2",
+                SHARD_IDS=str(shard),
+                DEV_GUILD_ID="",
+                DATABASE_URL=pg_url,
+                POLL_MIN_SECONDS="5",  # polls that close within the test's timeline
             )
         try:
             # Both at once on an empty database: the migration runs once, under its lock.
-            await asyncio.gather(procs[0].start(45), procs[1].start(45, wait_for_commands=False))
+            await asyncio.gather(procs[0].start(90), procs[1].start(90, wait_for_commands=False))
             for shard in (0, 1):
                 assert "Rumor Mill is up: database postgresql://" in procs[shard].log(), procs[shard].log()[-2000:]
 
@@ -128,16 +136,11 @@ async def test_two_shard_processes_on_one_postgres_share_the_work_once(tmp_path:
                 heard = {g for event, g in fd.delivered[shard] if event == "INTERACTION_CREATE"}
                 assert heard == {guild.id}
 
-            digest_at = _digest_minute(lead=20)
-            polls, deadlines = {}, {}
-            # Zero's poll closes soon after the digest, One's after shard 1's restarts (about 15 s); a poll
-            # stays open at least a minute.
-            for guild, after_digest, at_least in ((zero, 10, 65), (one, 30, 70)):
-                closes_at = max(
-                    digest_at + timedelta(seconds=after_digest), datetime.now(UTC) + timedelta(seconds=at_least)
-                )
-                deadlines[guild.id] = closes_at.replace(microsecond=0)
-                polls[guild.id] = await _set_up_server(fd, pg_url, guild, updates[guild.id], digest_at, closes_at)
+            # Polls first, so that members can vote while shard 1 is down. Zero's closes soon after the
+            # digests, One's after shard 1's two restarts.
+            opened = datetime.now(UTC).replace(microsecond=0)
+            deadlines = {zero.id: opened + ZERO_OPEN, one.id: opened + ONE_OPEN}
+            polls = {guild.id: await _open_poll(fd, guild, deadlines[guild.id]) for guild in (zero, one)}
             alice, bob, carol = zero.member_ids
             dave, erin, frank, gina = one.member_ids
             await fd.member_react(alice, zero.general_channel_id, polls[zero.id], "1️⃣")
@@ -150,33 +153,39 @@ async def test_two_shard_processes_on_one_postgres_share_the_work_once(tmp_path:
                     15,
                     f"the first vote in {guild.name}",
                 )
+            # Both daily digests come due a few seconds from now, to the second.
+            digest_at = datetime.now(UTC).replace(microsecond=0) + DIGEST_LEAD
+            for guild in (zero, one):
+                await _subscribe_digest(fd, pg_url, guild, updates[guild.id], digest_at)
 
             # Shard 1's process dies. Its server's members vote on; so do shard 0's.
             await procs[1].kill()
+            assert datetime.now(UTC) < digest_at, "too slow for this timeline: shard 1 was up at its digest time"
             await fd.member_react(erin, one.general_channel_id, polls[one.id], "2️⃣")
             await fd.member_react(frank, one.general_channel_id, polls[one.id], "1️⃣")
             await fd.member_react(bob, zero.general_channel_id, polls[zero.id], "2️⃣")
             await fd.member_react(carol, zero.general_channel_id, polls[zero.id], "1️⃣")
+            assert datetime.now(UTC) < deadlines[zero.id], "too slow for this timeline: Zero's poll closed"
 
             # The digest time passes with shard 1 down: shard 0 posts its own server's digest, not the other's.
-            wait = max(5.0, digest_at.timestamp() - time.time() + 30)
+            wait = digest_at.timestamp() - time.time() + 30
             await _until(lambda: fd.messages[updates[zero.id]], wait, "shard 0's digest")
             await asyncio.sleep(3)
             assert fd.messages[updates[one.id]] == [], "shard 0's process posted shard 1's digest"
 
             # Back up: the overdue digest is posted, and killed right after it, nothing comes twice.
-            await procs[1].start(45, wait_for_commands=False)
+            await procs[1].start(90, wait_for_commands=False)
             await _until(lambda: fd.messages[updates[one.id]], 30, "shard 1's overdue digest")
             await procs[1].kill()
             await fd.member_react(gina, one.general_channel_id, polls[one.id], "2️⃣")
-            await procs[1].start(45, wait_for_commands=False)
+            await procs[1].start(90, wait_for_commands=False)
             # Shard 1's votes: dave before, erin and frank while down, gina during the second restart.
             await _until(
                 lambda: (
                     "— 2" in tally_line(poll_messages(fd, one.general_channel_id)[0], "Awards")
                     and "— 2" in tally_line(poll_messages(fd, one.general_channel_id)[0], "Concerts")
                 ),
-                30,
+                60,
                 "shard 1's poll to count the votes cast while its process was down",
             )
             # The timeline this test needs: shard 1 was back for good before its poll's deadline.

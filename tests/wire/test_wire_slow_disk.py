@@ -13,7 +13,7 @@ import pytest
 from tests.support.fake_discord import FakeDiscord
 from tests.support.wire import ROOT, BotProcess
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow, pytest.mark.xdist_group("wall_clock")]
 
 DEADLINE = 3.0
 SLOW = 0.5
@@ -78,6 +78,8 @@ async def test_every_command_answers_in_time_on_a_slow_disk(tmp_path: Path) -> N
                 await call.wait_response(DEADLINE + 2)
                 waited = call.answered_at - call.sent_at
                 label = f"/{name} {sub or ''}".strip()
+                # Discord's own limit, not a margin: the deferral comes DEFER_AFTER (1.5 s) in, and came by
+                # 1.53 s at the latest under a load average of 10-12 on 2 cores (stress-ng --cpu 1 beside).
                 assert waited < DEADLINE, f"{label} took {waited:.2f} s to answer Discord"
                 final = await call.final(60)
                 assert final.get("embeds") or final.get("content"), f"{label}: empty answer"
@@ -107,6 +109,14 @@ async def test_every_command_answers_in_time_on_a_slow_disk(tmp_path: Path) -> N
             assert conn.execute(f"SELECT count(*) FROM {table} WHERE claim_id = ?", (added,)).fetchone()[0] == 1  # noqa: S608
 
 
+def _callbacks(fd: FakeDiscord, interaction_id: str) -> list[int]:
+    """The status of each answer the bot sent to one interaction, in order."""
+    path = f"/interactions/{interaction_id}/"
+    return [
+        r.status for r in fd.requests if r.method == "POST" and path in r.path and r.path.endswith("/callback")
+    ]
+
+
 async def test_a_replayed_interaction_writes_once(tmp_path: Path) -> None:
     async with FakeDiscord(member_names=("alice", "carol")) as fd:
         bot = BotProcess(fd, tmp_path)
@@ -114,21 +124,21 @@ async def test_a_replayed_interaction_writes_once(tmp_path: Path) -> None:
         carol = fd.member_ids[1]
         try:
             options = {"text": "Delivered twice.", "reason": "Replay", "outlet": "Wire", "reliability": "C"}
-            call = await fd.slash(carol, "fact", options, "add")
-            await call.final(15)
-            await fd.dispatch("INTERACTION_CREATE", call.payload)  # Discord delivers the same interaction again
-            status = await fd.slash(carol, "fact", {"claim": "2", "status": "denied", "reason": "Once"}, "status")
+            add = await fd.slash(carol, "fact", options, "add")
+            await add.final(15)
+            change = {"claim": "2", "status": "denied", "reason": "Once"}
+            status = await fd.slash(carol, "fact", change, "status")
             await status.final(15)
-            await fd.dispatch("INTERACTION_CREATE", status.payload)
-            await (await fd.slash(carol, "rumor")).final(15)  # the replays have been handled by now
+            for call in (add, status):
+                await fd.dispatch("INTERACTION_CREATE", call.payload)  # Discord delivers it again
+            # The bot handled each replay: it tried to answer it again, and Discord refused (already answered).
+            for call in (add, status):
+                await bot.wait_until(lambda c=call: len(_callbacks(fd, c.payload["id"])) == 2, 15)
+                assert _callbacks(fd, call.payload["id"]) == [200, 400]
         finally:
             assert await bot.stop() == 0
         assert "Traceback" not in bot.log()
     with sqlite3.connect(bot.db_path) as conn:
         assert conn.execute("SELECT count(*) FROM claims WHERE text = 'Delivered twice.'").fetchone()[0] == 1
-        assert (
-            conn.execute("SELECT count(*) FROM claim_history WHERE claim_id = 2 AND action = 'status'").fetchone()[
-                0
-            ]
-            == 1
-        )
+        statuses = "SELECT count(*) FROM claim_history WHERE claim_id = 2 AND action = 'status'"
+        assert conn.execute(statuses).fetchone()[0] == 1
