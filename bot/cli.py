@@ -81,6 +81,7 @@ async def _run(settings: Settings) -> int:
 async def _check(settings: Settings) -> int:
     from db.backend import as_database, describe, integrity_check, open_database
     from db.facts import census
+    from db.polls import PollStore
 
     db = as_database(await open_database(settings))
     where = describe(db)
@@ -88,16 +89,27 @@ async def _check(settings: Settings) -> int:
         version = await db.schema_version()
         held = await census(db)
         integrity = await integrity_check(db)
+        last_vote = await PollStore(db).last_vote_at()
     finally:
         await db.close()
     if integrity != "ok":
         print(f"database {where}: integrity check failed: {integrity}", file=sys.stderr)
         return 1
     print(
-        f"settings ok; database {where} at schema {version}, "
+        f"settings ok; database {where} reachable, at schema {version}, "
         f"{held.stories} story(ies) in {held.servers} server(s), {held.claims} claim(s)"
     )
+    print(f"votes: {vote_marks_note(settings)}; last vote committed: {last_vote or 'none yet'}")
     return 0
+
+
+def vote_marks_note(settings: Settings) -> str:
+    """What the running bot's vote writer left beside the database (db/votes/marks.py)."""
+    from db.votes.marks import UnsureMarks, marks_path_for
+
+    marks = UnsureMarks(marks_path_for(settings.database_path))
+    polls = marks.load()
+    return f"{marks.held} vote event(s) held by the bot, {len(polls)} poll(s) marked to reconcile from Discord"
 
 
 async def _facts(settings: Settings, action: str, file: Path) -> int:
@@ -275,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.run(check_database(settings.database_path))
     except SettingsError as error:
         print(f"rumormill: {error}", file=sys.stderr)
+        checked = locals().get("settings")  # None when the settings themselves were refused
+        if command == "check" and checked is not None and error.key in ("DATABASE_URL", "DATABASE_PATH"):
+            print(f"rumormill: database unreachable; votes: {vote_marks_note(checked)}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - a database from a newer version: one line, as below
         from db.connection import DatabaseTooNew

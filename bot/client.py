@@ -18,10 +18,10 @@ from discord.ext import commands
 from bot import limits
 from bot.cache import RenderCache
 from bot.embeddings import Embedder, shared_embedder
-from bot.errors import UserFacingError
+from bot.errors import STORE_UNREACHABLE, UserFacingError
 from bot.lexicon import shared_lexicon
 from bot.settings import Settings
-from db import Database
+from db import Database, outage
 from db.backend import as_database, describe, open_database
 from db.errors import StoreError
 from db.facts import FactStore
@@ -48,6 +48,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.triage",
     "cogs.polls",
     "cogs.help",
+    "cogs.status",
 )
 # Dispatched (as on_fact_change) after each commit that recorded a change event in the fact store.
 FACT_CHANGE = "fact_change"
@@ -67,6 +68,8 @@ def intents() -> discord.Intents:
 
 def expected_error_message(error: BaseException) -> str | None:
     """The one-line message for an error the user can fix, or None for a bug."""
+    if outage.is_unreachable(getattr(error, "original", None) or error):
+        return STORE_UNREACHABLE  # a write was rolled back whole, or never began
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         original = getattr(error, "original", None) or error.__cause__
         if isinstance(original, StoreError | UserFacingError):
@@ -183,6 +186,8 @@ async def report_error(interaction: discord.Interaction, error: BaseException, w
         log.info("%s: interaction %s not answered (%s)", where, interaction.id, original.text or original.code)
         return
     message = expected_error_message(error)
+    if message == STORE_UNREACHABLE:
+        outage.noticed(original)
     if message is None:
         error_id = secrets.token_hex(4)
         log.error("%s failed [error id %s]", where, error_id, exc_info=original)
@@ -223,9 +228,13 @@ class RumorBot(commands.Bot):
         self.embedder: Embedder
         self.retrieval: Retrieval
         self.web: httpx.AsyncClient | None = None
+        self.health = outage.Health()  # replaced, with a probe of the database, in setup_hook
 
     async def setup_hook(self) -> None:
         self.db = as_database(await open_database(self.settings))
+        # What the bot knows of the database's reachability, and the two log lines of an outage.
+        self.health = outage.Health(probe=lambda: self.db.fetchval("SELECT 1"))
+        outage.install(self.health)
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self.rendered = RenderCache(self.db)
         self._stores.clear()
@@ -344,6 +353,9 @@ class RumorBot(commands.Bot):
             if self.web is not None:
                 await self.web.aclose()
                 self.web = None
+            if hasattr(self, "health"):
+                self.health.close()
+                outage.install(None)
             if hasattr(self, "db"):
                 await self.db.close()
                 del self.db

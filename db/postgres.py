@@ -32,8 +32,12 @@ from asyncpg.pool import PoolConnectionProxy
 
 from db.connection import CommitHub, DatabaseTooNew, migrations
 from db.errors import Conflict
+from db.outage import OutageFilter
 
 log = logging.getLogger(__name__)
+# The pool's upkeep task reconnects in the background and logs a traceback for every failed attempt while
+# the server is down: an outage is told once, by db/outage.py.
+logging.getLogger("asyncpg.pool").addFilter(OutageFilter())
 
 # Any two processes migrating the same database at once take turns on this advisory lock.
 _MIGRATION_LOCK = 0x52554D4F52  # "RUMOR"

@@ -20,7 +20,15 @@ async def test_a_member_sees_every_command_they_can_run_and_no_curator_command(c
     assert ephemeral, "/help answers privately"
     for name in ("/rumor", "/facts", "/fact show", "/ask", "/timeline", "/story list", "/poll create", "/help"):
         assert f"`{name}`" in text, name
-    for name in ("/fact add", "/fact status", "/story create", "/triage", "/poll launch", "/setup curator-role"):
+    for name in (
+        "/fact add",
+        "/fact status",
+        "/story create",
+        "/triage",
+        "/poll launch",
+        "/setup curator-role",
+        "/status",
+    ):
         assert f"`{name}`" not in text, name
     assert "Curators have" in text
 
@@ -37,6 +45,7 @@ async def test_a_curator_also_sees_their_own_commands_each_in_one_line(curated_w
         "/poll launch",
         "/poll resolve",
         "/feeds add",
+        "/status",
     ):
         assert f"`{name}`" in text, name
     assert "Curators:" not in text, "the role is said once, in the heading, not on every line"
