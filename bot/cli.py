@@ -286,10 +286,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 asyncio.run(check_database(settings.database_path))
     except SettingsError as error:
-        print(f"rumormill: {error}", file=sys.stderr)
         checked = locals().get("settings")  # None when the settings themselves were refused
-        if command == "check" and checked is not None and error.key in ("DATABASE_URL", "DATABASE_PATH"):
-            print(f"rumormill: database unreachable; votes: {vote_marks_note(checked)}", file=sys.stderr)
+        note = ""
+        if command == "check" and checked is not None and "cannot reach" in str(error):
+            note = f"; votes: {vote_marks_note(checked)}"
+        print(f"rumormill: {error}{note}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - a database from a newer version: one line, as below
         from db.connection import DatabaseTooNew
