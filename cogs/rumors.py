@@ -18,7 +18,9 @@ from bot.answer import ask as ask_store
 from bot.autocomplete import story_choices, tag_choices
 from bot.charts import TimelineClaim, TimelineMark, timeline_png
 from bot.client import answer, defer, report_error
+from bot.errors import STALE_NOTE
 from bot.formatting import facts_embed, story_embed
+from bot.limits import FOOTER
 from db.facts import STATUSES, FactStore, Story
 
 if TYPE_CHECKING:
@@ -118,7 +120,7 @@ class Rumors(commands.Cog):
             last = await facts.last_change(s.id)
             card = story_embed(s, claims, counts, last)
             self.bot.rendered.put(key, card)
-        await answer(interaction, embed=card)
+        await answer(interaction, embed=self._as_of_now(card))
 
     @app_commands.command(name="facts", description="Browse the claims, filtered by status or tag.")
     @app_commands.describe(status="Only claims with this status", tag="Only claims with this tag", story="Story")
@@ -157,7 +159,15 @@ class Rumors(commands.Cog):
             found, sources = await ask_store(self.bot.retrieval, facts, question, stories)
             reply = answer_embed(question, found, sources, {s.id: s for s in stories})
             self.bot.rendered.put(key, reply)
-        await answer(interaction, embed=reply)
+        await answer(interaction, embed=self._as_of_now(reply))
+
+    def _as_of_now(self, embed: discord.Embed) -> discord.Embed:
+        """A card from the cache while the database is unreachable says it may be out of date."""
+        if self.bot.health.reachable:
+            return embed
+        marked = embed.copy()
+        marked.set_footer(text=f"{STALE_NOTE} {embed.footer.text or ''}".strip()[:FOOTER])
+        return marked
 
     @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
     @app_commands.describe(

@@ -261,6 +261,12 @@ class PollDesk:
         except discord.HTTPException as error:
             log.info("could not remove a reaction on poll %s: %s", live.poll_id, error)
             return
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            # Still owed in the database: the poll is reconciled once it answers, which takes it off.
+            self.writer.mark({live.poll_id})
+            return
         if position is not None:
             self.writer.submit(VoteOp("settled", live.poll_id, clock.iso(clock.now()), user_id, position))
 

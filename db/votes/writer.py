@@ -147,6 +147,12 @@ class GroupCommitWriter:
         queued = sum(len(e.flat) // 3 if isinstance(e, ReactionRun) else e[0] is not None for e in self._entries)
         return self._in_flight + queued + len(self._reactions) // 3
 
+    def mark(self, polls: set[int]) -> None:
+        """These polls may be behind Discord (something about them failed while the database was
+        unreachable): reconciled once the writer has committed again, and at the next start."""
+        self.unsure |= polls
+        self.marks.save(self.unsure)
+
     def forget(self, polls: set[int]) -> None:
         """These polls were reconciled from Discord: their marks can go."""
         self.unsure -= polls
