@@ -21,7 +21,7 @@ from bot.embeddings import Embedder, shared_embedder
 from bot.errors import STORE_UNREACHABLE, UserFacingError
 from bot.lexicon import shared_lexicon
 from bot.settings import Settings
-from db import Database, outage
+from db import Database, clock, outage
 from db.backend import as_database, describe, open_database
 from db.errors import StoreError
 from db.facts import FactStore
@@ -233,7 +233,9 @@ class RumorBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.db = as_database(await open_database(self.settings))
         # What the bot knows of the database's reachability, and the two log lines of an outage.
-        self.health = outage.Health(probe=lambda: self.db.fetchval("SELECT 1"))
+        # The probe writes (one meta row, only while the database is down): a SQLite file on a read-only
+        # or full disk still answers reads.
+        self.health = outage.Health(probe=lambda: self.db.set_meta("health_probe", clock.iso()))
         outage.install(self.health)
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self.rendered = RenderCache(self.db)

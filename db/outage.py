@@ -93,7 +93,7 @@ class Health:
     """Whether the database answers, and the two log lines of each outage. One per bot process."""
 
     def __init__(self, probe: Callable[[], object] | None = None) -> None:
-        # probe: an async callable that raises while the database is unreachable (SELECT 1).
+        # probe: an async callable that raises while the database is unreachable (a small write).
         self._probe = probe
         self.down_since: float | None = None
         self.reason = ""
