@@ -103,6 +103,10 @@ class Health:
         self.votes_waiting = False  # the writer is retrying: it reports the end of the outage itself
         self._probing: asyncio.Task[None] | None = None
         self.outages = 0
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
 
     @property
     def reachable(self) -> bool:
@@ -179,7 +183,13 @@ def install(health: Health | None) -> None:
 
 def noticed(error: BaseException) -> None:
     """A failure seen somewhere (a loop, a command, the driver) that means the database is unreachable."""
-    if _current is not None:
+    if _current is None:
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if _current.loop is None or _current.loop is running:  # the bot's own loop, not a finished one's
         _current.down(error)
 
 

@@ -6,6 +6,7 @@
     worker.py            the worker process (`python -m db.votes.worker PATH`): receives batches, answers
     engine.py            the worker's SQL: one transaction per batch (group commit)
     guards.py            what keeps a late reaction, a close and a reconciliation from reverting a vote
+    marks.py             the polls to reconcile from Discord after an outage, in a file beside the database
 
 Nothing here is imported by this package's `__init__`, so the worker process loads only what it runs.
 """

@@ -151,9 +151,7 @@ async def _make_template(cluster: Cluster) -> None:
     await db.close()
 
 
-@pytest.fixture
-def own_pg_cluster() -> Iterator[Cluster]:
-    """A cluster of the test's own, for a test that stops and starts the server (`pause`, `resume`)."""
+def _cluster_or_skip() -> Iterator[Cluster]:
     try:
         cluster = _start_cluster()
     except (FileNotFoundError, subprocess.CalledProcessError, OSError) as error:
@@ -172,20 +170,13 @@ def own_pg_cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
-    try:
-        cluster = _start_cluster()
-    except (FileNotFoundError, subprocess.CalledProcessError, OSError) as error:
-        detail = getattr(error, "stderr", None) or str(error)
-        reason = f"PostgreSQL tests need a PostgreSQL server: {str(detail).strip()[:300]}"
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
-        _skipped.append(reason)
-        pytest.skip(reason)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(cluster.root, ignore_errors=True)
+    yield from _cluster_or_skip()
+
+
+@pytest.fixture
+def own_pg_cluster() -> Iterator[Cluster]:
+    """A cluster of the test's own, for a test that stops and starts the server (`pause`, `resume`)."""
+    yield from _cluster_or_skip()
 
 
 async def _create_database(cluster: Cluster, template: str) -> str:
