@@ -24,10 +24,16 @@ class Members:
         self.random = random.Random(26)
         self.clicks = 0
         self.running = True
+        # Held off around a kill: the fake server's send to a socket that is going away can stall its
+        # gateway (members go on clicking once the process is gone; those events are lost, as on Discord).
+        self.paused = False
 
     async def run(self) -> None:
         channel = self.fd.general_channel_id
         while self.running:
+            if self.paused:
+                await asyncio.sleep(0.05)
+                continue
             poll = self.random.choice(self.polls)
             member = self.random.choice(self.members)
             emoji = self.random.choice(EMOJI)

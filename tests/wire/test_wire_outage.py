@@ -103,7 +103,10 @@ async def test_postgres_restarts_twice_under_votes_and_a_kill_lose_nothing(
             await asyncio.to_thread(cluster.pause)
             await bot.wait_until(lambda: bot.log().count("database unreachable") >= 2, 15)
             await asyncio.sleep(OUTAGE / 2)
+            members.paused = True
+            await asyncio.sleep(0.3)
             await bot.kill()  # what it held in memory is gone; the marks beside DATABASE_PATH are not
+            members.paused = False
             await asyncio.sleep(OUTAGE / 2)
             await asyncio.to_thread(cluster.resume)
             await bot.start(45)

@@ -77,7 +77,10 @@ async def run(fd: FakeDiscord, bot: BotProcess, db_path: Path, fault: str, begin
             assert "Vote events held in memory: 0" not in status["content"], status
             if fault == "read-only":
                 await asyncio.sleep(OUTAGE / 2)
+                members.paused = True
+                await asyncio.sleep(0.3)
                 await bot.kill()
+                members.paused = False
                 await asyncio.sleep(OUTAGE / 2)
             else:
                 await asyncio.sleep(OUTAGE)
