@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.ask.decide import answer_embed
 from bot.ask.decide import ask as ask_store
 from bot.kit.autocomplete import story_choices
+from bot.kit.cache import as_of_now
 from bot.outlets.records import source_notes
 from bot.runtime.client import answer, defer
 
@@ -45,7 +46,7 @@ class Ask(commands.Cog):
                 question, found, sources, {s.id: s for s in stories}, source_notes(record, sources)
             )
             self.bot.rendered.put(key, reply)
-        await answer(interaction, embed=reply)
+        await answer(interaction, embed=as_of_now(reply, reachable=self.bot.health.reachable))
 
 
 async def setup(bot: RumorBot) -> None:

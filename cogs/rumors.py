@@ -12,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.kit.autocomplete import story_choices
+from bot.kit.cache import as_of_now
 from bot.kit.formatting import story_embed
 from bot.kit.timeline import TimelineClaim, TimelineMark, timeline_png
 from bot.outlets.records import outlet_notes
@@ -46,7 +47,7 @@ class Rumors(commands.Cog):
             outlets = outlet_notes(record, await facts.sources_for([c.id for c in claims]))
             card = story_embed(s, claims, counts, last, outlets)
             self.bot.rendered.put(key, card)
-        await answer(interaction, embed=card)
+        await answer(interaction, embed=as_of_now(card, reachable=self.bot.health.reachable))
 
     @app_commands.command(name="timeline", description="A picture of the story's dated events and status changes.")
     @app_commands.describe(

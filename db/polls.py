@@ -278,6 +278,14 @@ class PollStore:
         )
         return {r[0]: r[1] for r in rows}
 
+    async def last_vote_at(self) -> str | None:
+        """When the latest committed vote change was stamped, in any server: an operator's health check
+        (`rumormill check`, /status), which reports no vote of anyone."""
+        value = await self.db.fetchval(
+            "SELECT max(at) FROM (SELECT max(at) AS at FROM vote_runs UNION ALL SELECT max(at) AS at FROM vote_log) AS latest"
+        )
+        return None if value is None else str(value)
+
     async def voter_count(self, poll_id: int) -> int:
         return int(
             await self.db.fetchval("SELECT count(DISTINCT user_id) FROM votes WHERE poll_id = ?", (poll_id,), 0)

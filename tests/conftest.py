@@ -26,6 +26,7 @@ from tests.support.openapi_check import SKIP_REASON, get_validator, spec_availab
 from tests.support.postgres import (  # noqa: F401 - fixtures and the skip warning, for every test module
     backend,
     other_backend,
+    own_pg_cluster,
     pg_cluster,
     pg_db,
     pg_url,

@@ -12,6 +12,10 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+import discord
+
+from bot.kit.errors import STALE_NOTE
+from bot.kit.limits import FOOTER
 from db.drivers.sqlite import Database
 
 # The topics that every write to the fact store touches (db/facts/store.py), and the outlets' record
@@ -45,3 +49,12 @@ class RenderCache:
 
     def clear(self) -> None:
         self._items.clear()
+
+
+def as_of_now(embed: discord.Embed, *, reachable: bool) -> discord.Embed:
+    """A card from the cache, as shown now: while the database is unreachable it says it may be out of date."""
+    if reachable:
+        return embed
+    marked = embed.copy()
+    marked.set_footer(text=f"{STALE_NOTE} {embed.footer.text or ''}".strip()[:FOOTER])
+    return marked

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from discord import app_commands
 
+# The one line a member reads when the database is unreachable (db/outage.py): nothing was written.
+STORE_UNREACHABLE = "The fact store is unreachable right now; nothing was changed. Try again in a minute."
+# The footer of a card served from the cache meanwhile.
+STALE_NOTE = "The fact store is unreachable right now: this may be out of date."
+
 
 class UserFacingError(app_commands.AppCommandError):
     """Something the user can fix; shown ephemerally as is, never logged as a failure."""

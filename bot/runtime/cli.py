@@ -88,6 +88,7 @@ async def _run(settings: Settings) -> int:
 async def _check(settings: Settings) -> int:
     from db.drivers import as_database, describe, integrity_check, open_database
     from db.facts import census
+    from db.polls import PollStore
 
     db = as_database(await open_database(settings))
     where = describe(db)
@@ -95,16 +96,27 @@ async def _check(settings: Settings) -> int:
         version = await db.schema_version()
         held = await census(db)
         integrity = await integrity_check(db)
+        last_vote = await PollStore(db).last_vote_at()
     finally:
         await db.close()
     if integrity != "ok":
         print(f"database {where}: integrity check failed: {integrity}", file=sys.stderr)
         return 1
     print(
-        f"settings ok; database {where} at schema {version}, "
+        f"settings ok; database {where} reachable, at schema {version}, "
         f"{held.stories} story(ies) in {held.servers} server(s), {held.claims} claim(s)"
     )
+    print(f"votes: {vote_marks_note(settings)}; last vote committed: {last_vote or 'none yet'}")
     return 0
+
+
+def vote_marks_note(settings: Settings) -> str:
+    """What the running bot's vote writer left beside the database (db/votes/marks.py)."""
+    from db.votes.marks import UnsureMarks, marks_path_for
+
+    marks = UnsureMarks(marks_path_for(settings.database_path))
+    polls = marks.load()
+    return f"{marks.held} vote event(s) held by the bot, {len(polls)} poll(s) marked to reconcile from Discord"
 
 
 async def _facts(settings: Settings, action: str, file: Path) -> int:
@@ -281,7 +293,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 asyncio.run(check_database(settings.database_path))
     except SettingsError as error:
-        print(f"rumormill: {error}", file=sys.stderr)
+        checked = locals().get("settings")  # None when the settings themselves were refused
+        note = ""
+        if command == "check" and checked is not None and "cannot reach" in str(error):
+            note = f"; votes: {vote_marks_note(checked)}"
+        print(f"rumormill: {error}{note}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - a database from a newer version: one line, as below
         from db.drivers.base import DatabaseTooNew

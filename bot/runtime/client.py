@@ -19,11 +19,11 @@ from bot.ask.embeddings import Embedder, shared_embedder
 from bot.ask.lexicon import shared_lexicon
 from bot.kit import limits
 from bot.kit.cache import RenderCache
-from bot.kit.errors import UserFacingError
+from bot.kit.errors import STORE_UNREACHABLE, UserFacingError
 from bot.kit.names import MemberName, mention
 from bot.outlets.records import TrackRecords
 from bot.runtime.settings import Settings
-from db import Database
+from db import Database, clock, outage
 from db.drivers import as_database, describe, open_database
 from db.errors import StoreError
 from db.facts import FactStore
@@ -52,6 +52,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.polls",
     "cogs.outlets",
     "cogs.help",
+    "cogs.status",
 )
 # Dispatched (as on_fact_change) after each commit that recorded a change event in the fact store.
 FACT_CHANGE = "fact_change"
@@ -75,6 +76,8 @@ def intents() -> discord.Intents:
 
 def expected_error_message(error: BaseException) -> str | None:
     """The one-line message for an error the user can fix, or None for a bug."""
+    if outage.is_unreachable(getattr(error, "original", None) or error):
+        return STORE_UNREACHABLE  # a write was rolled back whole, or never began
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         original = getattr(error, "original", None) or error.__cause__
         if isinstance(original, StoreError | UserFacingError):
@@ -191,6 +194,8 @@ async def report_error(interaction: discord.Interaction, error: BaseException, w
         log.info("%s: interaction %s not answered (%s)", where, interaction.id, original.text or original.code)
         return
     message = expected_error_message(error)
+    if message == STORE_UNREACHABLE:
+        outage.noticed(original)
     if message is None:
         error_id = secrets.token_hex(4)
         log.error("%s failed [error id %s]", where, error_id, exc_info=original)
@@ -233,6 +238,7 @@ class RumorBot(commands.Bot):
         self.embedder: Embedder
         self.retrieval: Retrieval
         self.web: httpx.AsyncClient | None = None
+        self.health = outage.Health()  # replaced, with a probe of the database, in setup_hook
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Guild messages are received only for the POLL_RESULT message of a native poll (cogs/polls
@@ -240,6 +246,11 @@ class RumorBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.db = as_database(await open_database(self.settings))
+        # What the bot knows of the database's reachability, and the two log lines of an outage.
+        # The probe writes (one meta row, only while the database is down): a SQLite file on a read-only
+        # or full disk still answers reads.
+        self.health = outage.Health(probe=lambda: self.db.set_meta("health_probe", clock.iso()))
+        outage.install(self.health)
         self.db.on_commit("change_events", lambda: self.dispatch(FACT_CHANGE))
         self.rendered = RenderCache(self.db)
         self.records = TrackRecords(self.db)  # outlets' track records, shared by /outlets, /fact show and /ask
@@ -359,6 +370,9 @@ class RumorBot(commands.Bot):
             if self.web is not None:
                 await self.web.aclose()
                 self.web = None
+            if hasattr(self, "health"):
+                self.health.close()
+                outage.install(None)
             if hasattr(self, "db"):
                 await self.db.close()
                 del self.db

@@ -1,8 +1,11 @@
-"""Logging set-up with a filter that keeps the bot token out of every record."""
+"""Logging set-up with a filter that keeps the bot token out of every record, and one that keeps a
+database outage to its two lines (db/outage.py)."""
 
 from __future__ import annotations
 
 import logging
+
+from db import outage
 
 _FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 LIBRARIES = ("discord", "httpx", "httpcore", "aiosqlite", "aiohttp", "simcord", "asyncio", "matplotlib", "PIL")
@@ -37,6 +40,7 @@ class RedactFilter(logging.Filter):
 def setup_logging(level: str, secrets: list[str]) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(outage.OutageFilter())
     handler.addFilter(RedactFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

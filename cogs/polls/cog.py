@@ -378,6 +378,7 @@ class Polls(commands.Cog):
         if not p.is_open:
             raise UserFacingError(f"Poll #{p.id} is already closed.")
         await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.desk.settled_votes()  # the close waits for every queued vote: not while they are held
         await self.desk.close_poll(p, "manual")
         await interaction.followup.send(f"Poll #{p.id} is closed; its results are posted.", ephemeral=True)
 
@@ -389,7 +390,7 @@ class Polls(commands.Cog):
         if p.hide_counts and p.is_open:
             raise UserFacingError(f"Poll #{p.id} hides its counts until it closes.")
         await interaction.response.defer(thinking=True)
-        await self.desk.writer.flush()
+        await self.desk.settled_votes()
         embed, file = await self.desk.results_message(p)
         await interaction.followup.send(embed=embed, **({"file": file} if file else {}))
 
@@ -400,7 +401,7 @@ class Polls(commands.Cog):
         p = await self._poll_here(interaction, poll)
         await self._author_or_curator(interaction, p, "export")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.desk.writer.flush()
+        await self.desk.settled_votes()
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["poll", "option", "voter_id", "voted_at"])
@@ -419,7 +420,7 @@ class Polls(commands.Cog):
     @app_commands.autocomplete(poll=poll_choices)
     async def myvote(self, interaction: discord.Interaction, poll: str, withdraw: bool = False) -> None:
         p = await self._poll_here(interaction, poll)
-        await self.desk.writer.flush()
+        await self.desk.settled_votes()
         held = await self.store.votes_of(p.id, interaction.user.id)
         if withdraw:
             if not p.is_open or (p.closes_at and not arrived_in_time(datetime.fromisoformat(p.closes_at))):

@@ -6,6 +6,10 @@ votes are committed, takes off the reactions the writer says to, reconciles stor
 message's reactions after every fresh gateway session, and closes polls (at their deadline or on
 request) and posts their results exactly once. The race guards it relies on are in db/votes/guards.py.
 Native polls (Discord's own) share all of it; what differs for them is in cogs/polls/native.py.
+
+While the database is unreachable the writer holds the votes (db/votes/writer.py); the desk refuses the
+commands that need them committed (`settled_votes`), and once they are, reconciles the polls whose
+events the writer had to let go, or that a stopped process had marked (db/votes/marks.py).
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ from cogs.polls.native import NativeDesk
 from cogs.polls.parsing import emoji_key
 from cogs.polls.render import poll_embed, results_message
 from db import clock
+from db.errors import NotFound
+from db.outage import DatabaseUnreachable, is_unreachable
 from db.polls import Poll, PollStore
 from db.votes.guards import arrived_in_time
+from db.votes.marks import marks_path_for
 from db.votes.protocol import OpResult, Removal, VoteOp
-from db.votes.writer import open_vote_writer
+from db.votes.writer import Settled, open_vote_writer
 
 if TYPE_CHECKING:
     from bot.runtime.client import RumorBot
@@ -37,6 +44,9 @@ log = logging.getLogger(__name__)
 EDIT_DELAY = 3.0  # seconds: at most one embed edit per poll in this window
 LOOP_SECONDS = 60.0  # the deadline timer's longest sleep (and the cog's maintenance loop)
 PAGE = 100  # users per page when listing reactions
+# A command that shows committed votes waits this long for the queue to drain, then says the database is
+# unreachable: with Discord's 3 s and a deferral at 1.5 s, the answer still comes in time.
+SETTLE_WAIT = 1.0
 
 
 @dataclass
@@ -96,8 +106,16 @@ class PollDesk:
         self.bot = bot
         self.store = store
         self.writer = open_vote_writer(  # the SQLite worker, or PgVoteWriter on a PgDatabase
-            store.db, bot.settings.database_path, on_commit=self._committed, clock=lambda: clock.iso(clock.now())
+            store.db,
+            bot.settings.database_path,
+            on_commit=self._committed,
+            clock=lambda: clock.iso(clock.now()),
+            marks_path=marks_path_for(bot.settings.database_path),
         )
+        self.writer.health = bot.health
+        self.writer.on_settled = self._settled
+        bot.health.held = lambda: self.writer.held
+        bot.health.marked = lambda: len(self.writer.unsure)
         self.live: dict[int, LivePoll] = {}  # message id -> open poll
         self.live_by_id: dict[int, LivePoll] = {}
         self._dirty: set[int] = set()
@@ -119,6 +137,40 @@ class PollDesk:
         for poll in await self.store.open_polls(shards=self.bot.shard_filter):
             if poll.message_id is not None:
                 self.track(poll)
+
+    async def settled_votes(self) -> None:
+        """Before showing stored votes: what is queued commits first. Refused while the database is
+        unreachable, or if the queue does not drain in time (the answer is owed within 3 s)."""
+        if self.writer.unreachable:
+            raise DatabaseUnreachable("the vote writer is holding votes")
+        try:
+            await asyncio.wait_for(asyncio.shield(self.writer.flush()), SETTLE_WAIT)
+        except TimeoutError:
+            raise DatabaseUnreachable("the vote writer did not drain in time") from None
+
+    def _settled(self, report: Settled) -> None:
+        """The writer committed what it held (or gave up a batch): reconcile the polls it could not keep."""
+        self.spawn(self._reconcile_unsure(report))
+
+    async def _reconcile_unsure(self, report: Settled) -> None:
+        reconciled: list[int] = []
+        failed: set[int] = set()
+        for poll_id in sorted(report.unsure):
+            try:
+                poll = await self.store.get(poll_id)
+                if poll.is_open:
+                    await self.reconcile_poll(poll)
+                    reconciled.append(poll_id)
+            except NotFound:
+                pass
+            except Exception as error:  # noqa: BLE001 - the next start reconciles it: the mark stays
+                log.info("could not reconcile poll %s yet: %s", poll_id, error)
+                failed.add(poll_id)
+        self.writer.forget(report.unsure - failed)
+        if report.outage:
+            dropped = f" ({report.dropped} let go past the bound)" if report.dropped else ""
+            polls = ", ".join(f"#{p}" for p in reconciled) or "none"
+            self.bot.health.up(f"replayed {report.replayed} vote event(s){dropped}; reconciled polls: {polls}")
 
     async def stop(self) -> None:
         self.deadline_timer.cancel()
@@ -249,6 +301,12 @@ class PollDesk:
         except discord.HTTPException as error:
             log.info("could not remove a reaction on poll %s: %s", live.poll_id, error)
             return
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            # Still owed in the database: the poll is reconciled once it answers, which takes it off.
+            self.writer.mark({live.poll_id})
+            return
         if position is not None:
             self.writer.submit(VoteOp("settled", live.poll_id, clock.iso(clock.now()), user_id, position))
 
@@ -306,11 +364,19 @@ class PollDesk:
             try:
                 while self._passes_done < self._passes_wanted:
                     covers = self._passes_wanted
+                    marked = set(self.writer.unsure)  # by a process stopped during an outage, or given up
+                    failed: set[int] = set()
                     for poll in await self.store.open_polls(shards=self.bot.shard_filter):
                         try:
                             await self.reconcile_poll(poll)
-                        except Exception:
-                            log.exception("could not reconcile poll %s", poll.id)
+                        except Exception as error:
+                            failed.add(poll.id)
+                            if is_unreachable(error):
+                                log.info("could not reconcile poll %s: the database is unreachable", poll.id)
+                            else:
+                                log.exception("could not reconcile poll %s", poll.id)
+                    # Every open poll was reconciled: a mark on any other poll has nothing left to fix.
+                    self.writer.forget(marked - failed)
                     self._passes_done = covers
                     self.reconciled_once.set()
             finally:

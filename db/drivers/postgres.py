@@ -34,6 +34,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from db.drivers.base import CommitHub, DatabaseTooNew, latest_version, migrations
 from db.errors import Conflict
+from db.outage import OutageFilter
 from db.search import ClaimSearch
 from db.search.postgres import PgClaimSearch
 
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from db.votes.writer import CommitHook, GroupCommitWriter
 
 log = logging.getLogger(__name__)
+# The pool's upkeep task reconnects in the background and logs a traceback for every failed attempt while
+# the server is down: an outage is told once, by db/outage.py.
+logging.getLogger("asyncpg.pool").addFilter(OutageFilter())
 
 # Any two processes migrating the same database at once take turns on this advisory lock.
 _MIGRATION_LOCK = 0x52554D4F52  # "RUMOR"
@@ -218,6 +222,9 @@ class PgDatabase(CommitHub):
     def in_write(self) -> bool:
         return self._in_transaction
 
+    # What an operator calls this backend (/status, `rumormill check`).
+    label = "PostgreSQL"
+
     @property
     def display(self) -> str:
         """The URL without its password, for log lines."""
@@ -238,11 +245,12 @@ class PgDatabase(CommitHub):
         on_commit: CommitHook | None,
         clock: Callable[[], str],
         max_batch: int,
+        marks_path: Path | str | None = None,
     ) -> GroupCommitWriter:
         """The vote writer on this pool (no worker process: PostgreSQL is one already; `path` is unused)."""
         from db.votes.pg_writer import PgVoteWriter
 
-        return PgVoteWriter(self, on_commit=on_commit, clock=clock, max_batch=max_batch)
+        return PgVoteWriter(self, on_commit=on_commit, clock=clock, max_batch=max_batch, marks_path=marks_path)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, min_size: int = 1, max_size: int = 10) -> PgDatabase:

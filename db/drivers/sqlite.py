@@ -86,6 +86,9 @@ class Database(CommitHub):
     def in_write(self) -> bool:
         return self._write_lock.locked() and self.conn.in_transaction
 
+    # What an operator calls this backend (/status, `rumormill check`).
+    label = "SQLite"
+
     @property
     def display(self) -> str:
         """Where the store lives, for log lines."""
@@ -102,12 +105,17 @@ class Database(CommitHub):
         on_commit: CommitHook | None,
         clock: Callable[[], str],
         max_batch: int,
+        marks_path: Path | str | None = None,
     ) -> GroupCommitWriter:
         """The vote writer for this file: the worker process on `path` (default: this database's file)."""
         from db.votes.writer import VoteWriter  # the vote path loads only in processes that take votes
 
         return VoteWriter(
-            path if path is not None else self.path, on_commit=on_commit, clock=clock, max_batch=max_batch
+            path if path is not None else self.path,
+            on_commit=on_commit,
+            clock=clock,
+            max_batch=max_batch,
+            marks_path=marks_path,
         )
 
     @classmethod

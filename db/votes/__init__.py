@@ -9,6 +9,7 @@
     pg_engine.py         a batch's SQL on PostgreSQL: set-based statements over arrays
     rules.py             what both engines decide alike (a vote's effect, a run's outcome)
     guards.py            what keeps a late reaction, a close and a reconciliation from reverting a vote
+    marks.py             the polls to reconcile from Discord after an outage, in a file beside the database
 
 The database's driver picks the writer (`db.vote_writer(...)`, via `open_vote_writer`). Nothing here is
 imported by this package's `__init__`, so the worker process loads only what it runs.

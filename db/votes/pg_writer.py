@@ -5,13 +5,15 @@ No worker process: PostgreSQL is already another process, so the SQL runs there,
 of a batch is a few statements over arrays (db/votes/pg_engine.py). A batch is one transaction;
 its results are reported (futures, commit hook) only after COMMIT returned, that is once PostgreSQL
 has made it durable (with `synchronous_commit` at its default, on). A failed batch is rolled back and
-sent again, up to `RETRIES` times, on a fresh connection from the pool if the old one broke.
+sent again on a fresh connection from the pool if the old one broke: until the server answers when it
+is unreachable (db/outage.py), else up to `RETRIES` times.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -35,8 +37,9 @@ class PgVoteWriter(GroupCommitWriter):
         on_commit: CommitHook | None = None,
         clock: Callable[[], str] = clock.iso,
         max_batch: int = MAX_BATCH,
+        marks_path: Path | str | None = None,
     ) -> None:
-        super().__init__(on_commit=on_commit, clock=clock, max_batch=max_batch)
+        super().__init__(on_commit=on_commit, clock=clock, max_batch=max_batch, marks_path=marks_path)
         self.db = db
         self._started = False
 

@@ -5,7 +5,9 @@ code = position << SHIFT | change, where change is ADD, REMOVE or (in the vote_r
 The hot path packs them flat into a `ReactionRun` and builds no object per event.
 
 The messages: requests are lists of `VoteOp` / `ReactionRun`; answers are (READY, None) once, then
-(OK, results) or (ERROR, text) per batch, results being one `OpResult` or `RunResult` per entry.
+(OK, results) or (ERROR, text) per batch, results being one `OpResult` or `RunResult` per entry, or
+(UNAVAILABLE, text) when the file cannot be written right now (read-only, full disk): the bot holds the
+batch and sends it again until it commits.
 
 The framing is `multiprocessing.connection.Connection` over the two pipes (the worker's stdin and
 stdout): the standard library's length-prefixed messages, so neither side writes a header, counts
@@ -87,7 +89,7 @@ class OpResult:
 
 
 # -- the messages --------------------------------------------------------------------------------------
-READY, OK, ERROR = "ready", "ok", "error"
+READY, OK, ERROR, UNAVAILABLE = "ready", "ok", "error", "unavailable"
 
 
 def encode(message: object) -> bytes:

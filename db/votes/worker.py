@@ -14,11 +14,13 @@ bot drains, then closes the pipe.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 
+from db.outage import is_unreachable
 from db.votes.engine import apply_vote_batch, checkpoint, open_writer_connection
-from db.votes.protocol import ERROR, OK, READY, read_message, worker_ends, write_message
+from db.votes.protocol import ERROR, OK, READY, UNAVAILABLE, read_message, worker_ends, write_message
 
 # WAL checkpoints: between bursts once this many rows changed since the last one (a quiet trickle of
 # votes does not fsync after every vote), and inside a burst only after this many (about as many
@@ -46,14 +48,19 @@ def main(argv: list[str]) -> int:
             try:
                 results = apply_vote_batch(conn, batch)  # type: ignore[arg-type]
             except Exception as error:  # noqa: BLE001 - rolled back; the bot retries or reports it
-                write_message(answers, (ERROR, f"{type(error).__name__}: {error}"))
+                status = UNAVAILABLE if is_unreachable(error) else ERROR
+                write_message(answers, (status, f"{type(error).__name__}: {error}"))
+                if conn.in_transaction:  # a full disk can fail the rollback itself
+                    with contextlib.suppress(Exception):
+                        conn.rollback()
                 continue
             write_message(answers, (OK, results))
             changed = conn.total_changes - checkpointed_at
             if changed >= CHECKPOINT_CHANGES or (
                 changed >= IDLE_CHECKPOINT_CHANGES and not requests.poll(IDLE_SECONDS)
             ):
-                checkpoint(conn)
+                with contextlib.suppress(Exception):  # a checkpoint that cannot write is retried next time
+                    checkpoint(conn)
                 checkpointed_at = conn.total_changes
     except BrokenPipeError:
         pass  # the bot is gone; whatever was committed stays committed

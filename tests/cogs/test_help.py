@@ -41,6 +41,7 @@ async def test_a_member_sees_every_command_they_can_run_and_no_curator_command(c
         "/outlet merge",
         "/outlet split",
         "/outlet outcome",
+        "/status",
     ):
         assert f"`{name}`" not in text, name
     assert "Curators have" in text
@@ -61,6 +62,7 @@ async def test_a_curator_also_sees_their_own_commands_each_in_one_line(curated_w
         "/outlet merge",
         "/outlet split",
         "/outlet outcome",
+        "/status",
     ):
         assert f"`{name}`" in text, name
     assert "Curators:" not in text, "the role is said once, in the heading, not on every line"

@@ -1,5 +1,6 @@
-"""Reconciliation as a property: whatever the interleaving of members' reactions, gateway events
-delivered late or lost, the bot's own pending reaction removals, a stop and new sessions, a single-choice
+"""Reconciliation as a property: whatever the interleaving of members' reactions, gateway events delivered
+late or lost, the bot's own pending reaction removals, a stop and new sessions, the database failing for a
+while (the writer holds what it is handed, up to a bound, and marks the poll past it), a single-choice
 poll ends with each member's stored vote being what she last chose, and her reactions agreeing.
 
 Desk level: the real vote SQL (db/votes/engine.py `apply_vote_batch`) on a real, migrated SQLite file, driven the
@@ -30,6 +31,7 @@ from db.votes.protocol import ReactionRun, VoteOp
 USERS = (101, 102, 103)
 POSITIONS = (0, 1, 2)
 AT = "2026-01-01T00:00:00+00:00"
+HELD = 3  # the writer's bound (db/votes/writer.py HELD_EVENTS), small so that stories go past it
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +78,40 @@ class Desk:
         self.running: Pass | None = None
         self.passes_wanted = 0
         self.passes_done = 0
+        # The database (GroupCommitWriter while it is unreachable)
+        self.failing = False
+        self.held: list[tuple[VoteOp | ReactionRun, int, int]] = []  # (entry, user, step), in order
+        self.marked = False  # the poll's mark beside the database: survives a stop
+
+    # -- the database fails for a while ---------------------------------------------------------------
+    def fail(self) -> None:
+        self.failing = True
+
+    def recover(self) -> None:
+        """The database answers: what was held commits in order; a marked poll is reconciled."""
+        if not self.failing:
+            return
+        self.failing = False
+        held, self.held = self.held, []
+        for entry, _, _ in held:
+            self.commit(entry)
+        if self.marked:
+            self.marked = False
+            self.passes_wanted += 1
+            if self.running is None:
+                self.running = Pass(self.step)
 
     # -- the writer -------------------------------------------------------------------------------
-    def commit(self, entry: VoteOp | ReactionRun):
+    def commit(self, entry: VoteOp | ReactionRun, user: int = 0, step: int = -1):
+        if self.failing:
+            runs = sum(isinstance(e, ReactionRun) for e, _, _ in self.held)
+            if isinstance(entry, ReactionRun) and runs >= HELD:
+                self.marked = True  # past the bound: let go, and the poll marked
+                if step >= 0:
+                    self.unheard[user] = min(step, self.unheard.get(user, step))
+            else:
+                self.held.append((entry, user, step))
+            return None
         (result,) = apply_vote_batch(self.conn, [entry])
         removals = [(u, p) for _, u, p in result.remove_reactions]
         self.pending.extend(removals)
@@ -115,10 +148,10 @@ class Desk:
     def deliver(self) -> None:
         if not self.queue:
             return
-        user, position, code, _ = self.queue.pop(0)
+        user, position, code, step = self.queue.pop(0)
         if self.running is not None:
             self.running.watched.add(user)  # VoteWriter.watch / _note_run
-        self.commit(ReactionRun([1, user, code], AT))
+        self.commit(ReactionRun([1, user, code], AT), user, step)
 
     def lose_events(self) -> None:
         for user, _, _, step in self.queue:
@@ -146,6 +179,11 @@ class Desk:
         self.pending.clear()
         self.running = None
         self.passes_wanted = self.passes_done = 0
+        for entry, user, step in self.held:  # held in memory only: lost, and the poll is marked
+            self.marked = True
+            if isinstance(entry, ReactionRun) and step >= 0:
+                self.unheard[user] = min(step, self.unheard.get(user, step))
+        self.held.clear()
 
     # -- the bot's own removals (Polls._remove_reaction) -----------------------------------------------
     def remove(self, index: int) -> None:
@@ -179,6 +217,8 @@ class Desk:
             position = run.to_list.pop(0)
             run.listed[position] = set(self.reactions[position])
             return
+        if self.failing:
+            return  # its result is awaited: the pass goes on once the database answers
         covers = self.passes_wanted
         self.commit(VoteOp("reconcile", 1, AT, actual=run.listed, skip_users=set(run.watched), source="reconcile"))
         for user in USERS:
@@ -192,6 +232,7 @@ class Desk:
 
     # -- the end --------------------------------------------------------------------------------------
     def settle_down(self) -> None:
+        self.recover()
         self.identify()
         for _ in range(1000):
             if self.running is not None:
@@ -219,6 +260,8 @@ ACTIONS = st.one_of(
     st.tuples(st.just("session_lost")),
     st.tuples(st.just("identify")),
     st.tuples(st.just("stop")),
+    st.tuples(st.just("fail")),
+    st.tuples(st.just("recover")),
 )
 
 
@@ -239,6 +282,8 @@ def run_story(template: Path, story: list[tuple]) -> None:
                     "session_lost": desk.session_lost,
                     "identify": desk.identify,
                     "stop": desk.stop,
+                    "fail": desk.fail,
+                    "recover": desk.recover,
                 }[name](*args)
             desk.step = len(story) + 1
             desk.settle_down()
@@ -270,4 +315,33 @@ def test_moved_vote_with_removal_pending_across_a_stop(template):
     run_story(
         template,
         [("react", 101, 0), ("deliver",), ("react", 101, 1), ("deliver",), ("stop",), ("identify",)],
+    )
+
+
+def test_votes_held_through_an_outage_and_past_its_bound(template):
+    """The database fails while members move their votes: more than the writer holds, and a stop."""
+    run_story(
+        template,
+        [
+            ("react", 101, 0),
+            ("deliver",),
+            ("fail",),
+            ("react", 101, 1),
+            ("react", 102, 2),
+            ("react", 103, 0),
+            ("unreact", 102, 2),
+            ("react", 102, 1),
+            ("deliver",),
+            ("deliver",),
+            ("deliver",),
+            ("deliver",),
+            ("deliver",),
+            ("recover",),
+            ("fail",),
+            ("react", 103, 2),
+            ("deliver",),
+            ("stop",),
+            ("recover",),
+            ("identify",),
+        ],
     )

@@ -78,6 +78,7 @@ class RecordedFile:
     filename: str
     size: int
     content_type: str | None
+    data: bytes = b""
 
 
 @dataclass
@@ -1716,7 +1717,7 @@ async def _read_body(request: web.Request) -> tuple[Any, list[RecordedFile], boo
             elif part.filename is not None:
                 data = await part.read()  # type: ignore[union-attr]
                 files.append(
-                    RecordedFile(part.name or "", part.filename, len(data), part.headers.get("Content-Type"))
+                    RecordedFile(part.name or "", part.filename, len(data), part.headers.get("Content-Type"), data)
                 )
         return payload, files, True
     raw = await request.read()

@@ -84,13 +84,17 @@ class Cluster:
             "--locale=C.UTF-8",
             "--no-sync",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again) on the same data and port."""
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self.run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
-            str(data),
+            str(self.root / "data"),
             "-o",
             options,
             "-l",
@@ -98,6 +102,11 @@ class Cluster:
             "-w",
             "start",
         )
+
+    def pause(self) -> None:
+        """Stop the server as an operator would for an upgrade (fast shutdown: sessions are cut, and
+        new connections are refused until `resume`)."""
+        self.run(str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -149,8 +158,7 @@ async def _make_template(cluster: Cluster) -> None:
     await db.close()
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
+def _cluster_or_skip() -> Iterator[Cluster]:
     try:
         cluster = _start_cluster()
     except (FileNotFoundError, subprocess.CalledProcessError, OSError) as error:
@@ -164,6 +172,17 @@ def pg_cluster() -> Iterator[Cluster]:
     finally:
         cluster.stop()
         shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    yield from _cluster_or_skip()
+
+
+@pytest.fixture
+def own_pg_cluster() -> Iterator[Cluster]:
+    """A cluster of the test's own, for a test that stops and starts the server (`pause`, `resume`)."""
+    yield from _cluster_or_skip()
 
 
 async def _create_database(cluster: Cluster, template: str) -> str:
