@@ -21,7 +21,7 @@ from bot.runtime.client import RumorBot, expected_error_message
 from bot.runtime.settings import load_settings
 from db import Database
 from db.facts import FactStore
-from db.votes.writer import VoteWriter
+from db.votes.sqlite_writer import VoteWriter
 from tests.support.openapi_check import SKIP_REASON, get_validator, spec_available, validate_simcord_requests
 from tests.support.postgres import (  # noqa: F401 - fixtures and the skip warning, for every test module
     backend,

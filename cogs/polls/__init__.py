@@ -1,11 +1,12 @@
-"""Reaction polls and launch forecasts. The cog (commands and listeners) is in cog.py; its docstring
-maps each job to the module that does it."""
+"""Reaction polls, Discord's own polls and launch forecasts. The commands are in cog.py, the gateway events
+in events.py; cog.py's docstring maps each job to the module that does it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from cogs.polls.cog import Polls
+from cogs.polls.events import PollEvents
 from cogs.polls.forecasts import ProposalButton
 
 if TYPE_CHECKING:
@@ -16,4 +17,6 @@ __all__ = ["Polls", "setup"]
 
 async def setup(bot: RumorBot) -> None:
     bot.add_dynamic_items(ProposalButton)
-    await bot.add_cog(Polls(bot, bot.polls))
+    polls = Polls(bot, bot.polls)
+    await bot.add_cog(polls)
+    await bot.add_cog(PollEvents(polls))

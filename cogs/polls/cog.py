@@ -1,7 +1,9 @@
-"""The Polls cog: /poll create, launch, close, results, export, myvote, list, resolve, /leaderboard,
-and the reaction listeners. Thin: what a command or an event does lives beside it.
+"""The Polls cog: /poll create, launch, close, results, export, myvote, list, resolve, /leaderboard.
+Thin: what a command or an event does lives beside it.
 
-    reaction events, closing, results, reconciliation   cogs/polls/desk.py (PollDesk)
+    the gateway events that move votes                  cogs/polls/events.py (PollEvents)
+    live polls, embed edits, closing, results            cogs/polls/desk.py (PollDesk)
+    reconciliation with what Discord shows               cogs/polls/reconcile.py
     Discord's own polls (native:True): limits, voters   cogs/polls/native.py
     proposals, resolving and scoring forecasts          cogs/polls/forecasts.py
     what members type (options, deadlines, questions)   cogs/polls/parsing.py
@@ -35,7 +37,7 @@ from bot.polls.scoring import FORECAST_OPTIONS, leaderboard
 from cogs.polls.autocomplete import poll_choices, project_choices
 from cogs.polls.desk import LOOP_SECONDS, PollDesk
 from cogs.polls.forecasts import Forecasts
-from cogs.polls.native import answer_ids, check_native, discord_poll, ended_poll_message_id, intro, native_hours
+from cogs.polls.native import answer_ids, check_native, discord_poll, intro, native_hours
 from cogs.polls.parsing import (
     MAX_QUESTION,
     emoji_text,
@@ -85,53 +87,6 @@ class Polls(commands.Cog):
     async def cog_unload(self) -> None:
         self.maintenance.cancel()
         await self.desk.stop()
-
-    # -- listeners ---------------------------------------------------------------------------------
-    @commands.Cog.listener()
-    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        self.desk.reaction_added(payload)
-
-    @commands.Cog.listener()
-    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        self.desk.reaction_removed(payload)
-
-    @commands.Cog.listener()
-    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
-        self.desk.reactions_cleared(payload)
-
-    @commands.Cog.listener()
-    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
-        self.desk.emoji_cleared(payload)
-
-    @commands.Cog.listener()
-    async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
-        self.desk.poll_vote(payload, True)
-
-    @commands.Cog.listener()
-    async def on_raw_poll_vote_remove(self, payload: discord.RawPollVoteActionEvent) -> None:
-        self.desk.poll_vote(payload, False)
-
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
-        # Only Discord's POLL_RESULT message matters here: a native poll ended.
-        if message.type is discord.MessageType.poll_result:
-            ended = ended_poll_message_id(message)
-            if ended is not None:
-                self.desk.poll_ended(ended)
-
-    @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        # A new session (a fresh IDENTIFY, not a RESUME) may have missed events. Without shards on_ready
-        # fires after each one; a sharded bot fires it once, when all its shards are first ready.
-        if not isinstance(self.bot, discord.AutoShardedClient):
-            self.desk.spawn(self.desk.reconcile_all())
-
-    @commands.Cog.listener()
-    async def on_shard_ready(self, shard_id: int) -> None:
-        # A sharded bot: this shard has a new session (at start, or after an invalid session while the
-        # others went on), so its servers' polls may have missed votes.
-        log.info("shard %s has a new session: reconciling the open polls", shard_id)
-        self.desk.spawn(self.desk.reconcile_all())
 
     # -- background work --------------------------------------------------------------------------
     @tasks.loop(seconds=LOOP_SECONDS)

@@ -3,7 +3,7 @@
 It owns the index of open polls that reaction events are looked up in (`LivePoll`), hands their
 votes to the vote writer (db/votes/), edits each poll's embed at most once per EDIT_DELAY once the
 votes are committed, takes off the reactions the writer says to, reconciles stored votes with the
-message's reactions after every fresh gateway session, and closes polls (at their deadline or on
+message's reactions after every fresh gateway session (cogs/polls/reconcile.py), and closes polls (at their deadline or on
 request) and posts their results exactly once. The race guards it relies on are in db/votes/guards.py.
 Native polls (Discord's own) share all of it; what differs for them is in cogs/polls/native.py.
 
@@ -17,23 +17,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import tasks
 
+from cogs.polls.live import LivePoll
 from cogs.polls.native import NativeDesk
-from cogs.polls.parsing import emoji_key
+from cogs.polls.reconcile import Reconciling
 from cogs.polls.render import poll_embed, results_message
 from db import clock
-from db.errors import NotFound
 from db.outage import DatabaseUnreachable, is_unreachable
 from db.polls import Poll, PollStore
 from db.votes.guards import arrived_in_time
 from db.votes.marks import marks_path_for
-from db.votes.protocol import OpResult, Removal, VoteOp
+from db.votes.protocol import Removal, VoteOp
 from db.votes.writer import Settled, open_vote_writer
 
 if TYPE_CHECKING:
@@ -43,65 +42,12 @@ log = logging.getLogger(__name__)
 
 EDIT_DELAY = 3.0  # seconds: at most one embed edit per poll in this window
 LOOP_SECONDS = 60.0  # the deadline timer's longest sleep (and the cog's maintenance loop)
-PAGE = 100  # users per page when listing reactions
 # A command that shows committed votes waits this long for the queue to drain, then says the database is
 # unreachable: with Discord's 3 s and a deferral at 1.5 s, the answer still comes in time.
 SETTLE_WAIT = 1.0
 
 
-@dataclass
-class LivePoll:
-    """What a reaction handler needs to know about an open poll, kept in memory."""
-
-    poll_id: int
-    channel_id: int
-    message_id: int
-    multi: bool
-    anonymous: bool
-    positions: dict[str, int]  # emoji key -> option position
-    emojis: dict[int, str]  # option position -> stored emoji
-    deadline: datetime | None  # a reaction event arriving at or after it changes nothing
-    # What gateway events carry, looked up as is: unicode name (with and without U+FE0F), custom emoji id.
-    by_name: dict[str, int] = field(default_factory=dict)
-    by_id: dict[int, int] = field(default_factory=dict)
-    native: bool = False  # a Discord poll: votes come as poll vote events naming an answer id
-    answers: dict[int, int] = field(default_factory=dict)  # native: answer id -> option position
-
-    @classmethod
-    def of(cls, poll: Poll) -> LivePoll:
-        assert poll.message_id is not None
-        live = cls(
-            poll.id,
-            poll.channel_id,
-            poll.message_id,
-            poll.multi,
-            poll.anonymous,
-            {emoji_key(o.emoji): o.position for o in poll.options},
-            {o.position: o.emoji for o in poll.options},
-            datetime.fromisoformat(poll.closes_at) if poll.closes_at else None,
-            native=poll.native,
-            answers={o.answer_id: o.position for o in poll.options if o.answer_id is not None},
-        )
-        for key, position in live.positions.items():
-            _name, _, emoji_id = key.partition(":")
-            if emoji_id.isdigit():
-                live.by_id[int(emoji_id)] = position
-            else:
-                live.by_name[key] = position
-                live.by_name[key + "\ufe0f"] = position
-                # A keycap's selector sits before its combining mark: 1, U+FE0F, U+20E3.
-                if key.endswith("\u20e3"):
-                    live.by_name[key[:-1] + "\ufe0f\u20e3"] = position
-        return live
-
-    def position_of(self, emoji: discord.PartialEmoji) -> int | None:
-        position = self.by_id.get(emoji.id) if emoji.id else self.by_name.get(emoji.name)  # type: ignore[arg-type]
-        if position is None and not emoji.id:
-            position = self.positions.get(emoji_key(emoji))  # any other spelling of the same emoji
-        return position
-
-
-class PollDesk:
+class PollDesk(Reconciling):
     def __init__(self, bot: RumorBot, store: PollStore) -> None:
         self.bot = bot
         self.store = store
@@ -151,26 +97,6 @@ class PollDesk:
     def _settled(self, report: Settled) -> None:
         """The writer committed what it held (or gave up a batch): reconcile the polls it could not keep."""
         self.spawn(self._reconcile_unsure(report))
-
-    async def _reconcile_unsure(self, report: Settled) -> None:
-        reconciled: list[int] = []
-        failed: set[int] = set()
-        for poll_id in sorted(report.unsure):
-            try:
-                poll = await self.store.get(poll_id)
-                if poll.is_open:
-                    await self.reconcile_poll(poll)
-                    reconciled.append(poll_id)
-            except NotFound:
-                pass
-            except Exception as error:  # noqa: BLE001 - the next start reconciles it: the mark stays
-                log.info("could not reconcile poll %s yet: %s", poll_id, error)
-                failed.add(poll_id)
-        self.writer.forget(report.unsure - failed)
-        if report.outage:
-            dropped = f" ({report.dropped} let go past the bound)" if report.dropped else ""
-            polls = ", ".join(f"#{p}" for p in reconciled) or "none"
-            self.bot.health.up(f"replayed {report.replayed} vote event(s){dropped}; reconciled polls: {polls}")
 
     async def stop(self) -> None:
         self.deadline_timer.cancel()
@@ -351,124 +277,6 @@ class PollDesk:
     async def _voters(self, poll: Poll, counts: dict[int, int]) -> int:
         # In a single-choice poll every voter holds exactly one vote: no scan needed for big polls.
         return sum(counts.values()) if not poll.multi else await self.store.voter_count(poll.id)
-
-    # -- reconciliation ---------------------------------------------------------------------------
-    async def reconcile_all(self) -> None:
-        """A full pass over the open polls for a new session. One pass at a time: a session that starts
-        while a pass runs gets a whole pass of its own after it (the running one may have done a poll
-        before that session's gap, whose events are never replayed)."""
-        self._passes_wanted += 1
-        if self._reconcile_lock.locked():
-            return
-        async with self._reconcile_lock:
-            try:
-                while self._passes_done < self._passes_wanted:
-                    covers = self._passes_wanted
-                    marked = set(self.writer.unsure)  # by a process stopped during an outage, or given up
-                    failed: set[int] = set()
-                    for poll in await self.store.open_polls(shards=self.bot.shard_filter):
-                        try:
-                            await self.reconcile_poll(poll)
-                        except Exception as error:
-                            failed.add(poll.id)
-                            if is_unreachable(error):
-                                log.info("could not reconcile poll %s: the database is unreachable", poll.id)
-                            else:
-                                log.exception("could not reconcile poll %s", poll.id)
-                    # Every open poll was reconciled: a mark on any other poll has nothing left to fix.
-                    self.writer.forget(marked - failed)
-                    self._passes_done = covers
-                    self.reconciled_once.set()
-            finally:
-                self.reconciled_once.set()
-
-    async def reconcile_poll(self, poll: Poll) -> OpResult | None:
-        """Make the stored votes match the message's reactions: one request for the message, then one
-        per 100 reactors per emoji and reaction type (discord.py waits out rate limits)."""
-        if poll.message_id is None or not poll.is_open:
-            return None
-        if poll.native:
-            return await self._reconcile_native(poll)
-        listed_at = clock.now()
-        if poll.closes_at and not arrived_in_time(datetime.fromisoformat(poll.closes_at), listed_at):
-            return None  # what the reactions show now may be later than the deadline: keep what was recorded
-        if poll.id not in self.live_by_id:
-            self.track(poll)
-        live = self.live_by_id[poll.id]
-        http = self.bot.http
-        self.writer.watch(poll.id)
-        try:
-            try:
-                self.reconcile_requests += 1
-                data = await http.get_message(poll.channel_id, poll.message_id)
-            except discord.NotFound:
-                await self.close_poll(poll, "message_deleted")
-                return None
-            actual: dict[int, set[int]] = {p: set() for p in live.emojis}
-            present: set[int] = set()
-            for reaction in data.get("reactions", []):
-                partial = discord.PartialEmoji.from_dict(reaction["emoji"])
-                position = live.position_of(partial)
-                if position is None:
-                    continue
-                present.add(position)
-                details = reaction.get("count_details") or {"normal": reaction.get("count", 0), "burst": 0}
-                for kind in (0, 1):
-                    count = int(details.get("burst" if kind else "normal", 0) or 0)
-                    if count > 0:
-                        actual[position] |= await self._reactors(live, live.emojis[position], kind, count)
-            if self.bot.user is not None:
-                for users in actual.values():
-                    users.discard(self.bot.user.id)
-            result = await self.writer.submit(
-                VoteOp(
-                    "reconcile",
-                    poll.id,
-                    clock.iso(listed_at),
-                    multi=poll.multi,
-                    actual=actual,
-                    anonymous=poll.anonymous,
-                    source="reconcile",
-                )
-            )
-        finally:
-            self.writer.unwatch(poll.id)
-        missing = [p for p in live.emojis if p not in present]
-        if missing:
-            self.spawn(self._add_option_reactions(live, missing))
-        if result.changed:
-            await self.refresh_embed(poll.id)
-        log.info("reconciled poll %s: +%d -%d", poll.id, result.added, result.removed)
-        return result
-
-    async def _reconcile_native(self, poll: Poll) -> OpResult | None:
-        if poll.id not in self.live_by_id:
-            self.track(poll)
-        due = poll.closes_at is not None and not arrived_in_time(datetime.fromisoformat(poll.closes_at))
-        if due:
-            await self.close_poll(poll, "deadline")  # after its last listing
-            return None
-        result, ended = await self.native.reconcile(poll, self.live_by_id[poll.id])
-        if ended:
-            await self.close_poll(poll, "manual", listed=True)
-        return result
-
-    async def _reactors(self, live: LivePoll, emoji: str, kind: int, count: int) -> set[int]:
-        users: set[int] = set()
-        after: int | None = None
-        while len(users) < count:
-            self.reconcile_requests += 1
-            page = await self.bot.http.get_reaction_users(
-                live.channel_id, live.message_id, emoji, PAGE, after=after, type=kind
-            )
-            ids = [int(u["id"]) for u in page]
-            fresh = [i for i in ids if after is None or i > after]
-            users.update(fresh)
-            # Stop on a short page, or when a server ignores `after` and repeats itself.
-            if len(page) < PAGE or not fresh:
-                break
-            after = max(fresh)
-        return users
 
     # -- closing and results ----------------------------------------------------------------------
     async def close_poll(self, poll: Poll, reason: str, *, listed: bool = False) -> bool:

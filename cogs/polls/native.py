@@ -31,7 +31,8 @@ from db.polls import Poll, PollOption
 from db.votes.protocol import OpResult, VoteOp
 
 if TYPE_CHECKING:
-    from cogs.polls.desk import LivePoll, PollDesk
+    from cogs.polls.desk import PollDesk
+    from cogs.polls.live import LivePoll
 
 log = logging.getLogger(__name__)
 

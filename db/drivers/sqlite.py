@@ -108,7 +108,7 @@ class Database(CommitHub):
         marks_path: Path | str | None = None,
     ) -> GroupCommitWriter:
         """The vote writer for this file: the worker process on `path` (default: this database's file)."""
-        from db.votes.writer import VoteWriter  # the vote path loads only in processes that take votes
+        from db.votes.sqlite_writer import VoteWriter  # the vote path loads only in processes that take votes
 
         return VoteWriter(
             path if path is not None else self.path,

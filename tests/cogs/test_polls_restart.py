@@ -115,7 +115,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_vote(tmp_path):
         from db import Database
         from db.polls import NewPoll, PollOption, PollStore
         from db.votes.protocol import VoteOp
-        from db.votes.writer import VoteWriter
+        from db.votes.sqlite_writer import VoteWriter
 
         async def main():
             database = await Database.open({str(db)!r})

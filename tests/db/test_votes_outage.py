@@ -15,7 +15,8 @@ from db import Database
 from db.polls import NewPoll, PollOption, PollStore
 from db.votes.marks import UnsureMarks
 from db.votes.protocol import VoteOp
-from db.votes.writer import Settled, VoteWriter, WorkerFailed, open_vote_writer
+from db.votes.sqlite_writer import VoteWriter
+from db.votes.writer import Settled, WorkerFailed, open_vote_writer
 from tests.support.disks import read_only, small_disk
 
 pytestmark = pytest.mark.asyncio

@@ -14,13 +14,14 @@ import discord
 import pytest
 
 from bot.polls.scoring import brier, leaderboard
-from cogs.polls.desk import LivePoll
+from cogs.polls.live import LivePoll
 from db import Database
 from db.drivers.base import migrations
 from db.polls import NewPoll, Poll, PollOption, PollStore
 from db.votes.engine import apply_vote_batch, open_writer_connection
 from db.votes.protocol import ReactionRun, Removal, VoteOp
-from db.votes.writer import VoteWriter, open_vote_writer
+from db.votes.sqlite_writer import VoteWriter
+from db.votes.writer import open_vote_writer
 
 AT = "2026-01-01T00:00:00+00:00"
 EARLIER = "2025-12-31T00:00:00+00:00"

@@ -364,7 +364,7 @@ async def _member(person: Person, docs: Path) -> None:
     await person.shot("fact-show")
     await person.command("/ask", "reported by 2 outlets", {"question": "Is there an awards show?"})
     await person.shot("ask")
-    await person.command("/ask", "Nothing stored mentions", {"question": "Will it stream on YouTube?"})
+    await person.command("/ask", "Nothing stored mentions", {"question": "Will it stream on TikTok?"})
     for name, expect in (
         ("/help", "Rumor Mill commands"),
         ("/story list", "Spotify video podcasts on Netflix"),
