@@ -212,3 +212,15 @@ async def _run(path: Path, actions: list[tuple]) -> None:
 def test_cached_record_equals_a_full_recomputation_and_the_rules(actions):
     with tempfile.TemporaryDirectory() as folder:
         asyncio.run(_run(Path(folder) / "p.db", actions))
+
+
+def test_the_calibration_picture_reads_at_the_size_discord_shows_it():
+    from bot.outlets.calibration import calibration_figure, calibration_png
+    from bot.outlets.track_record import Calibration
+    from tests.bot.kit.chart_checks import check_legible
+
+    cells = {"A": Calibration(1, 1, 0), "B": Calibration(3, 3, 3), "C": Calibration(6, 7, 9)}
+    texts = check_legible(calibration_figure("Calibration · Media Biz", cells))
+    # Each grade's counts are on the picture, and a grade with nothing resolved says so.
+    assert {"1 of 1", "3 of 3", "6 of 7", "nothing\nresolved"} <= set(texts), texts
+    assert calibration_png("Calibration", cells)[:8] == b"\x89PNG\r\n\x1a\n"
