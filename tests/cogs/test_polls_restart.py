@@ -17,6 +17,7 @@ from tests.support.scenes import advance, create, fresh, poll_message
 async def stop_polls(world):
     """The poll feature goes down: from now on no reaction event reaches it (as if the process died)."""
     old = world.bot
+    await old.remove_cog("PollEvents")
     await old.remove_cog("Polls")
     return old
 
@@ -94,9 +95,10 @@ async def test_fresh_session_reconciles_anonymous_without_withdrawing(world):
     await world.env.advance_time(5)
     cog = world.bot.get_cog("Polls")
     # Bob's reaction arrives while the gateway session is gone (no event reaches the bot) ...
-    world.bot.remove_listener(cog.on_raw_reaction_add)
+    events = world.bot.get_cog("PollEvents")
+    world.bot.remove_listener(events.on_raw_reaction_add)
     await world.bob.react(msg, "2️⃣")
-    world.bot.add_listener(cog.on_raw_reaction_add)
+    world.bot.add_listener(events.on_raw_reaction_add)
     # ... then a fresh IDENTIFY fires on_ready again, which reconciles.
     world.bot.dispatch("ready")
     # The test dispatched it, so SimCord does not own the task it starts: wait for that pass here.
