@@ -153,7 +153,12 @@ def synthetic_claim(
 
 
 async def fill(
-    store: FactStore, story_id: int, count: int, rng: random.Random, pool: list[tuple[str, str]], per_claim: int
+    store: FactStore,
+    story_id: int,
+    count: int,
+    rng: random.Random,
+    pool: list[tuple[str, str]] = OUTLETS,
+    per_claim: int = 0,
 ) -> list[str]:
     codenames = sorted({codename(rng) for _ in range(count // 20 + 10)})
     for _ in range(count):
