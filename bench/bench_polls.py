@@ -50,6 +50,8 @@ import discord
 from discord.ext import commands
 
 from cogs.polls.cog import Polls
+from cogs.polls.events import PollEvents
+from db import outage
 from db.drivers.sqlite import Database
 from db.polls import NewPoll, PollOption, PollStore
 from db.votes.engine import apply_vote_batch, checkpoint, open_writer_connection
@@ -68,6 +70,7 @@ class BenchBot(commands.Bot):
         super().__init__(command_prefix="!", intents=intents, help_command=None)
         self.settings = SimpleNamespace(database_path=db_path)
         self.db: Database
+        self.health = outage.Health()  # what the poll desk reports the writer's state to, as on the bot
 
 
 EMOJIS = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"]
@@ -219,7 +222,7 @@ async def _ingest_idle(events: list[Event]) -> float:
 async def _ingest_real(
     path: Path, events: list[Event], *, multi: bool, native: bool = False, pg_url: str | None = None
 ) -> tuple[float, int, int]:
-    """(b) the real handlers, Polls.on_raw_reaction_add/remove -> the desk's vote writer (group commit;
+    """(b) the real handlers, PollEvents.on_raw_reaction_add/remove -> the desk's vote writer (group commit;
     PgVoteWriter with pg_url): seconds until the last vote is committed, votes stored, commits."""
     bot = BenchBot(path)
     if pg_url is None:
@@ -234,11 +237,12 @@ async def _ingest_real(
     await cog.desk.writer.start()
     poll = await new_poll(cog.store, MESSAGE, multi=multi, native=native)
     cog.desk.track(poll)  # type: ignore[arg-type]
+    events_cog = PollEvents(cog)
     for listener in (
-        cog.on_raw_reaction_add,
-        cog.on_raw_reaction_remove,
-        cog.on_raw_poll_vote_add,
-        cog.on_raw_poll_vote_remove,
+        events_cog.on_raw_reaction_add,
+        events_cog.on_raw_reaction_remove,
+        events_cog.on_raw_poll_vote_add,
+        events_cog.on_raw_poll_vote_remove,
     ):
         bot.add_listener(listener)
     t = time.perf_counter()
